@@ -1,0 +1,167 @@
+"""Visual feature stores, read lazily: one video at a time, so memory never grows with the number of videos.
+
+The originals load every video into a dict at start-up; here a store only knows where each video lives and reads
+it when asked. Three layouts are supported:
+
+| layout | on disk | id of video `v` |
+|---|---|---|
+| `npy` | folder of `{v}.npy`, each `[num_clips, dim]` (optional `feature_shapes.json`) | file name up to the first `.` |
+| `hdf5` | one HDF5 file, one dataset per video | dataset name |
+| `hdf5_group` | 2D-TAN `sub_activitynet_v1-3.c3d.hdf5`: one group per video holding `c3d_features` | group name |
+| `hdf5_avi` | 2D-TAN `tall_c3d_features.hdf5`: datasets named `{v}.avi` | dataset name without `.avi` |
+
+Every array is checked when read: a zero-length or non-2-D array, or one holding NaN/Inf, raises `FeatureError`
+naming the video and the file.
+"""
+
+import json
+import os
+
+import h5py
+import numpy as np
+
+
+class FeatureError(ValueError):
+    """A feature array that cannot be used; the message names the video and the file."""
+
+
+def _check(vid, array, where):
+    if array.ndim != 2:
+        raise FeatureError(f"features of video {vid!r} in {where} have shape {array.shape}; expected [clips, dim]")
+    if array.shape[0] == 0:
+        raise FeatureError(f"features of video {vid!r} in {where} are empty (0 clips)")
+    if not np.all(np.isfinite(array)):
+        bad = np.argwhere(~np.isfinite(array))
+        raise FeatureError(
+            f"features of video {vid!r} in {where} hold {len(bad)} NaN/Inf values (first at clip {bad[0][0]})"
+        )
+    return array.astype(np.float32, copy=False)
+
+
+class NpyFeatureStore:
+    """A folder of `{vid}.npy` files (the originals' layout).
+
+    Clip counts come from `feature_shapes.json` when the folder has one, else from the `.npy` headers (read
+    through a memory map, so no feature data is loaded).
+    """
+
+    def __init__(self, folder):
+        if not os.path.isdir(folder):
+            raise FileNotFoundError(f"feature folder {folder} does not exist")
+        self.folder = folder
+        self._paths = {}
+        for name in sorted(os.listdir(folder)):
+            if name.endswith(".npy"):
+                self._paths[name.split(".", 1)[0]] = os.path.join(folder, name)
+        shapes_path = os.path.join(folder, "feature_shapes.json")
+        self._shapes = None
+        if os.path.exists(shapes_path):
+            with open(shapes_path) as f:
+                self._shapes = {str(k): int(v) for k, v in json.load(f).items()}
+
+    def __contains__(self, vid):
+        return vid in self._paths
+
+    def __len__(self):
+        return len(self._paths)
+
+    def video_ids(self):
+        return list(self._paths)
+
+    def num_clips(self, vid):
+        if self._shapes is not None and vid in self._shapes:
+            return self._shapes[vid]
+        return int(np.load(self._path(vid), mmap_mode="r").shape[0])
+
+    def feature_dim(self):
+        first = next(iter(self._paths), None)
+        if first is None:
+            raise FeatureError(f"feature folder {self.folder} holds no .npy file")
+        return int(np.load(self._paths[first], mmap_mode="r").shape[1])
+
+    def get(self, vid):
+        path = self._path(vid)
+        return _check(vid, np.load(path), path)
+
+    def _path(self, vid):
+        try:
+            return self._paths[vid]
+        except KeyError:
+            raise KeyError(f"video {vid!r} has no features in {self.folder}") from None
+
+
+class HDF5FeatureStore:
+    """An HDF5 file of per-video features, in one of the layouts `hdf5`, `hdf5_group`, `hdf5_avi`.
+
+    The file is opened on first use in each process and read one dataset at a time.
+    """
+
+    def __init__(self, path, layout="hdf5"):
+        if layout not in ("hdf5", "hdf5_group", "hdf5_avi"):
+            raise ValueError(f"unknown HDF5 layout {layout!r}")
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"feature file {path} does not exist")
+        self.path = path
+        self.layout = layout
+        self._file = None
+        self._pid = None
+        with h5py.File(path, "r") as f:
+            keys = list(f.keys())
+        if layout == "hdf5_avi":
+            self._keys = {k[: -len(".avi")] if k.endswith(".avi") else k: k for k in keys}
+        else:
+            self._keys = {k: k for k in keys}
+
+    def __contains__(self, vid):
+        return vid in self._keys
+
+    def __len__(self):
+        return len(self._keys)
+
+    def video_ids(self):
+        return list(self._keys)
+
+    def _dataset(self, vid):
+        if self._file is None or self._pid != os.getpid():
+            self._file = h5py.File(self.path, "r")
+            self._pid = os.getpid()
+        try:
+            node = self._file[self._keys[vid]]
+        except KeyError:
+            raise KeyError(f"video {vid!r} has no features in {self.path}") from None
+        if self.layout == "hdf5_group":
+            if "c3d_features" not in node:
+                raise FeatureError(f"group {vid!r} in {self.path} has no 'c3d_features' dataset")
+            node = node["c3d_features"]
+        return node
+
+    def num_clips(self, vid):
+        return int(self._dataset(vid).shape[0])
+
+    def feature_dim(self):
+        first = next(iter(self._keys), None)
+        if first is None:
+            raise FeatureError(f"feature file {self.path} holds no video")
+        return int(self._dataset(first).shape[1])
+
+    def get(self, vid):
+        return _check(vid, np.asarray(self._dataset(vid)[()]), self.path)
+
+
+def open_feature_store(path, layout="auto"):
+    """Open `path` as a feature store. `layout="auto"` picks `npy` for a folder and, for a file, `hdf5_group` if
+    its first entry is a group, `hdf5_avi` if its keys end in `.avi`, else `hdf5`."""
+    if layout == "npy" or (layout == "auto" and os.path.isdir(path)):
+        return NpyFeatureStore(path)
+    if layout == "auto":
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"feature path {path} does not exist")
+        with h5py.File(path, "r") as f:
+            keys = list(f.keys())
+            if keys and isinstance(f[keys[0]], h5py.Group):
+                layout = "hdf5_group"
+            elif keys and all(k.endswith(".avi") for k in keys):
+                layout = "hdf5_avi"
+            else:
+                layout = "hdf5"
+    return HDF5FeatureStore(path, layout)

@@ -1,0 +1,131 @@
+"""Feature resampling and every training label, with the original code's exact arithmetic.
+
+References: `shared/specs/vslnet.md` §2.4–2.6 (`visual_feature_sampling`, `time_to_index`, `index_to_time`,
+highlight labels) and `shared/specs/lpnet.md` §2.3–3 (the same rules, plus LPNet's soft boundary labels).
+All rounding follows the originals: NumPy's `np.round` and Python's `round` both round half to even, and the
+time grids are float32. Do not replace them by `floor(x + 0.5)`: labels would move by one clip on ties.
+"""
+
+import numpy as np
+
+SOFT_LABEL_EPSILON = 1e-8
+
+
+def visual_feature_sampling(features, max_len):
+    """Bucket-average a `[num_clips, dim]` array down to at most `max_len` rows (spec vslnet §2.4).
+
+    If `num_clips <= max_len` the array is returned unchanged. Otherwise boundaries
+    `idx_i = round_half_even(i / max_len * num_clips)` for `i = 0..max_len` are clipped to `num_clips - 1`,
+    and row `i` is the mean of `features[idx_i:idx_{i+1}]` (or `features[idx_i]` when that slice is empty). The
+    last original row therefore never enters the last bucket, exactly as in the original.
+
+    Args:
+        features: float array `[num_clips, dim]`.
+        max_len: the maximal number of rows (`max_pos_len`).
+
+    Returns:
+        float32 array `[min(num_clips, max_len), dim]`.
+    """
+    num_clips = features.shape[0]
+    if num_clips <= max_len:
+        return features
+    # float64 in this order, as the original: (i / n) * C, then NumPy's half-to-even rounding.
+    idxs = np.round(np.arange(0, max_len + 1, dtype=np.float64) / max_len * num_clips).astype(np.int64)
+    idxs = np.minimum(idxs, num_clips - 1)
+    rows = []
+    for i in range(max_len):
+        start, end = idxs[i], idxs[i + 1]
+        rows.append(features[start:end].mean(axis=0) if start < end else features[start])
+    return np.asarray(rows, dtype=features.dtype)
+
+
+def time_to_index(start_time, end_time, num_units, duration):
+    """Ground-truth seconds → inclusive clip indices by the original IoU-argmax rule (spec vslnet §2.5).
+
+    Unit `i` covers `[i·T/N, (i+1)·T/N)`. Every pair `(i, j)` of unit start `s_i = (float32(i)/N)·T` and unit end
+    `e_j = (float32(j+1)/N)·T` is scored by IoU with `[start_time, end_time]` (float32, intersection floored at 0,
+    union at 1e-12) and the first maximum of the row-major `N×N` grid wins. The paper's `Round(τ/T·n)` is not used.
+
+    Returns:
+        `(start_index, end_index)` as Python ints with `0 <= start_index <= end_index < num_units` whenever the
+        moment overlaps the video.
+    """
+    if num_units <= 0:
+        raise ValueError(f"num_units must be positive, got {num_units}")
+    units = np.arange(num_units, dtype=np.float32)
+    s_times = units / np.float32(num_units) * np.float32(duration)
+    e_times = (units + np.float32(1.0)) / np.float32(num_units) * np.float32(duration)
+    s_grid = s_times[:, None]
+    e_grid = e_times[None, :]
+    gt_start, gt_end = np.float32(start_time), np.float32(end_time)
+    inter = np.maximum(np.float32(0.0), np.minimum(e_grid, gt_end) - np.maximum(s_grid, gt_start))
+    union = np.maximum(np.float32(1e-12), np.maximum(e_grid, gt_end) - np.minimum(s_grid, gt_start))
+    flat = int(np.argmax(inter / union))
+    return flat // num_units, flat % num_units
+
+
+def index_to_time(start_index, end_index, num_units, duration):
+    """Predicted inclusive clip indices → seconds (spec vslnet §2.5, lpnet §10): multiply first, in float32.
+
+    Returns `(float32(start_index)·T/N, float32(end_index + 1)·T/N)` as Python floats.
+    """
+    duration = np.float32(duration)
+    num_units = np.float32(num_units)
+    start = np.float32(start_index) * duration / num_units
+    end = np.float32(end_index + 1) * duration / num_units
+    return float(start), float(end)
+
+
+def highlight_extension(start_index, end_index, extend):
+    """The original's highlight extension: Python `round(extend · L)` (half to even), `L = end − start + 1`."""
+    return round(extend * (end_index - start_index + 1))
+
+
+def highlight_bounds(start_index, end_index, length, extend=0.1):
+    """Inclusive clip range of the highlight target (spec vslnet §2.6, lpnet §3).
+
+    `[max(0, s − ext), min(e + ext, length − 1)]` when `ext > 0`, else `[s, e]`, with `ext` from
+    `highlight_extension` and `length` the sample's own valid length (`v_len`).
+    """
+    ext = highlight_extension(start_index, end_index, extend)
+    if ext > 0:
+        return max(0, start_index - ext), min(end_index + ext, length - 1)
+    return start_index, end_index
+
+
+def highlight_labels(start_index, end_index, length, padded_length, extend=0.1):
+    """Query-guided highlighting targets of one sample: ones on `highlight_bounds(...)`, zeros elsewhere.
+
+    Args:
+        start_index, end_index: inclusive ground-truth clip indices.
+        length: this sample's valid length (`v_len`), the clip bound of the extension.
+        padded_length: output size (the batch's padded length).
+        extend: the extension ratio α.
+
+    Returns:
+        int32 array `[padded_length]`.
+    """
+    labels = np.zeros([padded_length], dtype=np.int32)
+    low, high = highlight_bounds(start_index, end_index, length, extend)
+    labels[low : high + 1] = 1
+    return labels
+
+
+def soft_boundary_labels(index, padded_length):
+    """LPNet's relaxed boundary label of one boundary (spec lpnet §3), over the batch's padded length `T`.
+
+    Every entry is 1e-8; the two neighbours of `index` (when inside `[0, T)`) get `(1 − (T − 3)·1e-8 − 0.5) / 2`
+    and `index` gets 0.5, so the row sums to 1 when both neighbours exist. Computed in float64 and stored as
+    float32, as the original's numpy arrays are fed to a float32 placeholder.
+
+    Returns:
+        float32 array `[padded_length]`.
+    """
+    labels = np.full([padded_length], SOFT_LABEL_EPSILON, dtype=np.float64)
+    neighbour = (1.0 - (padded_length - 3) * SOFT_LABEL_EPSILON - 0.5) / 2.0
+    if index > 0:
+        labels[index - 1] = neighbour
+    if index < padded_length - 1:
+        labels[index + 1] = neighbour
+    labels[index] = 0.5
+    return labels.astype(np.float32)

@@ -1,0 +1,143 @@
+"""The `tf.data` input pipeline: processed examples + lazily read features → padded batches with every label.
+
+Batches follow the originals (spec vslnet §2.6, lpnet §3): word ids, char ids and video features are padded per
+batch to the batch maximum (not to `max_pos_len`), so that the original's unmasked convolutions see exactly the
+padding they saw. Training order is a pure function of `(seed, epoch)`, so a resumed run sees the same batches;
+evaluation runs in file order and yields every example exactly once (never `drop_remainder`).
+
+A batch is a dict:
+
+| key | shape | dtype | meaning |
+|---|---|---|---|
+| `example_index` | `[B]` | int32 | position of the example in its split (maps back to `qid`) |
+| `video_features` | `[B, n, Dv]` | float32 | resampled features, zero-padded to the batch's longest video |
+| `video_length` | `[B]` | int32 | `v_len` = min(num_clips, max_pos_len) |
+| `video_mask` | `[B, n]` | bool | `True` on real clips |
+| `word_ids` | `[B, m]` | int32 | 0 = PAD, 1 = UNK |
+| `query_mask` | `[B, m]` | bool | `word_ids != 0` (UNK counts as valid, as in the originals) |
+| `char_ids` | `[B, m, W]` | int32 | `W` = longest word in the batch |
+| `start_index`, `end_index` | `[B]` | int32 | inclusive ground-truth clip indices (hard labels of VSLNet) |
+| `highlight_labels` | `[B, n]` | int32 | QGH targets with the extension rule |
+| `soft_start_labels`, `soft_end_labels` | `[B, n]` | float32 | LPNet's relaxed boundary labels over the padded `n` |
+| `duration` | `[B]` | float32 | seconds |
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from common.data import labels
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def epoch_order(num_examples, seed, epoch):
+    """The training order of one epoch: a permutation that depends only on `(seed, epoch)`."""
+    return np.random.default_rng([seed, epoch]).permutation(num_examples).astype(np.int64)
+
+
+def _ragged_char_ids(examples):
+    return tf.ragged.constant([ex["char_ids"] for ex in examples], dtype=tf.int32, ragged_rank=2)
+
+
+def _soft_labels(index, padded_length):
+    """Batched `labels.soft_boundary_labels`: `index` `[B]` → `[B, n]`, same float64 arithmetic."""
+    positions = tf.range(padded_length)[None, :]
+    index = index[:, None]
+    eps = tf.constant(labels.SOFT_LABEL_EPSILON, tf.float64)
+    neighbour = (1.0 - tf.cast(padded_length - 3, tf.float64) * eps - 0.5) / 2.0
+    values = tf.fill(tf.shape(positions + index), eps)
+    values = tf.where(tf.abs(positions - index) == 1, neighbour, values)
+    values = tf.where(positions == index, tf.constant(0.5, tf.float64), values)
+    return tf.cast(values, tf.float32)
+
+
+class ExampleFeatures:
+    """Reads, checks and resamples the features of one example (runs inside `tf.numpy_function`)."""
+
+    def __init__(self, examples, store, max_pos_len):
+        self.examples = examples
+        self.store = store
+        self.max_pos_len = max_pos_len
+
+    def __call__(self, example_index):
+        example = self.examples[int(example_index)]
+        features = labels.visual_feature_sampling(self.store.get(example["vid"]), self.max_pos_len)
+        if features.shape[0] != example["v_len"]:
+            raise ValueError(
+                f"video {example['vid']!r} has {features.shape[0]} clips after resampling but the processed "
+                f"example says {example['v_len']}: the feature store changed since the data was processed"
+            )
+        return features.astype(np.float32, copy=False)
+
+
+def make_dataset(examples, store, *, batch_size, max_pos_len, feature_dim, training, seed=0, epoch=0,
+                 drop_remainder=False, extend=0.1, skip_batches=0):
+    """Batches of one split.
+
+    Args:
+        examples: the processed examples of the split (`ProcessedDataset.splits[split]`), in file order.
+        store: the feature store (`common.data.features`).
+        batch_size: global batch size.
+        max_pos_len: resampling bound (must equal the one the examples were processed with).
+        feature_dim: `Dv`, for static shapes.
+        training: shuffle by `epoch_order(seed, epoch)`; otherwise file order.
+        drop_remainder: drop the last partial batch (LPNet's training does; evaluation never should).
+        extend: highlight extension ratio α.
+        skip_batches: batches to skip at the start (resuming in the middle of an epoch).
+
+    Returns:
+        a `tf.data.Dataset` of batch dicts (see the module docstring).
+    """
+    if not examples:
+        raise ValueError("no examples to batch")
+    if drop_remainder and not training:
+        raise ValueError("evaluation must see every example: drop_remainder is for training only")
+    order = epoch_order(len(examples), seed, epoch) if training else np.arange(len(examples), dtype=np.int64)
+    bounds = np.asarray(
+        [labels.highlight_bounds(ex["start_index"], ex["end_index"], ex["v_len"], extend) for ex in examples],
+        dtype=np.int32,
+    )
+    static = {
+        "word_ids": tf.ragged.constant([ex["word_ids"] for ex in examples], dtype=tf.int32),
+        "char_ids": _ragged_char_ids(examples),
+        "video_length": tf.constant([ex["v_len"] for ex in examples], tf.int32),
+        "start_index": tf.constant([ex["start_index"] for ex in examples], tf.int32),
+        "end_index": tf.constant([ex["end_index"] for ex in examples], tf.int32),
+        "highlight_start": tf.constant(bounds[:, 0]),
+        "highlight_end": tf.constant(bounds[:, 1]),
+        "duration": tf.constant([ex["duration"] for ex in examples], tf.float32),
+    }
+    read_features = ExampleFeatures(examples, store, max_pos_len)
+
+    def load(index):
+        element = {key: value[index] for key, value in static.items()}
+        element["char_ids"] = element["char_ids"].to_tensor()
+        features = tf.numpy_function(read_features, [index], tf.float32, stateful=False)
+        element["video_features"] = tf.ensure_shape(features, [None, feature_dim])
+        element["example_index"] = tf.cast(index, tf.int32)
+        return element
+
+    def add_batch_labels(batch):
+        padded_length = tf.shape(batch["video_features"])[1]
+        positions = tf.range(padded_length)[None, :]
+        batch["video_mask"] = positions < batch["video_length"][:, None]
+        batch["query_mask"] = tf.not_equal(batch["word_ids"], 0)
+        low = batch.pop("highlight_start")[:, None]
+        high = batch.pop("highlight_end")[:, None]
+        batch["highlight_labels"] = tf.cast((positions >= low) & (positions <= high), tf.int32)
+        batch["soft_start_labels"] = _soft_labels(batch["start_index"], padded_length)
+        batch["soft_end_labels"] = _soft_labels(batch["end_index"], padded_length)
+        return batch
+
+    dataset = tf.data.Dataset.from_tensor_slices(order)
+    if skip_batches:
+        dataset = dataset.skip(skip_batches * batch_size)
+    dataset = dataset.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
+    dataset = dataset.padded_batch(batch_size, drop_remainder=drop_remainder)
+    dataset = dataset.map(add_batch_labels, num_parallel_calls=AUTOTUNE, deterministic=True)
+    return dataset.prefetch(AUTOTUNE)
+
+
+def num_batches(num_examples, batch_size, drop_remainder=False):
+    """Batches per epoch: `ceil(N / B)`, or `floor(N / B)` when the last partial batch is dropped."""
+    return num_examples // batch_size if drop_remainder else -(-num_examples // batch_size)
