@@ -1,0 +1,134 @@
+"""VSLBase and VSLNet: a thin composition of `common.layers` (spec `shared/specs/vslnet.md` §3).
+
+    word ids ─ WordEmbedding ┐
+    char ids ─ CharEmbedding ┴ concat [B,m,400] ─ Dense(→d) "query_conv1d" ─┐
+    video [B,n,Dv] ─ dropout ─ Dense(→d) "video_conv1d" ─────────────────────┤
+                                  shared FeatureEncoder (or BiLSTM) ─────────┤
+                        ContextQueryAttention (or ConcatInteraction) → V^q   │
+    VSLNet only:   QueryPooling → X,  QueryGuidedHighlighting → logits, X̃   │
+                   ConditionedSpanPredictor(X̃ or V^q) → start/end logits ───┘
+"""
+
+import keras
+from keras import ops
+
+from common.layers.bilstm_encoder import BiLSTMEncoder
+from common.layers.char_embedding import CharEmbedding
+from common.layers.concat_interaction import ConcatInteraction
+from common.layers.context_query_attention import ContextQueryAttention
+from common.layers.feature_encoder import FeatureEncoder
+from common.layers.highlighting import QueryGuidedHighlighting
+from common.layers.position_embedding import PositionEmbedding
+from common.layers.query_pooling import QueryPooling
+from common.layers.span_predictor import ConditionedSpanPredictor
+from common.layers.word_embedding import WordEmbedding
+from vslnet_tf.config import VSLNetConfig
+
+
+@keras.saving.register_keras_serializable(package="nlvl")
+class VSLNet(keras.Model):
+    """VSLNet (`config.model == "vslnet"`) or VSLBase (`"vslbase"`): span prediction over video clips.
+
+    Args:
+        config: a `VSLNetConfig`.
+        num_words: word vocabulary size including PAD and UNK.
+        num_chars: char vocabulary size including PAD and UNK (`n_chars`).
+        feature_dim: visual feature size Dv.
+        word_vectors: optional frozen GloVe rows `[num_words - 2, word_dim]`.
+
+    Call arguments:
+        inputs: dict with `video_features` `[B, n, Dv]` float32, `video_mask` `[B, n]` bool, `word_ids` `[B, m]`
+            int32, `char_ids` `[B, m, W]` int32 (`query_mask` is derived: `word_ids != 0`).
+        training: dropout on/off.
+
+    Returns:
+        dict of float32 tensors: `start_logits`, `end_logits` `[B, n]` (padding at −1e30) and, for VSLNet,
+        `highlight_logits` `[B, n]`.
+    """
+
+    def __init__(self, config, num_words, num_chars, feature_dim, word_vectors=None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(config, dict):
+            config = VSLNetConfig(**config)
+        self.config = config.validate()
+        self.num_words = num_words
+        self.num_chars = num_chars
+        self.feature_dim = feature_dim
+        d = config.hidden_dim
+        # === Layers ===
+        self.word_embedding = WordEmbedding(num_words, word_dim=config.word_dim, dropout=config.drop_rate,
+                                            word_vectors=word_vectors, name="word_embeddings")
+        self.char_embedding = CharEmbedding(num_chars, char_dim=config.char_dim, dropout=config.drop_rate,
+                                            name="char_embeddings")
+        self.video_dropout = keras.layers.Dropout(config.drop_rate, name="video_dropout")
+        self.video_projection = keras.layers.Dense(d, name="video_conv1d")
+        self.query_projection = keras.layers.Dense(d, name="query_conv1d")
+        if config.encoder == "cmf":
+            self.encoder = FeatureEncoder(d, num_heads=config.num_heads, max_pos_len=config.max_pos_len,
+                                          kernel_size=config.kernel_size, num_conv_layers=config.num_conv_layers,
+                                          dropout=config.drop_rate, masked_conv=config.masked_conv,
+                                          name="feature_encoder")
+        else:
+            self.encoder = BiLSTMEncoder(d, dropout=config.drop_rate, name="feature_encoder")
+        if config.interaction == "cqa":
+            self.interaction = ContextQueryAttention(d, dropout=config.drop_rate, name="video_query_attention")
+        else:
+            self.interaction = ConcatInteraction(d, name="video_query_concat")
+        if config.model == "vslnet":
+            self.query_pooling = QueryPooling(d, name="context_query_concat")
+            self.highlighting = QueryGuidedHighlighting(name="highlighting_layer")
+        self.predictor = ConditionedSpanPredictor(d, predictor=config.predictor, num_heads=config.num_heads,
+                                                  max_pos_len=config.max_pos_len, dropout=config.drop_rate,
+                                                  name="predictor")
+
+    def call(self, inputs, training=None):
+        video_mask = ops.cast(inputs["video_mask"], "bool")
+        word_ids = ops.cast(inputs["word_ids"], "int32")
+        query_mask = ops.not_equal(word_ids, 0)
+        words = self.word_embedding(word_ids, training=training)
+        chars = self.char_embedding(inputs["char_ids"], training=training)
+        query = self.query_projection(ops.concatenate([words, chars], axis=-1))
+        video = self.video_projection(self.video_dropout(inputs["video_features"], training=training))
+        video = self.encoder(video, video_mask, training=training)
+        query = self.encoder(query, query_mask, training=training)
+        if self.config.interaction == "cqa":
+            features = self.interaction(video, query, video_mask, query_mask, training=training)
+        else:
+            features = self.interaction(video, query, query_mask)
+        outputs = {}
+        if self.config.model == "vslnet":
+            features = self.query_pooling(features, query, query_mask)
+            highlight_logits, features = self.highlighting(features, video_mask)
+            outputs["highlight_logits"] = highlight_logits
+        start_logits, end_logits = self.predictor(features, video_mask, training=training)
+        outputs["start_logits"] = start_logits
+        outputs["end_logits"] = end_logits
+        return outputs
+
+    def l2_variables(self):
+        """The variables the original L2-regularizes (spec §3.12): everything trainable except the position
+        tables, the UNK row, the char table and the LSTM weights."""
+        excluded = {id(self.char_embedding.char_table)}
+        for layer in self._flatten_layers():
+            if isinstance(layer, (PositionEmbedding, WordEmbedding, keras.layers.LSTM)):
+                excluded.update(id(v) for v in layer.weights)
+        return [v for v in self.trainable_variables if id(v) not in excluded]
+
+    def get_config(self):
+        return {
+            "config": dict(vars(self.config)),
+            "num_words": self.num_words,
+            "num_chars": self.num_chars,
+            "feature_dim": self.feature_dim,
+            "name": self.name,
+        }
+
+
+def dummy_inputs(feature_dim, batch=1, clips=4, words=3, chars=4):
+    """A tiny all-valid batch that builds every weight."""
+    return {
+        "video_features": ops.zeros((batch, clips, feature_dim)),
+        "video_mask": ops.ones((batch, clips), dtype="bool"),
+        "word_ids": ops.ones((batch, words), dtype="int32"),
+        "char_ids": ops.ones((batch, words, chars), dtype="int32"),
+    }
