@@ -1,0 +1,142 @@
+"""The original pre-LN multi-head self-attention block (no output projection) with its single-Dense FFN."""
+
+import math
+
+import keras
+from keras import ops
+
+from common.layers.masking import NEG_INF
+
+
+def _clone(initializer):
+    return keras.initializers.get(keras.initializers.serialize(initializer))
+
+
+@keras.saving.register_keras_serializable(package="nlvl")
+class MultiHeadAttentionBlock(keras.layers.Layer):
+    """Pre-LN self-attention + linear FFN, both residual (VSLNet spec §3.5.3, LPNet spec §5.3).
+
+    TF1: `multihead_attention_block` + `multihead_attention`. With x the input:
+
+    - y = dropout(LN1(x)); Q, K, V = Dense(y) (d → d, bias each); split into `num_heads` heads of `d / num_heads`;
+      Q ← Q / √(d / num_heads); scores = Q Kᵀ + (1 − key_mask)·(−1e30) (only **keys** are masked, additively,
+      in float32); probs = dropout(softmax(scores)); merged = heads of probs·V concatenated.
+    - **No output projection.** r = dropout(merged) + x.
+    - z = dropout(LN2(r)); z = Dense(z) (d → d, bias, **no activation**); out = dropout(z) + r.
+
+    Weights (TF1 name under `multihead_attention_block/` → ours): `layer_norm_1/*` → `layer_norm_1/gamma, beta`;
+    `multihead_attention/{query,key,value}/kernel [1, d, d]` → `{query,key,value}/kernel [d, d]` (drop the leading
+    1); `.../bias [1, 1, d]` → `.../bias [d]`; `layer_norm_2/*` → `layer_norm_2/*`; `dense/kernel, bias` →
+    `ffn/kernel, bias`. All kernels Glorot-uniform, biases 0.
+
+    Args:
+        hidden_dim: int, model width `d` (inputs must have `d` channels).
+        num_heads: int, number of heads; must divide `hidden_dim`. Defaults to 8.
+        dropout: float, rate of every dropout above. Defaults to 0.
+        layer_norm_epsilon: float. Defaults to 1e-6.
+        kernel_initializer: initializer of the Q/K/V/FFN kernels. Defaults to `"glorot_uniform"`.
+        **kwargs: base `keras.layers.Layer` arguments.
+
+    Call arguments:
+        inputs: float tensor `(B, L, d)`.
+        padding_mask: optional bool tensor `(B, L)`, `True` on valid positions (used on the key axis only).
+        training: bool, dropout is active only when `True`.
+        return_attention_scores: bool; also return the attention probabilities `(B, num_heads, L, L)`.
+
+    Returns:
+        float tensor `(B, L, d)` (and float32 probabilities when `return_attention_scores=True`).
+
+    Example:
+    >>> tuple(MultiHeadAttentionBlock(8, num_heads=2)(np.zeros((2, 5, 8))).shape)
+    (2, 5, 8)
+    """
+
+    def __init__(
+        self,
+        hidden_dim,
+        num_heads=8,
+        dropout=0.0,
+        layer_norm_epsilon=1e-6,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if hidden_dim % num_heads != 0:
+            raise ValueError(f"hidden_dim ({hidden_dim}) is not a multiple of num_heads ({num_heads}).")
+        self.hidden_dim = int(hidden_dim)
+        self.num_heads = int(num_heads)
+        self.dropout = float(dropout)
+        self.layer_norm_epsilon = float(layer_norm_epsilon)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.head_dim = self.hidden_dim // self.num_heads
+        self.supports_masking = True
+
+        def dense(name):
+            return keras.layers.Dense(
+                self.hidden_dim,
+                use_bias=True,
+                kernel_initializer=_clone(self.kernel_initializer),
+                bias_initializer="zeros",
+                dtype=self.dtype_policy,
+                name=name,
+            )
+
+        self.layer_norm_1 = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm_1"
+        )
+        self.query_dense = dense("query")
+        self.key_dense = dense("key")
+        self.value_dense = dense("value")
+        self.layer_norm_2 = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm_2"
+        )
+        self.ffn = dense("ffn")
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
+
+    def build(self, inputs_shape, padding_mask_shape=None):
+        if inputs_shape[-1] is not None and inputs_shape[-1] != self.hidden_dim:
+            raise ValueError(f"MultiHeadAttentionBlock expects {self.hidden_dim} channels, got {inputs_shape[-1]}.")
+        shape = tuple(inputs_shape[:-1]) + (self.hidden_dim,)
+        for layer in (self.layer_norm_1, self.query_dense, self.key_dense, self.value_dense, self.layer_norm_2,
+                      self.ffn):
+            layer.build(shape)
+
+    def _split_heads(self, x, batch, length):
+        x = ops.reshape(x, (batch, length, self.num_heads, self.head_dim))
+        return ops.transpose(x, (0, 2, 1, 3))  # (B, H, L, dh)
+
+    def call(self, inputs, padding_mask=None, training=None, return_attention_scores=False):
+        batch, length = ops.shape(inputs)[0], ops.shape(inputs)[1]
+        y = self.dropout_layer(self.layer_norm_1(inputs), training=training)
+        query = self._split_heads(self.query_dense(y), batch, length)
+        key = self._split_heads(self.key_dense(y), batch, length)
+        value = self._split_heads(self.value_dense(y), batch, length)
+        query = query * ops.cast(1.0 / math.sqrt(float(self.head_dim)), query.dtype)
+        scores = ops.cast(ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))), "float32")  # (B, H, L, L)
+        if padding_mask is not None:
+            key_mask = ops.cast(ops.reshape(padding_mask, (batch, 1, 1, length)), "float32")
+            scores = scores + (1.0 - key_mask) * NEG_INF
+        probs = ops.softmax(scores, axis=-1)
+        dropped = self.dropout_layer(ops.cast(probs, self.compute_dtype), training=training)
+        merged = ops.matmul(dropped, value)  # (B, H, L, dh)
+        merged = ops.reshape(ops.transpose(merged, (0, 2, 1, 3)), (batch, length, self.hidden_dim))
+        residual = self.dropout_layer(merged, training=training) + inputs
+        z = self.dropout_layer(self.layer_norm_2(residual), training=training)
+        z = self.ffn(z)
+        outputs = self.dropout_layer(z, training=training) + residual
+        if return_attention_scores:
+            return outputs, probs
+        return outputs
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "hidden_dim": self.hidden_dim,
+                "num_heads": self.num_heads,
+                "dropout": self.dropout,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            }
+        )
+        return config

@@ -1,0 +1,59 @@
+import numpy as np
+from keras import ops
+
+from common.layers.bilstm_encoder import BiLSTMEncoder
+from tests.test_case import TestCase, num_params
+
+
+class BiLSTMEncoderTest(TestCase):
+    def setUp(self):
+        super().setUp()
+        self.x = np.random.RandomState(0).normal(size=(2, 6, 4)).astype("float32")
+        self.mask = np.array([[True] * 6, [True] * 3 + [False] * 3])
+
+    def test_layer_basics(self):
+        # Two directions of 2 units: 2·(4 + 2 + 1)·8 = 112.
+        self.run_layer_test(
+            BiLSTMEncoder,
+            {"hidden_dim": 4, "dropout": 0.1},
+            {"inputs": self.x, "padding_mask": self.mask},
+            expected_output_shape=(2, 6, 4),
+            expected_num_trainable_weights=6,
+            expected_num_trainable_params=112,
+        )
+
+    def test_zero_past_length_and_padding_invariant(self):
+        layer = BiLSTMEncoder(4)
+        out = ops.convert_to_numpy(layer(self.x, padding_mask=self.mask))
+        np.testing.assert_array_equal(out[1, 3:], 0.0)
+        # The backward direction starts at the last valid step: padding values never reach valid outputs.
+        changed = self.x.copy()
+        changed[1, 3:] = 50.0
+        out_changed = ops.convert_to_numpy(layer(changed, padding_mask=self.mask))
+        np.testing.assert_allclose(out_changed[1, :3], out[1, :3], atol=1e-6)
+        alone = ops.convert_to_numpy(layer(self.x[1:, :3], padding_mask=self.mask[1:, :3]))
+        np.testing.assert_allclose(alone[0], out[1, :3], atol=1e-5)
+
+    def test_backward_direction_reads_the_future(self):
+        layer = BiLSTMEncoder(4)
+        out = ops.convert_to_numpy(layer(self.x))
+        changed = self.x.copy()
+        changed[0, 5] += 1.0
+        delta = np.abs(ops.convert_to_numpy(layer(changed)) - out)[0, 0]
+        self.assertEqual(delta[:2].max(), 0.0)  # forward half at t = 0 ignores t = 5
+        self.assertGreater(delta[2:].max(), 0.0)  # backward half sees it
+
+    def test_parameter_count(self):
+        layer = BiLSTMEncoder(128)
+        layer.build((None, None, 128))
+        self.assertEqual(num_params(layer.trainable_weights), 98_816)
+
+    def test_odd_hidden_dim_rejected(self):
+        with self.assertRaisesRegex(ValueError, "even"):
+            BiLSTMEncoder(5)
+
+    def test_dropout_only_in_training(self):
+        layer = BiLSTMEncoder(4, dropout=0.5)
+        self.assert_dropout_only_in_training(
+            layer, lambda l, training: l(self.x, padding_mask=self.mask, training=training)
+        )

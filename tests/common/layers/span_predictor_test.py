@@ -1,0 +1,153 @@
+import numpy as np
+from keras import ops
+
+from common.layers.span_predictor import ConditionedSpanPredictor, build_tf1_lstm
+from tests.test_case import TestCase, num_params
+
+
+def numpy_tf1_lstm(inputs, kernel, bias, lengths, forget_bias=1.0):
+    """TF1 `LSTMCell` + `dynamic_rnn(sequence_length=...)`: joint kernel [in + u, 4u], gates i, j, f, o."""
+    sigmoid = lambda x: 1.0 / (1.0 + np.exp(-x))
+    batch, steps, _ = inputs.shape
+    units = kernel.shape[1] // 4
+    h = np.zeros((batch, units))
+    c = np.zeros((batch, units))
+    outputs = np.zeros((batch, steps, units))
+    for t in range(steps):
+        gates = np.concatenate([inputs[:, t], h], -1) @ kernel + bias
+        i, j, f, o = np.split(gates, 4, axis=-1)
+        new_c = sigmoid(f + forget_bias) * c + sigmoid(i) * np.tanh(j)
+        new_h = sigmoid(o) * np.tanh(new_c)
+        valid = (t < lengths)[:, None]
+        c, h = np.where(valid, new_c, c), np.where(valid, new_h, h)
+        outputs[:, t] = np.where(valid, new_h, 0.0)
+    return outputs
+
+
+def tf1_to_keras_lstm(kernel, bias, input_dim):
+    """The documented mapping (`build_tf1_lstm` docstring)."""
+    reorder = lambda x: np.concatenate([np.split(x, 4, -1)[k] for k in (0, 2, 1, 3)], -1)
+    keras_bias = reorder(bias).copy()
+    units = bias.shape[0] // 4
+    keras_bias[units : 2 * units] += 1.0
+    return reorder(kernel[:input_dim]), reorder(kernel[input_dim:]), keras_bias
+
+
+class ConditionedSpanPredictorTest(TestCase):
+    def setUp(self):
+        super().setUp()
+        self.features = np.random.RandomState(0).normal(size=(2, 6, 4)).astype("float32")
+        self.video_mask = np.array([[True] * 6, [True] * 4 + [False] * 2])
+
+    def inputs(self):
+        return {"features": self.features, "video_mask": self.video_mask}
+
+    def test_rnn_basics(self):
+        # 2 LSTMs 2·(4 + 4 + 1)·16 = 288; heads 2·(8·4 + 4) + 2·(4 + 1) = 82.
+        self.run_layer_test(
+            ConditionedSpanPredictor,
+            {"hidden_dim": 4},
+            self.inputs(),
+            expected_output_shape=((2, 6), (2, 6)),
+            expected_num_trainable_weights=14,
+            expected_num_trainable_params=288 + 82,
+        )
+
+    def test_transformer_basics(self):
+        self.run_layer_test(
+            ConditionedSpanPredictor,
+            {"hidden_dim": 4, "predictor": "transformer", "num_heads": 2, "max_pos_len": 8, "dropout": 0.1},
+            self.inputs(),
+            expected_output_shape=((2, 6), (2, 6)),
+            expected_num_trainable_weights=33 + 4 + 8,
+        )
+
+    def test_rnn_outputs_zero_past_length_and_padding_invariant(self):
+        layer = ConditionedSpanPredictor(4)
+        start, end, h_s, h_e = layer(**self.inputs(), return_features=True)
+        h_s, h_e = ops.convert_to_numpy(h_s), ops.convert_to_numpy(h_e)
+        np.testing.assert_array_equal(h_s[1, 4:], 0.0)
+        np.testing.assert_array_equal(h_e[1, 4:], 0.0)
+        self.assertGreater(np.abs(h_s[1, :4]).min(), 0.0)
+        np.testing.assert_array_equal(ops.convert_to_numpy(start)[1, 4:], np.float32(-1e30))
+        np.testing.assert_array_equal(ops.convert_to_numpy(end)[1, 4:], np.float32(-1e30))
+        # Valid outputs do not depend on the padding (causal LSTMs, right padding).
+        alone = layer(self.features[1:, :4], self.video_mask[1:, :4])
+        np.testing.assert_allclose(ops.convert_to_numpy(alone[0]), ops.convert_to_numpy(start)[1:, :4], atol=1e-5)
+        np.testing.assert_allclose(ops.convert_to_numpy(alone[1]), ops.convert_to_numpy(end)[1:, :4], atol=1e-5)
+
+    def test_rnn_padding_invariant(self):
+        layer = ConditionedSpanPredictor(4)
+        noise = np.random.RandomState(4).normal(size=(1, 5, 4)).astype("float32")
+
+        def call(pad):
+            x = np.concatenate([self.features[:1, :4], noise[:, :pad]], 1)
+            start, end = layer(x, np.arange(4 + pad)[None, :] < 4)
+            return start[:, :4], end[:, :4]
+
+        self.assert_padding_invariant(call, pads=(1, 5))
+
+    def test_lstm_matches_tf1_cell_with_documented_mapping(self):
+        rng = np.random.RandomState(3)
+        input_dim, units = 4, 3
+        kernel = rng.normal(scale=0.5, size=(input_dim + units, 4 * units))
+        bias = rng.normal(scale=0.5, size=(4 * units,))
+        lstm = build_tf1_lstm(units, input_dim)
+        lstm.build((None, None, input_dim))
+        k, r, b = tf1_to_keras_lstm(kernel, bias, input_dim)
+        lstm.cell.kernel.assign(k.astype("float32"))
+        lstm.cell.recurrent_kernel.assign(r.astype("float32"))
+        lstm.cell.bias.assign(b.astype("float32"))
+        inputs = rng.normal(size=(2, 5, input_dim)).astype("float32")
+        lengths = np.array([5, 3])
+        out = ops.convert_to_numpy(lstm(inputs)) * (np.arange(5)[None, :] < lengths[:, None])[..., None]
+        np.testing.assert_allclose(out, numpy_tf1_lstm(inputs, kernel, bias, lengths), atol=1e-5)
+
+    def test_lstm_initialization_is_tf1(self):
+        layer = ConditionedSpanPredictor(128)
+        layer.build((None, None, 128))
+        limit = np.sqrt(6.0 / (128 + 128 + 512))
+        for rnn in (layer.start_rnn, layer.end_rnn):
+            for kernel in (rnn.cell.kernel, rnn.cell.recurrent_kernel):
+                values = np.abs(ops.convert_to_numpy(kernel))
+                self.assertLessEqual(values.max(), limit)
+                self.assertGreater(values.max(), 0.95 * limit)
+            bias = ops.convert_to_numpy(rnn.cell.bias)
+            np.testing.assert_array_equal(bias[128:256], 1.0)  # forget block (Keras order i, f, c, o)
+            np.testing.assert_array_equal(np.delete(bias, np.s_[128:256]), 0.0)
+
+    def test_parameter_counts_vslnet(self):
+        rnn = ConditionedSpanPredictor(128)
+        rnn.build((None, None, 128))
+        self.assertEqual(num_params(rnn.start_rnn.trainable_weights + rnn.end_rnn.trainable_weights), 263_168)
+        heads = [rnn.start_hidden, rnn.end_hidden]
+        self.assertEqual(num_params([w for h in heads for w in h.trainable_weights]), 65_792)
+        outs = [rnn.start_dense, rnn.end_dense]
+        self.assertEqual(num_params([w for h in outs for w in h.trainable_weights]), 258)
+        transformer = ConditionedSpanPredictor(128, predictor="transformer", max_pos_len=128)
+        transformer.build((None, None, 128))
+        self.assertEqual(num_params(transformer.trainable_weights), 153_600 + 512 + 65_792 + 258)
+
+    def test_transformer_shares_one_encoder(self):
+        layer = ConditionedSpanPredictor(4, predictor="transformer", num_heads=2, max_pos_len=8)
+        layer(**self.inputs())
+        encoder_paths = {w.path.split("/")[1] for w in layer.weights}
+        self.assertEqual(
+            encoder_paths,
+            {"feature_encoder", "start_layer_norm", "end_layer_norm", "start_hidden", "end_hidden", "start_dense",
+             "end_dense"},
+        )
+        start, end, h_s, h_e = layer(**self.inputs(), return_features=True)
+        raw_start = layer.encoder(self.features, padding_mask=self.video_mask)
+        raw_end = layer.encoder(raw_start, padding_mask=self.video_mask)  # end reads the un-normalized start
+        np.testing.assert_allclose(
+            ops.convert_to_numpy(h_e), ops.convert_to_numpy(layer.end_layer_norm(raw_end)), atol=1e-5
+        )
+
+    def test_invalid_predictor(self):
+        with self.assertRaisesRegex(ValueError, "predictor"):
+            ConditionedSpanPredictor(4, predictor="bilstm")
+
+    def test_transformer_dropout_only_in_training(self):
+        layer = ConditionedSpanPredictor(4, predictor="transformer", num_heads=2, max_pos_len=8, dropout=0.5)
+        self.assert_dropout_only_in_training(layer, lambda l, training: l(**self.inputs(), training=training))

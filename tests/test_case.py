@@ -1,0 +1,157 @@
+"""Shared test base: `TestCase` with `run_layer_test` and small assertions used across layer tests.
+
+Follows keras-hub `src/tests/test_case.py` in spirit (STYLE §9), trimmed to what our layers need and fast on CPU.
+"""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from absl.testing import parameterized
+
+
+def _to_numpy(structure):
+    return tf.nest.map_structure(lambda t: np.asarray(keras.ops.convert_to_numpy(t)), structure)
+
+
+def _dynamic_spec(array):
+    """A `tf.TensorSpec` with every dim dynamic, except the channel dim of float arrays of rank >= 3."""
+    array = np.asarray(array)
+    shape = [None] * array.ndim
+    if np.issubdtype(array.dtype, np.floating) and array.ndim >= 3:
+        shape[-1] = array.shape[-1]
+    return tf.TensorSpec(shape, tf.as_dtype(array.dtype))
+
+
+class TestCase(tf.test.TestCase, parameterized.TestCase):
+    """`tf.test.TestCase` + `parameterized.TestCase` with a seeded setUp and layer helpers."""
+
+    # Keras' `convert_to_numpy` on a TF variable triggers a NumPy 2 deprecation notice that is not ours.
+    pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+    # `tf.test.TestCase.test_session` is a deprecated helper, not a test; hide it from pytest's collection.
+    test_session = None
+
+    def setUp(self):
+        super().setUp()
+        keras.utils.set_random_seed(1234)
+
+    def run_layer_test(
+        self,
+        cls,
+        init_kwargs,
+        input_data,
+        expected_output_shape,
+        expected_num_trainable_weights=None,
+        expected_num_non_trainable_weights=None,
+        expected_num_trainable_params=None,
+        call_kwargs=None,
+        run_tf_function=True,
+    ):
+        """Config round trip, build, eager call, output shapes, weight counts, tf.function with dynamic dims.
+
+        Args:
+            cls: the layer class.
+            init_kwargs: dict of constructor arguments.
+            input_data: numpy array (the first call argument) or dict `{call_arg_name: numpy array}`.
+            expected_output_shape: a shape tuple, or a tuple/list of shape tuples for multi-output layers.
+            expected_num_trainable_weights: optional int, `len(layer.trainable_weights)`.
+            expected_num_non_trainable_weights: optional int.
+            expected_num_trainable_params: optional int, total trainable values.
+            call_kwargs: optional dict of non-tensor call arguments (e.g. `{"training": False}`).
+            run_tf_function: also call the layer inside a `tf.function` whose batch and time dims are `None` and
+                check that it gives the eager outputs.
+
+        Returns:
+            the built layer (for further checks).
+        """
+        call_kwargs = dict(call_kwargs or {})
+        inputs = input_data if isinstance(input_data, dict) else None
+
+        def call(layer, tensors):
+            if inputs is None:
+                return layer(tensors, **call_kwargs)
+            return layer(**tensors, **call_kwargs)
+
+        # Registration and config round trip.
+        self.assertEqual(keras.saving.get_registered_name(cls), f"nlvl>{cls.__name__}")
+        layer = cls(**init_kwargs)
+        config = layer.get_config()
+        revived = cls.from_config(config)
+        self.assertEqual(revived.get_config(), config)
+        serialized = keras.saving.serialize_keras_object(layer)
+        deserialized = keras.saving.deserialize_keras_object(serialized)
+        self.assertIsInstance(deserialized, cls)
+        self.assertEqual(deserialized.get_config(), config)
+
+        # Eager call and shapes.
+        outputs = call(layer, input_data)
+        self.assertTrue(layer.built)
+        self._assert_shapes(outputs, expected_output_shape)
+
+        # Weights.
+        if expected_num_trainable_weights is not None:
+            self.assertLen(layer.trainable_weights, expected_num_trainable_weights)
+        if expected_num_non_trainable_weights is not None:
+            self.assertLen(layer.non_trainable_weights, expected_num_non_trainable_weights)
+        if expected_num_trainable_params is not None:
+            count = sum(int(np.prod(w.shape)) for w in layer.trainable_weights)
+            self.assertEqual(count, expected_num_trainable_params)
+        paths = [w.path for w in layer.weights]
+        self.assertLen(set(paths), len(paths), msg=f"duplicate weight paths: {paths}")
+
+        # The revived layer computes the same function once given the same weights.
+        call(revived, input_data)
+        revived.set_weights(layer.get_weights())
+        self.assertAllClose(_to_numpy(call(revived, input_data)), _to_numpy(outputs), atol=1e-6, rtol=1e-6)
+
+        # tf.function with dynamic batch/time dims (padding is per batch).
+        if run_tf_function:
+            if inputs is None:
+                function = tf.function(lambda x: call(layer, x), input_signature=[_dynamic_spec(input_data)])
+                graph_outputs = function(input_data)
+            else:
+                names = list(inputs)
+                signature = [_dynamic_spec(inputs[name]) for name in names]
+                function = tf.function(
+                    lambda *args: call(layer, dict(zip(names, args))), input_signature=signature
+                )
+                graph_outputs = function(*[inputs[name] for name in names])
+            self.assertAllClose(_to_numpy(graph_outputs), _to_numpy(outputs), atol=1e-5, rtol=1e-5)
+        return layer
+
+    def _assert_shapes(self, outputs, expected):
+        if isinstance(expected, (tuple, list)) and expected and isinstance(expected[0], (tuple, list)):
+            self.assertIsInstance(outputs, (tuple, list))
+            self.assertLen(outputs, len(expected))
+            for output, shape in zip(outputs, expected):
+                self.assertEqual(tuple(output.shape), tuple(shape))
+        else:
+            self.assertEqual(tuple(outputs.shape), tuple(expected))
+
+    def assert_padding_invariant(self, call, pads=(1, 4), atol=1e-5):
+        """Extra padding must not change valid outputs (STYLE §9).
+
+        Args:
+            call: `call(pad) -> array` that runs the layer on inputs with `pad` extra padded positions appended and
+                returns the outputs at the **valid** positions only.
+            pads: the amounts of extra padding compared with `call(0)`.
+            atol: tolerance.
+        """
+        reference = _to_numpy(call(0))
+        for pad in pads:
+            self.assertAllClose(_to_numpy(call(pad)), reference, atol=atol, rtol=0, msg=f"pad={pad}")
+
+    def assert_dropout_only_in_training(self, layer, call):
+        """`call(layer, training)` is deterministic unless `training=True`, and dropout changes it then."""
+        inference = _to_numpy(call(layer, False))
+        self.assertAllClose(_to_numpy(call(layer, False)), inference, atol=0, rtol=0)
+        self.assertAllClose(_to_numpy(call(layer, None)), inference, atol=0, rtol=0)
+        trained = _to_numpy(call(layer, True))
+        flat_inference = np.concatenate([np.ravel(x) for x in tf.nest.flatten(inference)])
+        flat_trained = np.concatenate([np.ravel(x) for x in tf.nest.flatten(trained)])
+        self.assertFalse(np.allclose(flat_inference, flat_trained), msg="training=True did not apply dropout")
+
+
+def num_params(weights):
+    """Total number of values in a list of weights."""
+    return sum(int(np.prod(w.shape)) for w in weights)
