@@ -43,6 +43,8 @@ class DataConfig:
         anet_test_split: ActivityNet file used as test: `val_1` (VSLNet, the papers) or `val_2` (LPNet's code).
         tacos_org_durations: JSON file of TALL video lengths (see `common.data.annotations`).
         skip_missing_videos: skip (counted and reported) queries whose video has no features, instead of raising.
+        reversed_moments: `error`, `keep` (the originals: ActivityNet train has two moments with start > end) or
+            `skip` (counted); see `common.data.annotations`.
     """
 
     dataset: str = "charades"
@@ -56,10 +58,11 @@ class DataConfig:
     anet_test_split: str = "val_1"
     tacos_org_durations: str = ""
     skip_missing_videos: bool = False
+    reversed_moments: str = "error"
 
     def fingerprint(self):
         keys = ("dataset", "annotation_dir", "feature_path", "glove_path", "feature_layout", "max_pos_len",
-                "word_dim", "anet_test_split", "tacos_org_durations", "skip_missing_videos")
+                "word_dim", "anet_test_split", "tacos_org_durations", "skip_missing_videos", "reversed_moments")
         fp = {k: getattr(self, k) for k in keys}
         for k in ("annotation_dir", "feature_path", "glove_path", "tacos_org_durations"):
             fp[k] = os.path.abspath(fp[k]) if fp[k] else ""
@@ -128,7 +131,7 @@ def prepare_dataset(config, progress=True):
 
     annotation_set = annotations.read_annotations(
         config.dataset, config.annotation_dir, anet_test_split=config.anet_test_split,
-        tacos_org_durations=config.tacos_org_durations or None,
+        tacos_org_durations=config.tacos_org_durations or None, reversed_moments=config.reversed_moments,
     )
     store = features_lib.open_feature_store(config.feature_path, config.feature_layout)
     split_names = [s for s in SPLIT_ORDER if s in annotation_set.splits]
@@ -181,7 +184,7 @@ def prepare_dataset(config, progress=True):
         "num_words": vocab.num_words,
         "num_chars": vocab.num_chars,
         "counts": counts,
-        "clamped": annotation_set.clamp_report_dict() if hasattr(annotation_set, "clamp_report_dict") else {},
+        "annotation_report": {s: dataclasses.asdict(r) for s, r in annotation_set.report.items()},
     }
     with open(meta_path, "w") as f:
         json.dump(meta, f, indent=2)

@@ -16,6 +16,7 @@ naming the video and the file.
 
 import json
 import os
+import threading
 
 import h5py
 import numpy as np
@@ -42,8 +43,12 @@ class NpyFeatureStore:
     """A folder of `{vid}.npy` files (the originals' layout).
 
     Clip counts come from `feature_shapes.json` when the folder has one, else from the `.npy` headers (read
-    through a memory map, so no feature data is loaded).
+    through a memory map, so no feature data is loaded). Reads are serialized: `np.load` parses headers with
+    `ast`, which CPython 3.11 does not support from several threads at once (`tf.data` calls `get` from its
+    parallel map threads).
     """
+
+    _lock = threading.Lock()
 
     def __init__(self, folder):
         if not os.path.isdir(folder):
@@ -71,17 +76,21 @@ class NpyFeatureStore:
     def num_clips(self, vid):
         if self._shapes is not None and vid in self._shapes:
             return self._shapes[vid]
-        return int(np.load(self._path(vid), mmap_mode="r").shape[0])
+        with self._lock:
+            return int(np.load(self._path(vid), mmap_mode="r").shape[0])
 
     def feature_dim(self):
         first = next(iter(self._paths), None)
         if first is None:
             raise FeatureError(f"feature folder {self.folder} holds no .npy file")
-        return int(np.load(self._paths[first], mmap_mode="r").shape[1])
+        with self._lock:
+            return int(np.load(self._paths[first], mmap_mode="r").shape[1])
 
     def get(self, vid):
         path = self._path(vid)
-        return _check(vid, np.load(path), path)
+        with self._lock:
+            array = np.load(path)
+        return _check(vid, array, path)
 
     def _path(self, vid):
         try:

@@ -104,12 +104,19 @@ def _to_numpy(strategy, value):
 
 
 def make_predict_fn(task, model, strategy):
-    """A `tf.function` running `task.predict_step` on a distributed batch (traced once per input signature)."""
+    """Runs `task.predict_step` on a distributed batch; one `tf.function` trace per batch structure, with
+    `None` batch and time dimensions (padding per batch would otherwise retrace for every new length)."""
+    traced = {}
 
-    @tf.function(reduce_retracing=True)
-    def predict(batch):
-        return strategy.run(lambda b: dict(task.predict_step(model, b), example_index=b["example_index"]),
-                            args=(batch,))
+    def predict(batch, element_spec):
+        key = str(element_spec)
+        if key not in traced:
+            traced[key] = tf.function(
+                lambda b: strategy.run(
+                    lambda x: dict(task.predict_step(model, x), example_index=x["example_index"]), args=(b,)),
+                input_signature=[element_spec],
+            )
+        return traced[key](batch)
 
     return predict
 
@@ -128,8 +135,9 @@ def predict_split(predict_fn, examples, store, *, batch_size, max_pos_len, featu
     dataset = pipeline.make_dataset(examples, store, batch_size=batch_size, max_pos_len=max_pos_len,
                                     feature_dim=feature_dim, training=False, extend=extend)
     predictions = {}
-    for batch in strategy.experimental_distribute_dataset(dataset):
-        outputs = {k: _to_numpy(strategy, v) for k, v in predict_fn(batch).items()}
+    dist = strategy.experimental_distribute_dataset(dataset)
+    for batch in dist:
+        outputs = {k: _to_numpy(strategy, v) for k, v in predict_fn(batch, dist.element_spec).items()}
         for row, index in enumerate(outputs["example_index"]):
             example = examples[int(index)]
             s_idx, e_idx = int(outputs["start_index"][row]), int(outputs["end_index"][row])
@@ -182,8 +190,12 @@ class Trainer:
             self.optimizer.build(self.model.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
             self.best_score = tf.Variable(-1.0, dtype=tf.float64, trainable=False, name="best_score")
+        # Keras keeps dropout RNG states outside `weights` and `tf.train.Checkpoint` skips them; they are saved
+        # explicitly so that a resumed run draws the same dropout masks as an uninterrupted one.
+        weight_ids = {id(v) for v in self.model.weights}
+        rng_states = [v for v in self.model.variables if id(v) not in weight_ids]
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step,
-                                              best_score=self.best_score)
+                                              best_score=self.best_score, rng_states=rng_states)
         self.manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(run_dir, "checkpoints"),
                                                   max_to_keep=config.keep_checkpoints, step_counter=self.step)
         self.best_manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(run_dir, "best"),

@@ -1,0 +1,113 @@
+"""The absl flags of the entry points and their translation into config objects (imported by entry points only).
+
+Library code takes config objects and never reads `FLAGS` (STYLE §6). Flag names follow the original scripts
+(`max_pos_len`, `highlight_lambda`, `extend`, `drop_rate`, `batch_size`, `init_lr`) plus the ones the issues name.
+"""
+
+import dataclasses
+import json
+import os
+
+from absl import flags
+
+from common.data.dataset import DataConfig
+from common.training.trainer import TrainerConfig
+
+FLAGS = flags.FLAGS
+
+# Settings of the built-in synthetic benchmark: small models and a higher learning rate so that the README's main
+# command trains in minutes on 2 CPU cores. Explicit flags override them.
+SYNTHETIC_DEFAULTS = {
+    "tiny": {"hidden_dim": 32, "num_heads": 4, "max_pos_len": 64, "epochs": 30, "init_lr": 2e-3},
+    "default": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 128, "epochs": 6, "init_lr": 1e-3},
+    "long": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 600, "epochs": 10, "init_lr": 1e-3},
+}
+
+
+def define_flags():
+    flags.DEFINE_enum("model", "vslnet", ["vslbase", "vslnet"], "Model family member.")
+    flags.DEFINE_string("run_dir", None, "Run directory (config, checkpoints, TensorBoard, metrics, SavedModel).")
+    flags.DEFINE_enum("dataset", "charades", ["charades", "activitynet", "tacos_tan", "tacos_org", "jsonl"],
+                      "Annotation format.")
+    flags.DEFINE_string("data_dir", None, "Annotation folder. Without data flags the synthetic benchmark is used.")
+    flags.DEFINE_string("feature_dir", None, "Feature folder of {vid}.npy, or an HDF5 file.")
+    flags.DEFINE_string("feature_layout", "auto", "auto, npy, hdf5, hdf5_group or hdf5_avi.")
+    flags.DEFINE_string("glove", None, "GloVe text file (glove.840B.300d.txt).")
+    flags.DEFINE_string("processed_dir", None, "Processed-data folder (default: RUN_DIR/data).")
+    flags.DEFINE_enum("synthetic_preset", "default", ["tiny", "default", "long"], "Synthetic benchmark preset.")
+    flags.DEFINE_string("synthetic_dir", "data/synthetic", "Where synthetic presets are generated (once).")
+    flags.DEFINE_enum("anet_test_split", "val_1", ["val_1", "val_2"], "ActivityNet test file.")
+    flags.DEFINE_enum("reversed_moments", "error", ["error", "keep", "skip"], "Moments with start > end.")
+    flags.DEFINE_string("tacos_org_durations", "", "JSON of TALL video lengths (tacos_org).")
+    flags.DEFINE_bool("skip_missing_videos", False, "Skip (and report) queries whose video has no features.")
+    flags.DEFINE_integer("max_pos_len", None, "Maximal clips (resampling bound) and position-table size.")
+    flags.DEFINE_integer("hidden_dim", None, "Hidden size d.")
+    flags.DEFINE_integer("num_heads", None, "Attention heads.")
+    flags.DEFINE_integer("char_dim", None, "Char embedding size.")
+    flags.DEFINE_float("drop_rate", None, "Dropout rate.")
+    flags.DEFINE_enum("predictor", None, ["rnn", "transformer"], "Span predictor.")
+    flags.DEFINE_enum("encoder", None, ["cmf", "bilstm"], "Feature encoder (paper Table 8).")
+    flags.DEFINE_enum("interaction", None, ["cqa", "cat"], "Video-query interaction (paper Table 8).")
+    flags.DEFINE_float("highlight_lambda", None, "QGH loss weight.")
+    flags.DEFINE_float("extend", None, "Highlight extension alpha.")
+    flags.DEFINE_float("init_lr", None, "Initial learning rate.")
+    flags.DEFINE_integer("epochs", None, "Training epochs.")
+    flags.DEFINE_integer("batch_size", None, "Global batch size.")
+    flags.DEFINE_integer("seed", None, "Random seed.")
+    flags.DEFINE_integer("max_steps", None, "Stop after this many updates (smoke runs).")
+    flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"], "tf.distribute strategy.")
+    flags.DEFINE_bool("jit", False, "Compile the train step with XLA.")
+    flags.DEFINE_enum("protocol", None, ["original", "clean"],
+                      "original: test-set checkpoint selection as the papers; clean: last epoch / validation.")
+    flags.DEFINE_enum("quirks", "original", ["original", "fixed"], "Reproduce or correct the originals' defects.")
+    flags.DEFINE_string("params_override", None, "JSON object of model-config fields to override (strict).")
+    flags.DEFINE_bool("verbose", True, "Progress bar and per-evaluation lines.")
+
+
+def _set(obj, **values):
+    for key, value in values.items():
+        if value is not None:
+            setattr(obj, key, value)
+
+
+def uses_synthetic(flag_values):
+    return not (flag_values.data_dir or flag_values.feature_dir or flag_values.glove)
+
+
+def build_configs(flag_values, model_config, data_dir=None):
+    """(model_config, DataConfig, TrainerConfig) from flags; explicit flags win over synthetic defaults."""
+    fv = flag_values
+    trainer = TrainerConfig()
+    synthetic = uses_synthetic(fv)
+    if synthetic:
+        preset = SYNTHETIC_DEFAULTS[fv.synthetic_preset]
+        _set(model_config, **{k: v for k, v in preset.items() if hasattr(model_config, k)})
+        trainer.epochs = preset["epochs"]
+    _set(model_config, model=fv.model, max_pos_len=fv.max_pos_len, hidden_dim=fv.hidden_dim,
+         num_heads=fv.num_heads, char_dim=fv.char_dim, drop_rate=fv.drop_rate, predictor=fv.predictor,
+         encoder=fv.encoder, interaction=fv.interaction, highlight_lambda=fv.highlight_lambda, extend=fv.extend,
+         init_lr=fv.init_lr)
+    if fv.params_override:
+        overrides = json.loads(fv.params_override)
+        unknown = set(overrides) - {f.name for f in dataclasses.fields(model_config)}
+        if unknown:
+            raise ValueError(f"--params_override has unknown fields: {sorted(unknown)}")
+        _set(model_config, **overrides)
+    _set(trainer, epochs=fv.epochs, batch_size=fv.batch_size, seed=fv.seed, max_steps=fv.max_steps,
+         strategy=fv.strategy, jit=fv.jit, verbose=fv.verbose)
+    trainer.protocol = fv.protocol or ("clean" if fv.quirks == "fixed" else "original")
+    if synthetic:
+        data = DataConfig(dataset="charades", annotation_dir=data_dir, feature_path=os.path.join(data_dir, "features"),
+                          glove_path=os.path.join(data_dir, "glove.txt"))
+    else:
+        missing = [name for name in ("data_dir", "feature_dir", "glove") if not getattr(fv, name)]
+        if missing:
+            raise ValueError("real data needs --data_dir, --feature_dir and --glove; missing: "
+                             + ", ".join("--" + m for m in missing))
+        data = DataConfig(dataset=fv.dataset, annotation_dir=fv.data_dir, feature_path=fv.feature_dir,
+                          glove_path=fv.glove, feature_layout=fv.feature_layout, anet_test_split=fv.anet_test_split,
+                          tacos_org_durations=fv.tacos_org_durations, skip_missing_videos=fv.skip_missing_videos,
+                          reversed_moments=fv.reversed_moments)
+    data.max_pos_len = model_config.max_pos_len
+    data.processed_dir = fv.processed_dir or os.path.join(fv.run_dir, "data")
+    return model_config.validate(), data, trainer

@@ -1,0 +1,120 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from common.data import dataset, synthetic
+from common.training.trainer import Trainer, TrainerConfig
+from vslnet_tf.config import VSLNetConfig
+from vslnet_tf.task import VSLNetTask
+
+TINY_MODEL = dict(hidden_dim=16, num_heads=2, max_pos_len=64, char_dim=8)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    root = tmp_path_factory.mktemp("tiny")
+    synthetic.make_synthetic(str(root), preset="tiny", seed=0)
+    config = dataset.DataConfig(dataset="charades", annotation_dir=str(root), feature_path=str(root / "features"),
+                                glove_path=str(root / "glove.txt"), processed_dir=str(root / "processed"),
+                                max_pos_len=64)
+    return root, dataset.prepare_dataset(config, progress=False)
+
+
+def _trainer(processed, run_dir, model=None, **trainer_kwargs):
+    args = dict(epochs=2, batch_size=16, seed=7, protocol="clean", verbose=False)
+    args.update(trainer_kwargs)
+    return Trainer(VSLNetTask(VSLNetConfig(**(model or TINY_MODEL))), processed, TrainerConfig(**args), str(run_dir))
+
+
+def _weights(trainer):
+    return [v.numpy() for v in trainer.model.weights]
+
+
+def test_resume_continues_identically(tiny, tmp_path):
+    _, processed = tiny
+    straight = _trainer(processed, tmp_path / "a", max_steps=25)
+    straight.train()
+    interrupted = _trainer(processed, tmp_path / "b", max_steps=12)  # stops inside epoch 1 (18 batches/epoch)
+    interrupted.train()
+    resumed = _trainer(processed, tmp_path / "b", max_steps=25)
+    assert int(resumed.step.numpy()) == 0
+    resumed.train()
+    assert int(resumed.step.numpy()) == 25
+    for a, b in zip(_weights(straight), _weights(resumed)):
+        np.testing.assert_array_equal(a, b)
+    metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())
+    assert metrics["protocol"] == "clean" and metrics["steps"] == 25 and metrics["count"] == len(processed.splits["test"])
+
+
+def test_original_protocol_evaluates_twice_per_epoch_and_keeps_best(tiny, tmp_path):
+    _, processed = tiny
+    trainer = _trainer(processed, tmp_path, epochs=1, protocol="original")
+    trainer.train()
+    history = [json.loads(line) for line in (tmp_path / "eval_history.jsonl").read_text().splitlines()]
+    nb = trainer.batches_per_epoch
+    assert [h["step"] for h in history] == [nb // 2, nb]
+    best = max(h["test"]["r1_iou07"] for h in history)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["r1_iou07"] == best and "test-set selection" in metrics["selection"]
+    assert os.path.isdir(tmp_path / "tensorboard") and os.listdir(tmp_path / "tensorboard")
+
+
+def test_tiny_vslnet_beats_query_blind_baselines(tiny, tmp_path):
+    root, processed = tiny
+    baselines = json.loads((root / "baselines.json").read_text())
+    model = dict(hidden_dim=32, num_heads=4, max_pos_len=64, init_lr=2e-3)
+    result = _trainer(processed, tmp_path, model=model, epochs=30, seed=1).train()
+    best_r05 = max(b["r1_iou05"] for b in baselines.values())
+    best_miou = max(b["miou"] for b in baselines.values())
+    assert result["r1_iou05"] > 2 * best_r05, (result, baselines)
+    assert result["miou"] > best_miou + 15, (result, baselines)
+
+
+MIRRORED_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    from common.data import dataset
+    from common.training.trainer import Trainer, TrainerConfig
+    from vslnet_tf.config import VSLNetConfig
+    from vslnet_tf.task import VSLNetTask
+    processed = dataset.load_processed(sys.argv[1])
+    out = {}
+    for strategy in ("default", "mirrored"):
+        trainer = Trainer(VSLNetTask(VSLNetConfig(**json.loads(sys.argv[2]))), processed,
+                          TrainerConfig(epochs=1, batch_size=16, seed=3, strategy=strategy, max_steps=2,
+                                        protocol="clean", verbose=False), sys.argv[3] + "/" + strategy)
+        assert trainer.strategy.num_replicas_in_sync == (2 if strategy == "mirrored" else 1)
+        before = [v.numpy().copy() for v in trainer.model.trainable_variables]
+        from common.data import pipeline
+        batch = next(iter(pipeline.make_dataset(processed.splits["train"], trainer.store, batch_size=16,
+                                                max_pos_len=64, feature_dim=processed.feature_dim,
+                                                training=True, seed=3, epoch=0)))
+        dist = trainer.strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch))
+        losses = trainer._build_train_step(dist.element_spec)(next(iter(dist)))
+        update = [float(np.abs(v.numpy() - b).sum()) for v, b in zip(trainer.model.trainable_variables, before)]
+        out[strategy] = {"losses": {k: float(v) for k, v in losses.items()}, "update": update}
+    print(json.dumps(out))
+""")
+
+
+def test_mirrored_strategy_matches_default(tiny, tmp_path):
+    _, processed = tiny
+    # Dropout draws differ between strategies, so compare with dropout off.
+    model = json.dumps(dict(TINY_MODEL, drop_rate=0.0))
+    result = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, processed.folder, model, str(tmp_path)],
+                            capture_output=True, text=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(
+                                os.path.dirname(os.path.abspath(__file__))))), timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    for key, value in out["default"]["losses"].items():
+        np.testing.assert_allclose(out["mirrored"]["losses"][key], value, rtol=1e-5, err_msg=key)
+    np.testing.assert_allclose(out["mirrored"]["update"], out["default"]["update"], rtol=1e-4, atol=1e-7)
+    assert sum(out["default"]["update"]) > 0
