@@ -14,6 +14,7 @@ import sys
 
 from absl import app
 from absl import flags
+from absl import logging
 
 from common.data import dataset as dataset_lib
 from common.data import synthetic
@@ -62,9 +63,20 @@ def run(flag_values):
     trainer = Trainer(build_task(model_config.model, model_config), processed, trainer_config,
                       flag_values.run_dir, extend=model_config.extend)
     result = trainer.train()
-    print(json.dumps({k: round(result[k], 2) for k in ("r1_iou03", "r1_iou05", "r1_iou07", "miou")}
-                     | {"protocol": result["protocol"]}))
+    print(format_comparison(result, data_dir))
     return result
+
+
+def format_comparison(result, synthetic_dir=None):
+    """The run's test metrics, and on the synthetic benchmark the query-blind baselines beside them."""
+    keys = ("r1_iou03", "r1_iou05", "r1_iou07", "miou")
+    rows = [(f"ours ({result['protocol']} protocol)", result)]
+    if synthetic_dir:
+        with open(os.path.join(synthetic_dir, "baselines.json")) as f:
+            rows += [(f"baseline: {name}", scores) for name, scores in json.load(f).items()]
+    lines = [f"{'test split':34}" + "".join(f"{k:>10}" for k in keys)]
+    lines += [f"{name:34}" + "".join(f"{scores[k]:10.2f}" for k in keys) for name, scores in rows]
+    return "\n".join(lines)
 
 
 _OUR_FLAGS = set()
@@ -72,6 +84,7 @@ _OUR_FLAGS = set()
 
 def main(argv):
     del argv
+    logging.set_verbosity(logging.WARNING)
     run(FLAGS)
 
 

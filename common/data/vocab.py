@@ -77,7 +77,7 @@ def read_glove(path, wanted=None, dim=300, progress=True):
         path: GloVe text file (`word v1 ... v{dim}` per line). 5.6 GB for 840B: it is never loaded whole.
         wanted: optional set of words to keep.
         dim: vector size; lines with a field count other than `dim + 1` are skipped, as in the originals.
-        progress: print a progress line to stderr about every 2% of the file.
+        progress: print a progress line to stderr about every 2% of the file (files over 64 MiB only).
 
     Returns:
         dict word → float32 vector `[dim]`.
@@ -87,6 +87,7 @@ def read_glove(path, wanted=None, dim=300, progress=True):
     done = 0
     next_report = 0.0
     started = time.time()
+    progress = progress and total > 64 * 2**20
     with open(path, "rb") as f:
         for raw in f:
             done += len(raw)

@@ -53,6 +53,10 @@ def test_must_start_with_pad_unk():
         vocab.Vocabulary(["x"], ["<PAD>", "<UNK>"])
 
 
-def test_progress_is_reported(tmp_path, capsys):
-    vocab.read_glove(_glove(tmp_path / "g.txt", [("a", 1.0)]), dim=3, progress=True)
+def test_progress_is_reported_for_large_files(tmp_path, capsys, monkeypatch):
+    path = _glove(tmp_path / "g.txt", [("a", 1.0)])
+    vocab.read_glove(path, dim=3, progress=True)
+    assert capsys.readouterr().err == ""
+    monkeypatch.setattr(vocab.os.path, "getsize", lambda _: 2**30)
+    vocab.read_glove(path, dim=3, progress=True)
     assert "reading g.txt" in capsys.readouterr().err

@@ -1,0 +1,45 @@
+import json
+
+import pytest
+from absl import flags
+from absl.testing import flagsaver
+
+from experiments import train
+
+FLAGS = flags.FLAGS
+
+
+@pytest.fixture(scope="module", autouse=True)
+def defined_flags():
+    if "run_dir" not in FLAGS:
+        train.define_flags()
+    FLAGS(["train"])
+
+
+def test_train_on_synthetic_writes_a_complete_run_dir(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    with flagsaver.flagsaver(run_dir=str(run_dir), synthetic_dir=str(tmp_path / "synthetic"), synthetic_preset="tiny",
+                             hidden_dim=16, num_heads=2, char_dim=8, max_steps=3, epochs=1, verbose=False):
+        result = train.run(FLAGS)
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["flags"]["max_steps"] == 3 and config["model"]["hidden_dim"] == 16
+    assert config["data_dir"] == str((tmp_path / "synthetic" / "tiny").resolve())
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert {"r1_iou03", "r1_iou05", "r1_iou07", "miou", "protocol"} <= set(metrics)
+    assert metrics["protocol"] == "original" and metrics["steps"] == 3 and result["count"] == metrics["count"]
+    assert (run_dir / "data" / "vocab.json").exists() and list((run_dir / "checkpoints").glob("ckpt-*.index"))
+    out = capsys.readouterr().out
+    assert "baseline: mean_moment" in out and "ours (original protocol)" in out
+
+
+def test_real_data_needs_all_paths(tmp_path):
+    with flagsaver.flagsaver(run_dir=str(tmp_path), data_dir=str(tmp_path)):
+        with pytest.raises(ValueError, match="--feature_dir"):
+            train.run(FLAGS)
+
+
+def test_params_override_is_strict(tmp_path):
+    with flagsaver.flagsaver(run_dir=str(tmp_path), synthetic_dir=str(tmp_path / "s"), synthetic_preset="tiny",
+                             params_override='{"no_such_field": 1}'):
+        with pytest.raises(ValueError, match="no_such_field"):
+            train.run(FLAGS)
