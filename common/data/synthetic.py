@@ -163,8 +163,8 @@ PRESETS = {
         min_event_fraction=0.05,
         max_event_fraction=0.3,
         min_event_clips=3,
-        num_verbs=16,
-        num_objects=18,
+        num_verbs=8,
+        num_objects=10,
     ),
     # Long videos (2-13 min) with short moments, for VSLNet-L and max_pos_len 300/600.
     "long": SyntheticPreset(

@@ -19,7 +19,7 @@ FLAGS = flags.FLAGS
 # command trains in minutes on 2 CPU cores. Explicit flags override them.
 SYNTHETIC_DEFAULTS = {
     "tiny": {"hidden_dim": 32, "num_heads": 4, "max_pos_len": 64, "epochs": 30, "init_lr": 2e-3},
-    "default": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 128, "epochs": 6, "init_lr": 1e-3},
+    "default": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 128, "epochs": 8, "init_lr": 3e-3},
     "long": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 600, "epochs": 10, "init_lr": 1e-3},
 }
 
