@@ -87,6 +87,9 @@ class CharEmbedding(keras.layers.Layer):
             )
             for i, (k, f) in enumerate(zip(self.kernel_sizes, self.filters))
         ]
+        # Layers held only in a list are skipped by `tf.train.Checkpoint` (keras-team/keras#19425): name each one.
+        for i, conv in enumerate(self.convs):
+            setattr(self, f"conv_{i}", conv)
 
     def build(self, char_ids_shape=None):
         self.char_table = self.add_weight(

@@ -106,6 +106,11 @@ class ConvBlock(keras.layers.Layer):
                     name=f"pointwise_conv_{i}",
                 )
             )
+        # Layers held only in lists are skipped by `tf.train.Checkpoint` (keras-team/keras#19425): name each one.
+        for i in range(self.num_layers):
+            setattr(self, f"layer_norm_{i}", self.layer_norms[i])
+            setattr(self, f"depthwise_conv_{i}", self.depthwise_convs[i])
+            setattr(self, f"pointwise_conv_{i}", self.pointwise_convs[i])
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
 
     def build(self, inputs_shape, padding_mask_shape=None):

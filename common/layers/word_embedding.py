@@ -70,14 +70,15 @@ class WordEmbedding(keras.layers.Layer):
         self.unk = self.add_weight(
             name="unk", shape=(1, self.word_dim), initializer=self.unk_initializer, trainable=True
         )
+        # The vectors are the initializer, not an `assign` after creation: a first call inside Keras' symbolic
+        # (stateless) scope would discard the assignment and leave an all-zero table.
+        vectors = self.word_vectors
         self.word_table = self.add_weight(
             name="word_table",
             shape=(self.vocabulary_size - 2, self.word_dim),
-            initializer="zeros",
+            initializer="zeros" if vectors is None else (lambda shape, dtype=None: ops.convert_to_tensor(vectors, dtype)),
             trainable=False,
         )
-        if self.word_vectors is not None:
-            self.word_table.assign(self.word_vectors)
 
     def call(self, word_ids, training=None):
         pad = ops.zeros((1, self.word_dim), dtype=self.unk.dtype)

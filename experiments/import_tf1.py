@@ -1,0 +1,246 @@
+"""Import an original TF1 checkpoint into a run directory of ours.
+
+    python -m experiments.import_tf1 --model={vslnet,lpnet} --checkpoint=PATH --out=RUN_DIR \
+        [--word_vectors=word_vectors.npy] [--vocab=vocab.json] [--num_heads=8] [--params_override='{...}']
+
+The checkpoint is read with `tf.train.load_checkpoint` (no TF1 graph code); every original variable is mapped to
+our weights by the model's explicit table (`vslnet_tf/tf1_checkpoint.py`), and the import refuses, listing the
+names, when a variable is missing, unexpected or of the wrong shape. The hyper-parameters the shapes determine
+(d, Dv, char_dim, n_chars, max_pos_len, conv layers, predictor) are inferred; the others (`num_heads`, which no
+shape shows, and the training settings) keep the original's defaults unless `--num_heads`/`--params_override`
+say otherwise.
+
+The run directory (usable by evaluation, export and training resume, like a run of `experiments.train`):
+- `config.json`: `{"model_family": ..., "model": {config fields}, "data": {...}, "imported_from": PATH,
+  "imported_global_step": N, "import": {...}}`, where `data` holds `num_words`, `num_chars`, `feature_dim`,
+  `word_dim`, `max_pos_len`, `processed_dir` (= `RUN_DIR/data`), `word_vectors` and `vocab` (absolute paths; `vocab`
+  is `null` unless `--vocab` was given: an original checkpoint carries no word list, only the vector table);
+- `data/word_vectors.npy`: the checkpoint's frozen word table (ids ≥ 2), and `data/vocab.json` with `--vocab`;
+- `checkpoints/ckpt-0`: `tf.train.Checkpoint(model=model)` saved by a `tf.train.CheckpointManager`. The trainer's
+  `restore_or_initialize` restores the model from it; its step, optimizer and RNG states start fresh (the
+  original's Adam slots are not imported). The import refuses (`CheckpointTrackingError`, nothing written) when
+  such a checkpoint would not reach every weight of the model (`untracked_weights`);
+- `tf1_import_table.txt`: the table that was applied, one `TF1 name  conversion  our weight(s)` row per variable.
+
+Model families plug in through `<family>_tf/tf1_checkpoint.py`, a module with `MODEL_FAMILY`, `CONFIG_CLASS`,
+`import_checkpoint(path, overrides=None, word_vectors=None)` (returning an object with `model`, `config`, `data`,
+`word_vectors`, `report`, `global_step`), `weight_table(config)` and `build_model(config, data, word_vectors)`.
+Until `lpnet_tf/tf1_checkpoint.py` provides them, `--model=lpnet` stops with "not yet supported".
+"""
+
+import dataclasses
+import importlib
+import json
+import os
+import sys
+
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+from common.checkpoint_conversion import tf1_reader
+from common.data import vocab as vocab_lib
+
+MODEL_FAMILIES = ("vslnet", "lpnet")
+#: What a model family's `tf1_checkpoint` module must provide (module docstring).
+IMPORTER_INTERFACE = ("MODEL_FAMILY", "CONFIG_CLASS", "import_checkpoint", "weight_table", "build_model")
+
+
+class NotSupportedError(RuntimeError):
+    """The model family has no TF1 import yet."""
+
+
+class CheckpointTrackingError(RuntimeError):
+    """`tf.train.Checkpoint(model=model)` would not save some of the model's weights."""
+
+
+def importer_for(model_family):
+    """The `<family>_tf.tf1_checkpoint` module of a model family (see the module docstring for its interface)."""
+    if model_family not in MODEL_FAMILIES:
+        raise ValueError(f"unknown model family {model_family!r}; expected one of {MODEL_FAMILIES}")
+    module_name = f"{model_family}_tf.tf1_checkpoint"
+    path = module_name.replace(".", "/") + ".py"
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name not in (module_name, f"{model_family}_tf"):
+            raise
+        raise NotSupportedError(f"--model={model_family} is not yet supported: the TF1 import needs {path} (its "
+                                "explicit variable table), which does not exist yet") from None
+    missing = [name for name in IMPORTER_INTERFACE if not hasattr(module, name)]
+    if missing:
+        raise NotSupportedError(f"--model={model_family} is not yet supported: {path} does not provide the import "
+                                f"interface of experiments/import_tf1.py (missing: {', '.join(missing)})")
+    return module
+
+
+def untracked_weights(model):
+    """Paths of the weights of `model` that `tf.train.Checkpoint(model=model)` does not reach, so would neither save
+    nor restore. Keras 3 (3.15 on TF 2.21) leaves layers held only in a Python list out of the TF object graph
+    (keras-team/keras#19425); such a layer must also be assigned to an attribute of its parent."""
+    checkpoint = tf.train.Checkpoint(model=model)
+    reachable = {id(obj) for obj in tf.train.TrackableView(checkpoint).descendants()}
+    return [w.path for w in model.weights if id(w) not in reachable]
+
+
+def check_checkpoint_tracking(model):
+    """Raise `CheckpointTrackingError` listing the weights a `tf.train.Checkpoint` of `model` would lose."""
+    lost = untracked_weights(model)
+    if lost:
+        raise CheckpointTrackingError(
+            f"tf.train.Checkpoint(model=...) would silently leave out {len(lost)} weights of {model.name}, so the "
+            "run directory would lose them: " + ", ".join(lost) + ". Keras 3 does not checkpoint layers held only in "
+            "a Python list (keras-team/keras#19425); the layers owning them must also assign each such sublayer to "
+            "an attribute (e.g. `setattr(self, f\"conv_{i}\", conv)`). (The trainer's own checkpoints keep them only "
+            "because its optimizer tracks the trainable variables by position.)")
+
+
+def _resolve_vocab_file(path):
+    return os.path.join(path, "vocab.json") if os.path.isdir(path) else path
+
+
+def import_to_run_dir(model_family, checkpoint, out, word_vectors=None, vocab=None, overrides=None,
+                      overwrite=False):
+    """Import `checkpoint` and write the run directory `out` (module docstring).
+
+    Args:
+        model_family: `vslnet` (or `lpnet`, once it has a table).
+        checkpoint: TF1 checkpoint prefix or folder.
+        out: the run directory.
+        word_vectors: optional `.npy` path of the frozen word vectors; must equal the checkpoint's word table.
+        vocab: optional `vocab.json` (ours, `{"words": [...], "chars": [...]}`) or its folder; its sizes must match.
+        overrides: optional dict of config fields (see the family's `infer_config`).
+        overwrite: replace an existing `out/checkpoints`.
+
+    Raises:
+        NotSupportedError: the family has no import yet.
+        TF1ImportError: the checkpoint does not match the family's table (every problem listed).
+        CheckpointTrackingError: `tf.train.Checkpoint(model=model)` would not save every weight (nothing written).
+
+    Returns:
+        `(imported, config_dict)`: the family's import result and the `config.json` content.
+    """
+    importer = importer_for(model_family)
+    checkpoint_dir = os.path.join(out, "checkpoints")
+    if tf.train.latest_checkpoint(checkpoint_dir) and not overwrite:
+        raise FileExistsError(f"{checkpoint_dir} already holds a checkpoint; pass --overwrite to replace it")
+    vectors = None if word_vectors is None else np.load(word_vectors)
+    imported = importer.import_checkpoint(checkpoint, overrides=overrides, word_vectors=vectors)
+    vocabulary = None
+    if vocab is not None:
+        with open(_resolve_vocab_file(vocab)) as f:
+            words_and_chars = json.load(f)
+        vocabulary = vocab_lib.Vocabulary(words_and_chars["words"], words_and_chars["chars"])
+        if (vocabulary.num_words, vocabulary.num_chars) != (imported.data["num_words"], imported.data["num_chars"]):
+            raise tf1_reader.TF1ImportError(
+                f"the vocabulary has {vocabulary.num_words} words and {vocabulary.num_chars} chars, the checkpoint "
+                f"{imported.data['num_words']} and {imported.data['num_chars']} (PAD and UNK included)")
+    check_checkpoint_tracking(imported.model)
+
+    out = os.path.abspath(out)
+    data_dir = os.path.join(out, "data")
+    os.makedirs(data_dir, exist_ok=True)
+    vectors_path = os.path.join(data_dir, "word_vectors.npy")
+    np.save(vectors_path, imported.word_vectors)
+    vocab_path = None
+    if vocabulary is not None:
+        vocabulary.save(data_dir)
+        vocab_path = os.path.join(data_dir, "vocab.json")
+    if overwrite and os.path.isdir(checkpoint_dir):
+        for name in os.listdir(checkpoint_dir):
+            if name == "checkpoint" or name.startswith("ckpt-"):
+                os.remove(os.path.join(checkpoint_dir, name))
+    manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=imported.model), checkpoint_dir, max_to_keep=1)
+    saved = manager.save(checkpoint_number=0)
+    with open(os.path.join(out, "tf1_import_table.txt"), "w") as f:
+        f.write(tf1_reader.format_table(importer.weight_table(imported.config)) + "\n")
+    config = {
+        "model_family": importer.MODEL_FAMILY,
+        "model": dataclasses.asdict(imported.config),
+        "data": {**imported.data, "processed_dir": data_dir, "word_vectors": vectors_path, "vocab": vocab_path},
+        "imported_from": os.path.abspath(imported.report.checkpoint),
+        "imported_global_step": imported.global_step,
+        "import": {
+            "checkpoint": saved,
+            "assigned_variables": len(imported.report.assigned),
+            "ignored_variables": len(imported.report.ignored),
+            "table": os.path.join(out, "tf1_import_table.txt"),
+        },
+    }
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(config, f, indent=2)
+    return imported, config
+
+
+def load_run(run_dir):
+    """The model of an imported run directory, rebuilt from `config.json` and restored from its latest checkpoint.
+
+    Every weight of the model must be reachable by the checkpoint (`check_checkpoint_tracking`) and present in it
+    (`assert_existing_objects_matched`).
+
+    Returns:
+        `(model, model_config, config_dict)`.
+    """
+    with open(os.path.join(run_dir, "config.json")) as f:
+        config = json.load(f)
+    importer = importer_for(config["model_family"])
+    model_config = importer.CONFIG_CLASS(**config["model"]).validate()
+    model = importer.build_model(model_config, config["data"], np.load(config["data"]["word_vectors"]))
+    check_checkpoint_tracking(model)
+    latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
+    if latest is None:
+        raise FileNotFoundError(f"no checkpoint in {run_dir}/checkpoints")
+    tf.train.Checkpoint(model=model).restore(latest).assert_existing_objects_matched()
+    return model, model_config, config
+
+
+def format_import(imported, config):
+    """A short human-readable account of an import."""
+    model_config = config["model"]
+    keys = ("model", "hidden_dim", "num_heads", "word_dim", "char_dim", "max_pos_len", "kernel_size",
+            "num_conv_layers", "predictor")
+    lines = [
+        f"imported {config['imported_from']} (global_step {config['imported_global_step']})",
+        "  " + imported.report.summary(),
+        "  config: " + ", ".join(f"{k}={model_config[k]}" for k in keys if k in model_config),
+        "  data: " + ", ".join(f"{k}={config['data'][k]}" for k in ("num_words", "num_chars", "feature_dim")),
+        f"  checkpoint: {config['import']['checkpoint']}",
+    ]
+    if config["data"]["vocab"] is None:
+        lines.append("  no --vocab: the run has the word vector table but no word list; evaluation needs a "
+                     "processed dataset whose vocabulary has the same ids")
+    return "\n".join(lines)
+
+
+def define_flags():
+    """This entry point's flags (defined under `__main__` only, so importing defines none)."""
+    flags.DEFINE_enum("model", None, list(MODEL_FAMILIES), "Model family of the checkpoint.", required=True)
+    flags.DEFINE_string("checkpoint", None, "TF1 checkpoint prefix (FOLDER/model.ckpt) or folder.", required=True)
+    flags.DEFINE_string("out", None, "Run directory to write.", required=True)
+    flags.DEFINE_string("word_vectors", None, "Optional .npy of the frozen word vectors; must equal the "
+                        "checkpoint's word table.")
+    flags.DEFINE_string("vocab", None, "Optional vocab.json (ours) of the same vocabulary, copied into the run.")
+    flags.DEFINE_integer("num_heads", None, "Attention heads (no variable shape shows them; default 8).")
+    flags.DEFINE_string("params_override", None, "JSON object of config fields to set; fields the checkpoint's "
+                        "shapes determine must agree with them.")
+    flags.DEFINE_bool("overwrite", False, "Replace an existing checkpoint in --out.")
+
+
+def main(argv):
+    del argv  # unused
+    fv = flags.FLAGS
+    overrides = json.loads(fv.params_override) if fv.params_override else {}
+    if fv.num_heads is not None:
+        overrides["num_heads"] = fv.num_heads
+    try:
+        imported, config = import_to_run_dir(fv.model, fv.checkpoint, fv.out, word_vectors=fv.word_vectors,
+                                             vocab=fv.vocab, overrides=overrides, overwrite=fv.overwrite)
+    except (NotSupportedError, CheckpointTrackingError, ValueError, OSError) as error:  # TF1ImportError: ValueError
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+    print(format_import(imported, config))
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

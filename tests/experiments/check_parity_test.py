@@ -1,0 +1,167 @@
+"""Tests of `experiments/check_parity.py` and `experiments/import_tf1.py`: full parity on the TF1 fixtures (with
+`../shared`), the run directory and a trainer-style restore of it, the comparison rules and the exit statuses."""
+
+import json
+import pathlib
+import subprocess
+import sys
+import types
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from common.checkpoint_conversion import tf1_reader
+from experiments import check_parity, import_tf1
+from tests.vslnet_tf.tf1_checkpoint_test import SMALL_DATA, write_vslnet_checkpoint
+from vslnet_tf.task import VSLNetTask
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+PER_FILE = 26 + len(check_parity.TASK_ROWS)  # 33 stored keys − 7 inputs, plus the task rows
+
+
+def test_parity_on_every_fixture(shared_dir):
+    rows = check_parity.check_fixture_dir(shared_dir / "fixtures" / "vslnet_tf1", in_memory=True)
+    failed = [f"{r.fixture}:{r.name} {r.max_abs:.3g} ({r.note})" for r in rows if not r.ok]
+    assert not failed, "\n".join(failed)
+    assert len(rows) == PER_FILE * len(check_parity.FIXTURE_FILES)
+    for name in check_parity.FIXTURE_FILES:
+        compared = {r.name for r in rows if r.fixture == name}
+        for key in ("start_logits", "end_logits", "highlight_logits", "start_prob", "end_prob", "highlight_scores",
+                    "start_index", "end_index", "localization_loss", "highlight_loss", "l2_loss", "total_loss"):
+            assert key in compared
+
+
+def _trainer_style_restore(run_dir, config):
+    """The trainer's checkpoint objects (`common/training/trainer.py`) around a freshly built model, restored with
+    `CheckpointManager.restore_or_initialize` from `run_dir/checkpoints`."""
+    task = VSLNetTask(config)
+    model = task.build_model({"word_vectors": np.zeros((SMALL_DATA["num_words"] - 2, 300), "float32"),
+                              "num_chars": SMALL_DATA["num_chars"], "feature_dim": SMALL_DATA["feature_dim"],
+                              "max_pos_len": SMALL_DATA["max_pos_len"]})
+    optimizer = task.build_optimizer(10)
+    task.prepare_optimizer(optimizer, model)
+    optimizer.build(model.trainable_variables)
+    step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+    best_score = tf.Variable(-1.0, dtype=tf.float64, trainable=False, name="best_score")
+    weight_ids = {id(v) for v in model.weights}
+    rng_states = [v for v in model.variables if id(v) not in weight_ids]
+    checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step, best_score=best_score,
+                                     rng_states=rng_states)
+    manager = tf.train.CheckpointManager(checkpoint, str(run_dir / "checkpoints"), max_to_keep=3, step_counter=step)
+    restored = manager.restore_or_initialize()
+    checkpoint.restore(restored).expect_partial()  # the trainer's `finish` restores this way
+    return model, restored, int(step.numpy())
+
+
+def test_run_directory_and_trainer_restore(tmp_path):
+    prefix, original, config = write_vslnet_checkpoint(str(tmp_path / "tf1"), seed=3)
+    run_dir = tmp_path / "run"
+    lost = import_tf1.untracked_weights(original)
+    if lost:
+        # Until the layers holding sublayers in Python lists are fixed, the import refuses to write a run directory
+        # whose checkpoint would silently lose those weights.
+        with pytest.raises(import_tf1.CheckpointTrackingError, match="keras-team/keras#19425"):
+            import_tf1.import_to_run_dir("vslnet", prefix, str(run_dir), overrides={"num_heads": 2})
+        assert not (run_dir / "config.json").exists()
+        pytest.xfail(f"tf.train.Checkpoint(model=...) does not reach {len(lost)} weights held in Python lists "
+                     f"(e.g. {lost[0]}); see common/layers/char_embedding.py and conv_block.py")
+
+    vocab = tmp_path / "vocab.json"
+    vocab.write_text(json.dumps({"words": ["<PAD>", "<UNK>"] + [f"w{i}" for i in range(7)],
+                                 "chars": ["<PAD>", "<UNK>"] + list("abcdefgh")}))
+    imported, config_json = import_tf1.import_to_run_dir("vslnet", prefix, str(run_dir), vocab=str(vocab),
+                                                         overrides={"num_heads": 2})
+    written = json.loads((run_dir / "config.json").read_text())
+    assert written == config_json
+    assert written["model_family"] == "vslnet"
+    assert written["model"]["num_heads"] == 2 and written["model"]["hidden_dim"] == 16
+    assert {k: written["data"][k] for k in SMALL_DATA} == SMALL_DATA
+    assert written["imported_from"] == prefix and written["imported_global_step"] == 7
+    np.testing.assert_array_equal(np.load(written["data"]["word_vectors"]), imported.word_vectors)
+    assert json.loads(pathlib.Path(written["data"]["vocab"]).read_text())["words"][2] == "w0"
+    assert "predictor/start_rnn/lstm_cell/kernel, predictor/start_rnn/lstm_cell/recurrent_kernel" in (
+        run_dir / "tf1_import_table.txt").read_text()
+    expected = {p: w.numpy() for p, w in tf1_reader.keras_weights(original).items()}
+
+    model, model_config, _ = import_tf1.load_run(str(run_dir))
+    assert model_config == imported.config
+    for path, weight in tf1_reader.keras_weights(model).items():
+        np.testing.assert_array_equal(weight.numpy(), expected[path], err_msg=path)
+
+    model, restored, step = _trainer_style_restore(run_dir, imported.config)
+    assert restored.endswith("ckpt-0") and step == 0
+    for path, weight in tf1_reader.keras_weights(model).items():
+        np.testing.assert_array_equal(weight.numpy(), expected[path], err_msg=path)
+
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        import_tf1.import_to_run_dir("vslnet", prefix, str(run_dir), overrides={"num_heads": 2})
+
+
+def test_lpnet_is_not_yet_supported(tmp_path):
+    try:
+        import_tf1.importer_for("lpnet")
+    except import_tf1.NotSupportedError:
+        pass
+    else:
+        pytest.skip("lpnet_tf/tf1_checkpoint.py now provides the import interface")
+    command = [sys.executable, "-m", "experiments.import_tf1", "--model=lpnet", f"--checkpoint={tmp_path}",
+               f"--out={tmp_path / 'run'}"]
+    completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
+    assert completed.returncode == 1
+    assert "--model=lpnet is not yet supported" in completed.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_vocabulary_must_match(tmp_path):
+    prefix, _, _ = write_vslnet_checkpoint(str(tmp_path / "tf1"))
+    vocab = tmp_path / "my_vocab.json"
+    vocab.write_text(json.dumps({"words": ["<PAD>", "<UNK>", "a"], "chars": ["<PAD>", "<UNK>"]}))
+    with pytest.raises(tf1_reader.TF1ImportError, match="the vocabulary has 3 words and 2 chars, the checkpoint 9 "
+                                                        "and 10"):
+        import_tf1.import_to_run_dir("vslnet", prefix, str(tmp_path / "run"), vocab=str(vocab),
+                                     overrides={"num_heads": 2})
+    assert not (tmp_path / "run").exists()
+
+
+def test_import_main_lists_the_problems(tmp_path, monkeypatch, capsys):
+    prefix, _, _ = write_vslnet_checkpoint(str(tmp_path / "tf1"), drop=("video_conv1d/bias",))
+    fake_flags = types.SimpleNamespace(model="vslnet", checkpoint=prefix, out=str(tmp_path / "run"), word_vectors=None,
+                                       vocab=None, num_heads=2, params_override=None, overwrite=False)
+    monkeypatch.setattr(import_tf1, "flags", types.SimpleNamespace(FLAGS=fake_flags))
+    with pytest.raises(SystemExit) as raised:
+        import_tf1.main([])
+    assert raised.value.code == 1
+    assert "missing from the checkpoint (1):\n    video_conv1d/bias [1, 1, 16]" in capsys.readouterr().err
+
+
+def test_comparison_rules():
+    padded = np.float32(-1e30)
+    row = check_parity.compare("f", "start_logits", np.array([1.0, padded], "float32"),
+                               np.array([1.00005, padded], "float32"), "start_logits", 1e-4, 1e-4)
+    assert row.ok and row.max_abs == pytest.approx(5e-5, rel=1e-2)
+    row = check_parity.compare("f", "start_logits", np.array([1.0, 0.0], "float32"),
+                               np.array([1.0, padded], "float32"), "start_logits", 1e-4, 1e-4)
+    assert not row.ok and "padded values differ" in row.note
+    assert not check_parity.compare("f", "x", np.ones(3), np.ones(3) + 2e-4, "video_encoded", 1e-4, 1e-4).ok
+    assert not check_parity.compare("f", "start_index", np.array([1, 2]), np.array([1, 3]), "start_index", 1, 1).ok
+    assert check_parity.compare("f", "loss", np.float32(10.0005), np.float32(10.0), "loss", 1e-4, 1e-4).ok
+    assert not check_parity.compare("f", "loss", np.float32(10.002), np.float32(10.0), "loss", 1e-4, 1e-4).ok
+    assert not check_parity.compare("f", "x", np.ones((2, 3)), np.ones((2, 4)), "video_encoded", 1, 1).ok
+
+
+def test_parity_main_exit_status(monkeypatch, capsys):
+    fake_flags = types.SimpleNamespace(fixture="unused", out=None, in_memory=True, details=True, atol=1e-4,
+                                       loss_rtol=1e-4)
+    monkeypatch.setattr(check_parity, "flags", types.SimpleNamespace(FLAGS=fake_flags))
+    good = check_parity.Row("fixture.npz", "start_logits", "start_logits", "masked logits", 1e-6, "abs 0.0001", True)
+    bad = check_parity.Row("fixture_single_0.npz", "end_logits", "end_logits", "masked logits", 0.5, "abs 0.0001",
+                           False)
+    monkeypatch.setattr(check_parity, "check_fixture_dir", lambda *args, **kwargs: [good])
+    check_parity.main([])
+    assert "1/1 comparisons within tolerance" in capsys.readouterr().out
+    monkeypatch.setattr(check_parity, "check_fixture_dir", lambda *args, **kwargs: [good, bad])
+    with pytest.raises(SystemExit) as raised:
+        check_parity.main([])
+    assert raised.value.code == 1
+    assert "FAILED: fixture_single_0.npz:end_logits" in capsys.readouterr().out
