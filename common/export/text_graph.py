@@ -28,33 +28,30 @@ on synthetic tricky sentences and on every query of the real annotation files.
 """
 
 import functools
+import itertools
 import re
 import string
 import sys
+import unicodedata
 
 import regex
 import tensorflow as tf
+from nltk.tokenize import punkt
 
 from common.data import tokenization
 
 # Placeholders (private-use code points) used inside the graph.
 _APOSTROPHE_MARK = "\uf8f0"  # "insert a space after this apostrophe" (STARTING_QUOTES, last rule)
 _NUL_MARK = "\uf8f1"  # protects NUL from `tf.strings.lower`, which truncates at it
-_SENTENCE_MARK = "\uf8f2"  # unused in strings; documents the reserved range
+_PROTECT_MARK = "\uf8f2"  # "this contraction fails its trailing boundary" (CONTRACTIONS2/3)
 
-# Punkt (`PunktLanguageVars`) character sets.
-_SENT_END = ".?!"
-_NON_WORD = ")\";}]*:@'({[\u2018\u2019\u201c\u201d\xab\xbb?!"  # `_re_non_word_chars`
-_NOT_WORD_START = "(\"`{[:;&#*@)}]-,"  # complement of `_re_word_start`
-_REALIGN_CLOSERS = "\"')]}\u2018\u2019\u201c\u201d\xab\xbb"  # `re_boundary_realignment`
-_PUNKT_PUNCTUATION = ";:,.!?"  # `PunktSentenceTokenizer.PUNCTUATION`
 
 
 # ==== Character tables =================================================================================
 
 
 def _all_chars():
-    return "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
+    return "".join(map(chr, itertools.chain(range(0xD800), range(0xE000, sys.maxunicode + 1))))
 
 
 def _ranges(chars):
@@ -95,11 +92,22 @@ def _tables():
     lower = frozenset(c for c in chars if c.islower())
     upper = frozenset(c for c in chars if c.isupper())
 
+    cased = "".join(c for c in chars if c.lower() != c or c.upper() != c)  # only these can match `(?i)letter`
+
     def folded(engine, word):
         # `(?i)word` of `engine`, letter by letter (all our folded words are plain ASCII letters and quotes).
-        return "".join(_re2_class(of(engine, "(?i)" + re.escape(c))) if c.isalpha() else _re2_literal(c) for c in word)
+        return "".join(_re2_class(engine.findall("(?i)" + re.escape(c), cased)) if c.isalpha() else _re2_literal(c)
+                       for c in word)
 
+    # Punkt's character sets, read from the installed NLTK (they changed across versions: curly quotes, 3.9).
+    lang = punkt.PunktLanguageVars()
+    punctuation_like = "".join(c for c in chars if unicodedata.category(c)[0] in "PS" or c < "\x80")
     t = {
+        "sent_end": "".join(lang.sent_end_chars),
+        "non_word": "".join(sorted(set(regex.findall(lang._re_non_word_chars, chars)))),
+        "not_word_start": regex.sub(lang._re_word_start, "", chars),  # the class is negated: its few outsiders
+        "closers": "".join(c for c in punctuation_like if lang.re_boundary_realignment.fullmatch(c)),
+        "punkt_punctuation": "".join(punkt.PunktSentenceTokenizer.PUNCTUATION),
         "rx_w": _re2_class(rx_w),
         "rx_not_w": _re2_class(rx_w, negate=True),
         "rx_not_d": _re2_class(rx_d, negate=True),
@@ -107,11 +115,12 @@ def _tables():
         "rx_s": _re2_class(rx_s),
         "rx_w_not_d": _re2_class(rx_w - rx_d),
         "re_not_w": _re2_class(re_w, negate=True),
-        "re_s": _re2_class(re_s),
+        "re_w": _re2_class(re_w),
+        "re_not_s": _re2_class(re_s, negate=True),
         "isspace": _re2_class(isspace),
         "lower": _re2_class(lower),
         "upper": _re2_class(upper),
-        "rx_s_points": sorted(ord(c) for c in rx_s),
+        "rx_s_chars": "".join(sorted(rx_s)),
         "clitics": "|".join(folded(regex, w) for w in ("re", "ve", "ll", "m", "t", "s", "d", "n")),
         "contractions2": [
             (folded(re, a), folded(re, b)) for a, b in (("can", "not"), ("d", "'ye"), ("gim", "me"), ("gon", "na"),
@@ -121,15 +130,17 @@ def _tables():
         "contractions3": [(folded(re, "'t"), folded(re, b)) for b in ("is", "was")],
         "abbreviations": "|".join(_re2_literal(a) for a in sorted(tokenization.ENGLISH_ABBREVIATIONS)),
         "starters": "|".join(_re2_literal(w) for w in sorted(tokenization.ENGLISH_LOWERCASE_SENTENCE_STARTERS)),
-        "lower_fixes": _lower_fixes(chars),
+        "lower_fixes": _lower_fixes(cased),
     }
     return t
 
 
-def _lower_fixes(chars):
-    """`(char, python_lower)` pairs where `tf.strings.lower` (older Unicode tables) disagrees with `str.lower`."""
-    cased = [c for c in chars if c.lower() != c]
-    got = tf.strings.lower(tf.constant([c.encode("utf-8") for c in cased]), encoding="utf-8").numpy()
+def _lower_fixes(cased):
+    """`(char, python_lower)` pairs where `tf.strings.lower` (older Unicode tables) disagrees with `str.lower`
+    (checked over the characters that `str.lower` changes; `tf.strings.lower` changes no other one)."""
+    cased = [c for c in cased if c.lower() != c]
+    with tf.init_scope():  # eager even when first called while tracing
+        got = tf.strings.lower(tf.constant([c.encode("utf-8") for c in cased]), encoding="utf-8").numpy()
     return [(c, c.lower()) for c, g in zip(cased, got) if g.decode("utf-8", "replace") != c.lower()]
 
 
@@ -164,9 +175,8 @@ def _first_at_or_after(flags):
 
 def _last_at_or_before(flags):
     """For a 1-D bool tensor: index of the last True at or before each position, -1 if none."""
-    positions = tf.cast(tf.where(flags)[:, 0], tf.int32)
-    count = tf.cumsum(tf.cast(flags, tf.int32))
-    return tf.where(count > 0, tf.gather(positions, tf.maximum(count - 1, 0)), -1)
+    positions = tf.concat([[-1], tf.cast(tf.where(flags)[:, 0], tf.int32)], 0)
+    return tf.gather(positions, tf.cumsum(tf.cast(flags, tf.int32)))
 
 
 def _run_length(flags):
@@ -199,10 +209,10 @@ def _punkt_word_tokens(contexts):
     k = tf.shape(dense)[0]
     dense = tf.concat([dense, -tf.ones([k, 2], tf.int32)], axis=1)  # two end columns for the look-aheads
     valid = dense >= 0
-    space = _is_any(dense, "".join(chr(c) for c in _tables()["rx_s_points"]))
+    space = _is_any(dense, _tables()["rx_s_chars"])
     space_same_line = space & tf.not_equal(dense, ord("\n"))
-    non_word = _is_any(dense, _NON_WORD)
-    word_start = valid & ~space & ~_is_any(dense, _NOT_WORD_START)
+    non_word = _is_any(dense, _tables()["non_word"])
+    word_start = valid & ~space & ~_is_any(dense, _tables()["not_word_start"])
     dash, dot, comma = tf.equal(dense, ord("-")), tf.equal(dense, ord(".")), tf.equal(dense, ord(","))
 
     def shift(x, n, fill):
@@ -257,7 +267,7 @@ def _contains_sentbreak(contexts):
     def full(pattern):
         return tf.strings.regex_full_match(tokens, pattern)
 
-    sent_end_char = full("[.?!]")
+    sent_end_char = full(_re2_class(t["sent_end"]))
     period_final = full("(?s).*\\.")
     ends_two = full("(?s).*\\.\\.")
     ellipsis = full("\\.\\.+")
@@ -279,7 +289,7 @@ def _contains_sentbreak(contexts):
     initial = full(f"{t['rx_w_not_d']}\\.")
     first_lower = full(f"(?s){t['lower']}.*")
     first_upper = full(f"(?s){t['upper']}.*")
-    punctuation = full("[;:,.!?]")
+    punctuation = full(_re2_class(t["punkt_punctuation"]))
     # The orthographic heuristic of the next token (the English model knows only the 4 lower-case starters,
     # seen lower-case at a sentence start).
     ortho_true = ~punctuation & first_upper & starter
@@ -320,19 +330,21 @@ def split_sentences(texts):
     row_start = tf.gather(tf.cast(cps.row_starts(), tf.int32), rows)
     index = tf.range(size)
     next_cp = tf.where(index + 1 < limit, tf.concat([flat[1:], [-1]], 0), -1)
-    space = _is_any(flat, "".join(chr(c) for c in t["rx_s_points"]))
+    space = _is_any(flat, t["rx_s_chars"])
     ascii_space = _is_any(flat, string.whitespace)
-    closer = _is_any(flat, _REALIGN_CLOSERS)
+    closer = _is_any(flat, t["closers"])
     dash = tf.equal(flat, ord("-"))
     # A sentinel position `size` closes every "first at or after" search.
-    with_end = lambda x: tf.concat([x, [True]], 0)  # noqa: E731
+
+    def with_end(x):
+        return tf.concat([x, [True]], 0)
+
     first_non_space = _first_at_or_after(with_end(~space))
     first_space = _first_at_or_after(with_end(space))
     first_non_closer = _first_at_or_after(with_end(~closer))
     last_ascii_space = _last_at_or_before(ascii_space)
 
-    candidate = _is_any(flat, _SENT_END) & (_is_any(next_cp, _NON_WORD) | _is_any(next_cp, "".join(
-        chr(c) for c in t["rx_s_points"])))
+    candidate = _is_any(flat, t["sent_end"]) & (_is_any(next_cp, t["non_word"]) | _is_any(next_cp, t["rx_s_chars"]))
     positions = tf.cast(tf.where(candidate)[:, 0], tf.int32)
     cand_row = tf.gather(rows, positions)
     cand_limit = tf.gather(limit, positions)
@@ -341,7 +353,7 @@ def split_sentences(texts):
     next_same_row = tf.concat([tf.equal(cand_row[1:], cand_row[:-1]), [False]], 0)
     next_word_start = tf.concat([word_start[1:], [0]], 0)
     examined = ~next_same_row | (positions <= next_word_start)
-    after_non_word = _is_any(tf.gather(next_cp, positions), _NON_WORD)
+    after_non_word = _is_any(tf.gather(next_cp, positions), t["non_word"])
     next_token_start = tf.where(after_non_word, positions + 1, tf.gather(first_non_space, positions + 1))
     next_token_end = tf.minimum(tf.gather(first_space, next_token_start), cand_limit)
     context_end = tf.where(after_non_word, positions + 2, next_token_end)
@@ -420,20 +432,25 @@ def treebank_tokenize(sentences):
     text = _sub(text, "''", " '' ")
     text = _sub(text, '"', " '' ")
     text = _sub(text, f"{s}+", " ")
-    text = _sub(text, "([^' ])('[sS]|'[mM]|'[dD]|') ", "\\1 \\2 ")
+    # Literal alternatives: RE2 would merge `'[sS]|'[mM]|...` into case-folded classes that also match "ſ".
+    text = _sub(text, "([^' ])('s|'S|'m|'M|'d|'D|') ", "\\1 \\2 ")
     text = _sub(text, "([^' ])('ll|'LL|'re|'RE|'ve|'VE|n't|N'T) ", "\\1 \\2 ")
-    # CONTRACTIONS2 / 3 (stdlib `re`): \b...\b consumes the neighbouring characters here, so a second pass
-    # catches occurrences that shared a neighbour with the previous one.
-    re_not_w = t["re_not_w"]
+    # CONTRACTIONS2 / 3 (stdlib `re`, case-insensitive). RE2 cannot look ahead, so occurrences that fail the
+    # trailing `\b` / `(?=\s)` are first protected by a placeholder inside the word, then the others are split.
+    re_not_w, re_w, mark = t["re_not_w"], t["re_w"], _PROTECT_MARK
     for first, second in t["contractions2"]:
-        for _ in range(2):
-            text = _sub(text, f"(^|{re_not_w})({first})({second})({re_not_w}|$)", "\\1 \\2 \\3 \\4")
+        text = _sub(text, f"(^|{re_not_w})({first})({second})({re_w})", f"\\1\\2{mark}\\3\\4")
+        text = _sub(text, f"(^|{re_not_w})({first})({second})", "\\1 \\2 \\3 ")
+        text = _sub(text, mark, "")
     first, second = t["wanna"]
-    for _ in range(2):
-        text = _sub(text, f"(^|{re_not_w})({first})({second})({t['re_s']})", "\\1 \\2 \\3 \\4")
+    for _ in range(2):  # the protecting match consumes its right neighbour, which may start the next occurrence
+        text = _sub(text, f"(^|{re_not_w})({first})({second})({t['re_not_s']}|$)", f"\\1\\2{mark}\\3\\4")
+    text = _sub(text, f"(^|{re_not_w})({first})({second})", "\\1 \\2 \\3 ")
+    text = _sub(text, mark, "")
     for first, second in t["contractions3"]:
-        for _ in range(2):
-            text = _sub(text, f" ({first})({second})({re_not_w}|$)", " \\1 \\2 \\3")
+        text = _sub(text, f" ({first})({second})({re_w})", f" \\1{mark}\\2\\3")
+        text = _sub(text, f" ({first})({second})", " \\1 \\2 ")
+        text = _sub(text, mark, "")
     # str.split()
     text = _sub(text, f"{t['isspace']}+", " ")
     return tf.strings.split(text)

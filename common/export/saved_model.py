@@ -1,0 +1,380 @@
+"""SavedModel export of a trained VSLBase / VSLNet: raw video features and a raw sentence in, a moment in seconds out.
+
+The SavedModel (`keras.export.ExportArchive`, STYLE §5) bundles the model with its preprocessing and decoding, all
+as TensorFlow ops, so serving needs neither this package nor NLTK:
+
+- preprocessing: `resample_features` (the bucket averaging of `labels.visual_feature_sampling`) and
+  `QueryPreprocessor` (the in-graph tokenizer `common.export.text_graph.graph_tokenize`, then word / char ids from
+  `tf.lookup.StaticHashTable`s of the vocabulary, UNK = 1);
+- decoding: softmax, `span_decode` (the original's banded outer-product argmax) and the float32 `index_to_time`
+  rule `start = float32(s)·T/N`, `end = float32(e + 1)·T/N` with `N` the resampled length.
+
+Signatures:
+
+- `serving_default`: inputs `video_features` `[T, Dv]` float32 (one video, any `T >= 1`), `query` scalar string,
+  `duration` scalar float32 (seconds); outputs `start_time`, `end_time`, `score` (P_span) float32 scalars,
+  `start_index`, `end_index` int32 scalars, `start_probs`, `end_probs`, `highlight_probs` `[T']` float32
+  (`T' = min(T, max_pos_len)`; highlight zeros for VSLBase) and `tokens` `[m]` string (the query's tokens).
+- `predict_ids`: inputs `video_features` `[B, n, Dv]` float32, `video_mask` `[B, n]` bool, `word_ids` `[B, m]`
+  int32, `char_ids` `[B, m, W]` int32; outputs `start_index`, `end_index` `[B]` int32, `score` `[B]`,
+  `start_probs`, `end_probs` `[B, n]` float32.
+
+`serving_default` fails (InvalidArgumentError) on features with NaN/Inf, on zero clips, on a non-positive duration
+and on a query without tokens.
+
+    reloaded = tf.saved_model.load(out_dir)
+    moment = reloaded.signatures["serving_default"](video_features=feats, query=tf.constant("a man opens a door."),
+                                                   duration=tf.constant(30.0))
+"""
+
+import dataclasses
+import json
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from common.data import dataset as dataset_lib
+from common.data import vocab as vocab_lib
+from common.export.text_graph import graph_tokenize
+from common.layers.span_decoding import span_decode
+from common.training import trainer as trainer_lib
+from vslnet_tf.config import VSLNetConfig
+from vslnet_tf.task import VSLNetTask
+
+SERVING_OUTPUTS = ("start_time", "end_time", "score", "start_index", "end_index", "start_probs", "end_probs",
+                   "highlight_probs", "tokens")
+PREDICT_IDS_OUTPUTS = ("start_index", "end_index", "score", "start_probs", "end_probs")
+
+
+# ==== Preprocessing =====================================================================================
+
+
+def resample_features(features, max_len):
+    """`labels.visual_feature_sampling` in TensorFlow ops: bucket-average `[C, D]` features to `min(C, max_len)` rows.
+
+    Boundaries `idx_i = round_half_even(i / max_len · C)` (float64, as NumPy) clipped to `C − 1`; row `i` is the mean
+    of rows `[idx_i, idx_{i+1})`, or row `idx_i` when that range is empty. Unchanged when `C <= max_len`.
+
+    Args:
+        features: float tensor `[C, D]`.
+        max_len: Python int, the resampling bound (`max_pos_len`).
+
+    Returns:
+        tensor `[min(C, max_len), D]` of the input dtype.
+    """
+    features = tf.convert_to_tensor(features)
+    num_clips = tf.shape(features)[0]
+
+    def sample():
+        grid = tf.range(max_len + 1, dtype=tf.float64) / float(max_len) * tf.cast(num_clips, tf.float64)
+        bounds = tf.minimum(tf.cast(tf.round(grid), tf.int32), num_clips - 1)  # tf.round: half to even
+        starts, ends = bounds[:-1], bounds[1:]
+        rows = tf.range(bounds[-1])  # the last original row never enters a bucket (as in the original)
+        bucket = tf.searchsorted(ends, rows, side="right")
+        sums = tf.math.unsorted_segment_sum(features[: bounds[-1]], bucket, max_len)
+        counts = ends - starts
+        means = sums / tf.cast(tf.maximum(counts, 1), features.dtype)[:, None]
+        return tf.where(counts[:, None] > 0, means, tf.gather(features, starts))
+
+    return tf.cond(num_clips > max_len, sample, lambda: features)
+
+
+def index_to_time(start_index, end_index, num_units, duration):
+    """`labels.index_to_time` in float32 TensorFlow ops: `(float32(s)·T/N, float32(e + 1)·T/N)`."""
+    duration = tf.cast(duration, tf.float32)
+    num_units = tf.cast(num_units, tf.float32)
+    start = tf.cast(start_index, tf.float32) * duration / num_units
+    end = tf.cast(end_index + 1, tf.float32) * duration / num_units
+    return start, end
+
+
+class QueryPreprocessor(tf.Module):
+    """Raw sentences → word ids and char ids, as `common.data.dataset.make_example` builds them, in TF ops.
+
+    Args:
+        vocab: the run's `Vocabulary`.
+        max_len: keep the first `max_len` tokens (`max_pos_len`, as the processed examples).
+
+    Call arguments:
+        queries: `tf.string` `[N]`.
+
+    Returns:
+        dict with `word_ids` `[N, m]` int32 (0-padded), `char_ids` `[N, m, W]` int32 (0-padded, `W` the longest
+        token) and `tokens` (`tf.RaggedTensor` `[N, (m)]` of strings).
+    """
+
+    def __init__(self, vocab, max_len, name=None):
+        super().__init__(name=name)
+        self.max_len = int(max_len)
+        self.word_table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(tf.constant(vocab.words), tf.range(len(vocab.words), dtype=tf.int32)),
+            default_value=vocab_lib.UNK_ID)
+        self.char_table = tf.lookup.StaticHashTable(
+            tf.lookup.KeyValueTensorInitializer(tf.constant(vocab.chars), tf.range(len(vocab.chars), dtype=tf.int32)),
+            default_value=vocab_lib.UNK_ID)
+
+    def __call__(self, queries):
+        tokens = graph_tokenize(queries)[:, : self.max_len]
+        word_ids = tf.ragged.map_flat_values(self.word_table.lookup, tokens).to_tensor(vocab_lib.PAD_ID)
+        chars = tf.strings.unicode_split(tokens, "UTF-8")
+        char_ids = tf.ragged.map_flat_values(self.char_table.lookup, chars).to_tensor(vocab_lib.PAD_ID)
+        return {"word_ids": word_ids, "char_ids": char_ids, "tokens": tokens}
+
+
+# ==== Serving functions =================================================================================
+
+
+def _decode(model, inputs):
+    """Model → probabilities → top-1 span, as `VSLNetTask.predict_step`, keeping the probabilities."""
+    outputs = model(inputs, training=False)
+    start_probs = ops.softmax(outputs["start_logits"], axis=-1)
+    end_probs = ops.softmax(outputs["end_logits"], axis=-1)
+    start_index, end_index, score = span_decode(start_probs, end_probs)
+    if "highlight_logits" in outputs:
+        highlight_probs = ops.sigmoid(outputs["highlight_logits"])
+    else:
+        highlight_probs = ops.zeros_like(start_probs)
+    return {"start_index": start_index, "end_index": end_index, "score": score, "start_probs": start_probs,
+            "end_probs": end_probs, "highlight_probs": highlight_probs}
+
+
+def serving_signature(feature_dim):
+    return [
+        tf.TensorSpec([None, feature_dim], tf.float32, name="video_features"),
+        tf.TensorSpec([], tf.string, name="query"),
+        tf.TensorSpec([], tf.float32, name="duration"),
+    ]
+
+
+def predict_ids_signature(feature_dim):
+    return [
+        tf.TensorSpec([None, None, feature_dim], tf.float32, name="video_features"),
+        tf.TensorSpec([None, None], tf.bool, name="video_mask"),
+        tf.TensorSpec([None, None], tf.int32, name="word_ids"),
+        tf.TensorSpec([None, None, None], tf.int32, name="char_ids"),
+    ]
+
+
+class ServingFunctions:
+    """The two endpoint functions of the SavedModel, also usable in memory (`experiments.predict` uses `serve`).
+
+    Args:
+        model: a built `VSLNet`.
+        vocab: its `Vocabulary`.
+        max_pos_len: resampling bound and query length bound.
+        feature_dim: `Dv`.
+    """
+
+    def __init__(self, model, vocab, *, max_pos_len, feature_dim):
+        self.model = model
+        self.max_pos_len = int(max_pos_len)
+        self.feature_dim = int(feature_dim)
+        self.preprocessor = QueryPreprocessor(vocab, max_pos_len, name="query_preprocessor")
+        # No AutoGraph (no Python control flow on tensors here), as `ExportArchive` traces its endpoints.
+        self.serve = tf.function(self._serve, input_signature=serving_signature(feature_dim), autograph=False)
+        self.predict_ids = tf.function(self._predict_ids, input_signature=predict_ids_signature(feature_dim),
+                                       autograph=False)
+
+    def _serve(self, video_features, query, duration):
+        checks = [
+            tf.debugging.assert_positive(tf.shape(video_features)[0], message="video_features has no clips"),
+            tf.debugging.assert_positive(duration, message="duration must be positive"),
+        ]
+        with tf.control_dependencies(checks):
+            video_features = tf.debugging.assert_all_finite(video_features, "video_features contains NaN or Inf")
+            duration = tf.debugging.assert_all_finite(duration, "duration must be finite")
+        features = resample_features(video_features, self.max_pos_len)
+        query_inputs = self.preprocessor(tf.reshape(query, [1]))
+        num_tokens = tf.shape(query_inputs["word_ids"])[1]
+        checks = [tf.debugging.assert_positive(num_tokens, message="the query has no tokens")]
+        length = tf.shape(features)[0]
+        with tf.control_dependencies(checks):
+            decoded = _decode(self.model, {
+                "video_features": features[None],
+                "video_mask": tf.ones([1, length], tf.bool),
+                "word_ids": tf.identity(query_inputs["word_ids"]),
+                "char_ids": query_inputs["char_ids"],
+            })
+        start_index, end_index = decoded["start_index"][0], decoded["end_index"][0]
+        start_time, end_time = index_to_time(start_index, end_index, length, duration)
+        return {
+            "start_time": start_time,
+            "end_time": end_time,
+            "score": decoded["score"][0],
+            "start_index": start_index,
+            "end_index": end_index,
+            "start_probs": decoded["start_probs"][0],
+            "end_probs": decoded["end_probs"][0],
+            "highlight_probs": decoded["highlight_probs"][0],
+            "tokens": query_inputs["tokens"][0],
+        }
+
+    def _predict_ids(self, video_features, video_mask, word_ids, char_ids):
+        decoded = _decode(self.model, {"video_features": video_features, "video_mask": video_mask,
+                                       "word_ids": word_ids, "char_ids": char_ids})
+        return {name: decoded[name] for name in PREDICT_IDS_OUTPUTS}
+
+
+def export_saved_model(model, vocab, out_dir, *, max_pos_len, feature_dim, verbose=False):
+    """Write a SavedModel with the `serving_default` and `predict_ids` signatures (module docstring).
+
+    Args:
+        model: a built `VSLNet` (VSLNet or VSLBase) with its trained weights.
+        vocab: the `Vocabulary` the model was trained with.
+        out_dir: output folder.
+        max_pos_len: the resampling bound of the processed data (`meta.json`).
+        feature_dim: `Dv`.
+        verbose: print Keras' list of endpoints.
+
+    Returns:
+        `out_dir`.
+    """
+    functions = ServingFunctions(model, vocab, max_pos_len=max_pos_len, feature_dim=feature_dim)
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.track(functions.preprocessor)
+    archive.add_endpoint("serving_default", functions._serve, input_signature=serving_signature(feature_dim))
+    archive.add_endpoint("predict_ids", functions._predict_ids, input_signature=predict_ids_signature(feature_dim))
+    archive.write_out(out_dir, verbose=verbose)
+    with open(os.path.join(out_dir, "nlvl_export.json"), "w") as f:
+        json.dump({"max_pos_len": int(max_pos_len), "feature_dim": int(feature_dim),
+                   "model": model.config.model, "signatures": {"serving_default": list(SERVING_OUTPUTS),
+                                                               "predict_ids": list(PREDICT_IDS_OUTPUTS)}}, f, indent=2)
+    return out_dir
+
+
+# ==== Run directories ===================================================================================
+
+
+@dataclasses.dataclass
+class LoadedRun:
+    """A trained model rebuilt from a run directory.
+
+    Attributes:
+        model: the `VSLNet` with the selected checkpoint restored.
+        config: its `VSLNetConfig`.
+        vocab: the `Vocabulary` (`None` for an imported TF1 run without a word list).
+        max_pos_len: resampling bound of the processed data.
+        feature_dim: `Dv`.
+        checkpoint: the restored checkpoint path.
+        run_config: the parsed `config.json`.
+    """
+
+    model: keras.Model
+    config: VSLNetConfig
+    vocab: object
+    max_pos_len: int
+    feature_dim: int
+    checkpoint: str
+    run_config: dict
+
+
+def _resolve(path, run_dir):
+    if os.path.isabs(path) or os.path.exists(path):
+        return path
+    return os.path.join(run_dir, path)
+
+
+def select_checkpoint(run_dir):
+    """`RUN/best/ckpt-*` if present (the trainer's selected checkpoint), else the latest `RUN/checkpoints/ckpt-*`."""
+    for sub in ("best", "checkpoints"):
+        path = tf.train.latest_checkpoint(os.path.join(run_dir, sub))
+        if path:
+            return path
+    raise FileNotFoundError(f"no checkpoint in {run_dir}/best or {run_dir}/checkpoints")
+
+
+def _data_info(run_config, run_dir):
+    """`(data_info, vocab)` of a run: from the processed folder (`meta.json`, `vocab.json`, `word_vectors.npy`), or,
+    for an imported TF1 run (whose data folder has no `meta.json` and maybe no `vocab.json`), from the sizes that
+    `config.json` records (then `vocab` is `None`)."""
+    data = run_config.get("data", {})
+    if not data.get("processed_dir"):
+        raise ValueError(f"{run_dir}/config.json has no data.processed_dir")
+    folder = _resolve(data["processed_dir"], run_dir)
+    if os.path.exists(os.path.join(folder, "meta.json")) and os.path.exists(os.path.join(folder, "vocab.json")):
+        with open(os.path.join(folder, "meta.json")) as f:
+            meta = json.load(f)
+        processed = dataset_lib.ProcessedDataset(  # examples are not needed: no split is read
+            folder=folder, vocab=vocab_lib.Vocabulary.load(folder),
+            word_vectors=np.load(os.path.join(folder, "word_vectors.npy")), splits={}, meta=meta)
+        return trainer_lib.data_info(processed), processed.vocab
+    missing = [k for k in ("feature_dim", "max_pos_len", "num_chars") if k not in data]
+    if missing:
+        raise FileNotFoundError(f"{folder} has no meta.json/vocab.json and config.json's data lacks {missing}")
+    vectors_path = _resolve(data.get("word_vectors") or os.path.join(folder, "word_vectors.npy"), run_dir)
+    vocab = vocab_lib.Vocabulary.load(folder) if os.path.exists(os.path.join(folder, "vocab.json")) else None
+    info = {"feature_dim": data["feature_dim"], "word_vectors": np.load(vectors_path), "num_chars": data["num_chars"],
+            "max_pos_len": data["max_pos_len"]}
+    return info, vocab
+
+
+def untracked_weights(model):
+    """Paths of the weights of `model` that `tf.train.Checkpoint(model=model)` does not reach.
+
+    Such weights are neither saved nor restored by the trainer's checkpoints. With Keras 3, sublayers kept only in a
+    Python list are invisible to `tf.train.Checkpoint` (assigning each one to an attribute makes it visible).
+    """
+    root = tf.train.Checkpoint(model=model)
+    reachable = {id(x) for x in tf.train.TrackableView(root).descendants()}
+    return [w.path for w in model.weights if id(w) not in reachable]
+
+
+def load_run(run_dir, checkpoint=None, require_vocab=False):
+    """Rebuild the model of a run directory and restore its selected weights.
+
+    Contract (written by `experiments.train` and `experiments.import_tf1`): `RUN/config.json` holds
+    `{"model_family": "vslnet", "model": {VSLNetConfig fields}, "data": {"processed_dir": ...}, ...}`; the processed
+    folder holds `vocab.json`, `word_vectors.npy` and `meta.json` (`feature_dim`, `max_pos_len`); the weights are a
+    `tf.train.Checkpoint(model=..., ...)` (`select_checkpoint`).
+
+    Args:
+        run_dir: the run directory.
+        checkpoint: optional checkpoint path overriding `select_checkpoint(run_dir)`.
+        require_vocab: fail (before building the model) when the run has no `vocab.json`.
+
+    Returns:
+        `LoadedRun`.
+
+    Raises:
+        ValueError: unsupported model family, inconsistent sizes, or model weights that a `tf.train.Checkpoint`
+            cannot hold (`untracked_weights`).
+        FileNotFoundError: missing config, processed data or checkpoint.
+    """
+    with open(os.path.join(run_dir, "config.json")) as f:
+        run_config = json.load(f)
+    family = run_config.get("model_family", "vslnet")
+    if family != "vslnet":
+        raise ValueError(f"export supports VSLNet/VSLBase runs; {run_dir} is a {family!r} run")
+    config = VSLNetConfig(**run_config["model"]).validate()
+    info, vocab = _data_info(run_config, run_dir)
+    if require_vocab and vocab is None:
+        raise ValueError(f"{run_dir} has no vocab.json: reading a raw query needs the word list the model was "
+                         "trained with (for an imported TF1 checkpoint, re-import it with --vocab)")
+    if info["max_pos_len"] > config.max_pos_len:
+        raise ValueError(f"the data was resampled to {info['max_pos_len']} clips but the model's position tables "
+                         f"hold {config.max_pos_len}")
+    model = VSLNetTask(config).build_model(info)
+    missing = untracked_weights(model)
+    if missing:
+        raise ValueError(
+            f"tf.train.Checkpoint does not track {len(missing)} of the model's weights ({', '.join(missing[:3])}, ...),"
+            " so no checkpoint holds them and a restored model would keep their random initial values. Sublayers "
+            "kept only in Python lists are invisible to tf.train.Checkpoint with Keras 3; the layers must assign each "
+            "one to an attribute.")
+    checkpoint = checkpoint or select_checkpoint(run_dir)
+    status = tf.train.Checkpoint(model=model).restore(checkpoint).expect_partial()
+    status.assert_existing_objects_matched()
+    return LoadedRun(model=model, config=config, vocab=vocab, max_pos_len=int(info["max_pos_len"]),
+                     feature_dim=int(info["feature_dim"]), checkpoint=checkpoint, run_config=run_config)
+
+
+def export_run(run_dir, out_dir, checkpoint=None, verbose=False):
+    """`load_run` + `export_saved_model`. Returns the `LoadedRun`."""
+    run = load_run(run_dir, checkpoint=checkpoint, require_vocab=True)
+    export_saved_model(run.model, run.vocab, out_dir, max_pos_len=run.max_pos_len, feature_dim=run.feature_dim,
+                       verbose=verbose)
+    return run

@@ -1,0 +1,57 @@
+"""Export a trained run as a SavedModel that takes raw text.
+
+    python -m experiments.export --run_dir=runs/x --out=exported/x [--checkpoint=runs/x/checkpoints/ckpt-120]
+
+The run directory is read by `common.export.saved_model.load_run` (its `config.json`, processed vocabulary and the
+selected checkpoint: `best/` if present, else the latest in `checkpoints/`). The SavedModel has two signatures:
+`serving_default` (one video's features `[T, Dv]`, a raw query string and the duration in seconds → the moment in
+seconds, its score and the probability curves) and `predict_ids` (batched token ids → spans); see
+`common/export/saved_model.py`. Reload it with `tf.saved_model.load(OUT)`; serving needs neither this package nor
+NLTK.
+"""
+
+import sys
+
+from absl import app, flags
+
+from common.export import saved_model
+
+
+def define_flags(flag_values=flags.FLAGS):
+    """This entry point's flags (defined under `__main__` only, so importing defines none)."""
+    flags.DEFINE_string("run_dir", None, "Run directory (config.json, processed data, checkpoints).",
+                        flag_values=flag_values)
+    flags.DEFINE_string("out", None, "SavedModel folder to write.", flag_values=flag_values)
+    flags.DEFINE_string("checkpoint", None, "Checkpoint to export instead of the run's selected one.",
+                        flag_values=flag_values)
+
+
+def describe(run, out_dir):
+    return (f"exported {run.config.model} from {run.checkpoint} to {out_dir}\n"
+            f"  serving_default: video_features [T, {run.feature_dim}] float32, query string, duration float32 -> "
+            f"{', '.join(saved_model.SERVING_OUTPUTS)} (features resampled to at most {run.max_pos_len} clips)\n"
+            f"  predict_ids: video_features [B, n, {run.feature_dim}], video_mask, word_ids, char_ids -> "
+            f"{', '.join(saved_model.PREDICT_IDS_OUTPUTS)}")
+
+
+def run(flag_values):
+    """Export as the flags say; returns the `LoadedRun` that was exported."""
+    if not flag_values.run_dir or not flag_values.out:
+        raise app.UsageError("--run_dir and --out are required")
+    loaded = saved_model.export_run(flag_values.run_dir, flag_values.out, checkpoint=flag_values.checkpoint)
+    print(describe(loaded, flag_values.out))
+    return loaded
+
+
+def main(argv):
+    del argv  # unused
+    try:
+        run(flags.FLAGS)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)

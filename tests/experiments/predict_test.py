@@ -1,0 +1,136 @@
+"""Tests for `experiments.predict` and `experiments.export`: the entry points' `run(flag_values)` (what `main` runs)
+on a private `FlagValues`, one real `python -m experiments.predict` subprocess, errors, and the plot."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from absl import flags
+
+from experiments import export, predict
+from tests.common.export.saved_model_test import (
+    FEATURE_DIM,
+    MAX_POS_LEN,
+    make_run_dir,
+    python_predict,
+)
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+QUERY = "A person opens the door. Then he sits down."
+DURATION = 31.5
+
+
+def parse(module, **values):
+    """A private `FlagValues` with `module`'s flags parsed from `values` (bools as `--name` / `--noname`)."""
+    flag_values = flags.FlagValues()
+    module.define_flags(flag_values)
+    argv = [module.__name__]
+    for name, value in values.items():
+        if isinstance(value, bool):
+            argv.append(f"--{name}" if value else f"--no{name}")
+        else:
+            argv.append(f"--{name}={value}")
+    flag_values(argv)
+    return flag_values
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    """A run directory, its features file, and its SavedModel written by the export entry point."""
+    root = tmp_path_factory.mktemp("predict")
+    run_dir, model, vocab = make_run_dir(root / "run")
+    features = np.random.default_rng(0).normal(size=(23, FEATURE_DIM)).astype(np.float32)
+    np.save(root / "video.npy", features)
+    out = root / "exported"
+    export.run(parse(export, run_dir=run_dir, out=out))
+    return {"root": root, "run_dir": run_dir, "model": model, "vocab": vocab, "features": features,
+            "features_path": root / "video.npy", "saved_model": out}
+
+
+def test_export_entry_point(setup):
+    assert (setup["saved_model"] / "saved_model.pb").exists()
+    info = json.loads((setup["saved_model"] / "nlvl_export.json").read_text())
+    assert (info["feature_dim"], info["max_pos_len"], info["model"]) == (FEATURE_DIM, MAX_POS_LEN, "vslnet")
+
+
+def test_export_entry_point_errors(setup, tmp_path):
+    with pytest.raises(Exception, match="--run_dir and --out"):
+        export.run(parse(export, run_dir=setup["run_dir"]))
+    with pytest.raises(FileNotFoundError):
+        export.run(parse(export, run_dir=tmp_path, out=tmp_path / "out"))
+
+
+def test_predict_with_saved_model_prints_json_and_plots(setup, capsys):
+    pytest.importorskip("matplotlib")
+    plot = setup["root"] / "moment.png"
+    result = predict.run(parse(predict, saved_model=setup["saved_model"], features=setup["features_path"],
+                               duration=DURATION, query=QUERY, json=True, plot=plot, ground_truth="3.0,9.5"))
+    printed = json.loads(capsys.readouterr().out)
+    expected = python_predict(setup["model"], setup["vocab"], setup["features"], QUERY, DURATION)
+    assert printed["tokens"] == expected["tokens"]
+    assert (printed["start_index"], printed["end_index"]) == (expected["start_index"], expected["end_index"])
+    assert (printed["start_time"], printed["end_time"]) == pytest.approx((expected["start_time"],
+                                                                          expected["end_time"]), abs=1e-6)
+    assert printed["num_units"] == MAX_POS_LEN and len(printed["highlight_probs"]) == MAX_POS_LEN
+    np.testing.assert_allclose(printed["start_probs"], expected["start_probs"], atol=1e-5)
+    assert result["num_clips"] == 23
+    assert plot.stat().st_size > 5000 and plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_predict_with_run_dir_agrees_with_the_python_path(setup, capsys):
+    # The run-directory path runs the in-memory `serving_default` graph; the SavedModel path (above) agrees with the
+    # same Python reference, and tests/common/export checks the SavedModel against the in-memory graph.
+    result = predict.run(parse(predict, run_dir=setup["run_dir"], features=setup["features_path"],
+                               duration=DURATION, query=QUERY))
+    text = capsys.readouterr().out
+    expected = python_predict(setup["model"], setup["vocab"], setup["features"], QUERY, DURATION)
+    assert f"moment: {expected['start_time']:.2f} s - {expected['end_time']:.2f} s" in text and "score" in text
+    assert (result["start_index"], result["end_index"]) == (expected["start_index"], expected["end_index"])
+    np.testing.assert_allclose(result["start_probs"], expected["start_probs"], atol=1e-5)
+    np.testing.assert_allclose(result["end_probs"], expected["end_probs"], atol=1e-5)
+
+
+def test_predict_entry_point_in_a_subprocess(setup):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO_ROOT))
+    completed = subprocess.run(
+        [sys.executable, "-m", "experiments.predict", f"--saved_model={setup['saved_model']}",
+         f"--features={setup['features_path']}", f"--duration={DURATION}", f"--query={QUERY}"],
+        capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=True)
+    expected = python_predict(setup["model"], setup["vocab"], setup["features"], QUERY, DURATION)
+    assert f"moment: {expected['start_time']:.2f} s - {expected['end_time']:.2f} s" in completed.stdout
+    failed = subprocess.run(
+        [sys.executable, "-m", "experiments.predict", f"--saved_model={setup['saved_model']}",
+         f"--features={setup['features_path']}", f"--duration={DURATION}", "--query= "],
+        capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=False)
+    assert failed.returncode == 1 and "error: the query is empty" in failed.stderr
+
+
+@pytest.mark.parametrize("array, query, duration, message", [
+    (np.zeros([5, FEATURE_DIM + 3], np.float32), QUERY, DURATION, f"model expects feature_dim={FEATURE_DIM}"),
+    (np.zeros([5], np.float32), QUERY, DURATION, f"2-D array \\[num_clips, {FEATURE_DIM}\\]"),
+    (np.full([5, FEATURE_DIM], np.nan, np.float32), QUERY, DURATION, "NaN"),
+    (np.zeros([0, FEATURE_DIM], np.float32), QUERY, DURATION, "no clips"),
+    (np.zeros([5, FEATURE_DIM], np.float32), "   ", DURATION, "query is empty"),
+    (np.zeros([5, FEATURE_DIM], np.float32), QUERY, 0.0, "duration must be a positive"),
+])
+def test_predict_input_errors(setup, tmp_path, array, query, duration, message):
+    np.save(tmp_path / "bad.npy", array)
+    with pytest.raises(ValueError, match=message):
+        predict.run(parse(predict, saved_model=setup["saved_model"], features=tmp_path / "bad.npy",
+                          duration=duration, query=query))
+
+
+def test_predict_needs_one_model_source(setup):
+    with pytest.raises(ValueError, match="exactly one of --run_dir and --saved_model"):
+        predict.run(parse(predict, features=setup["features_path"], duration=DURATION, query=QUERY))
+
+
+def test_plot_without_matplotlib_says_how_to_install(setup, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
+    with pytest.raises(RuntimeError, match=r"pip install matplotlib .*nlvl-tf\[plot\]"):
+        predict.run(parse(predict, saved_model=setup["saved_model"], features=setup["features_path"],
+                          duration=DURATION, query=QUERY, plot=setup["root"] / "never.png"))
