@@ -4,7 +4,7 @@ Without data flags it trains on the built-in synthetic benchmark (`--synthetic_p
 `--synthetic_dir`). The run directory receives `config.json` (every flag and the resolved data folder), the processed
 data (vocabulary, filtered GloVe rows), checkpoints (training resumes from the latest), TensorBoard events,
 `metrics.json` (test metrics in percent: `r1_iou03`, `r1_iou05`, `r1_iou07`, `miou`, labelled with the protocol)
-and, when the export module is available, the SavedModel.
+and the SavedModel of the selected checkpoint (`saved_model/`, see `experiments.export`).
 """
 
 import dataclasses
@@ -18,6 +18,7 @@ from absl import logging
 
 from common.data import dataset as dataset_lib
 from common.data import synthetic
+from common.export import saved_model
 from common.training import flags as flags_lib
 from common.training.trainer import Trainer
 from vslnet_tf.config import VSLNetConfig, apply_quirks
@@ -64,6 +65,10 @@ def run(flag_values):
                       flag_values.run_dir, extend=model_config.extend)
     result = trainer.train()
     print(format_comparison(result, data_dir))
+    if flag_values.export:
+        export_dir = os.path.join(flag_values.run_dir, "saved_model")
+        saved_model.export_run(flag_values.run_dir, export_dir)
+        print(f"SavedModel of the selected checkpoint: {export_dir}")
     return result
 
 
@@ -91,6 +96,7 @@ def main(argv):
 def define_flags():
     before = set(FLAGS)
     flags_lib.define_flags()
+    flags.DEFINE_bool("export", True, "Export the selected checkpoint as a SavedModel into RUN_DIR/saved_model.")
     _OUR_FLAGS.update(set(FLAGS) - before)
 
 

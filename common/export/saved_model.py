@@ -272,7 +272,8 @@ class LoadedRun:
     run_config: dict
 
 
-def _resolve(path, run_dir):
+def resolve_run_path(path, run_dir):
+    """`path` as recorded in a run's `config.json`: absolute, relative to the working directory, or to the run."""
     if os.path.isabs(path) or os.path.exists(path):
         return path
     return os.path.join(run_dir, path)
@@ -294,7 +295,7 @@ def _data_info(run_config, run_dir):
     data = run_config.get("data", {})
     if not data.get("processed_dir"):
         raise ValueError(f"{run_dir}/config.json has no data.processed_dir")
-    folder = _resolve(data["processed_dir"], run_dir)
+    folder = resolve_run_path(data["processed_dir"], run_dir)
     if os.path.exists(os.path.join(folder, "meta.json")) and os.path.exists(os.path.join(folder, "vocab.json")):
         with open(os.path.join(folder, "meta.json")) as f:
             meta = json.load(f)
@@ -305,7 +306,7 @@ def _data_info(run_config, run_dir):
     missing = [k for k in ("feature_dim", "max_pos_len", "num_chars") if k not in data]
     if missing:
         raise FileNotFoundError(f"{folder} has no meta.json/vocab.json and config.json's data lacks {missing}")
-    vectors_path = _resolve(data.get("word_vectors") or os.path.join(folder, "word_vectors.npy"), run_dir)
+    vectors_path = resolve_run_path(data.get("word_vectors") or os.path.join(folder, "word_vectors.npy"), run_dir)
     vocab = vocab_lib.Vocabulary.load(folder) if os.path.exists(os.path.join(folder, "vocab.json")) else None
     info = {"feature_dim": data["feature_dim"], "word_vectors": np.load(vectors_path), "num_chars": data["num_chars"],
             "max_pos_len": data["max_pos_len"]}

@@ -4,7 +4,7 @@ import pytest
 from absl import flags
 from absl.testing import flagsaver
 
-from experiments import train
+from experiments import evaluate, train
 
 FLAGS = flags.FLAGS
 
@@ -30,6 +30,15 @@ def test_train_on_synthetic_writes_a_complete_run_dir(tmp_path, capsys):
     assert (run_dir / "data" / "vocab.json").exists() and list((run_dir / "checkpoints").glob("ckpt-*.index"))
     out = capsys.readouterr().out
     assert "baseline: mean_moment" in out and "ours (original protocol)" in out
+    assert (run_dir / "saved_model" / "saved_model.pb").exists()
+    eval_flags = flags.FlagValues()
+    evaluate.define_flags(eval_flags)
+    eval_flags(["evaluate", f"--run_dir={run_dir}", "--by_length=table7"])
+    evaluated = evaluate.run(eval_flags)
+    for key in ("r1_iou03", "r1_iou05", "r1_iou07", "miou", "count"):
+        assert evaluated["metrics"][key] == pytest.approx(metrics[key]), key
+    assert sum(b["count"] for b in evaluated["by_length"].values()) == metrics["count"]
+    assert json.loads((run_dir / "eval_test.json").read_text())["split"] == "test"
 
 
 def test_real_data_needs_all_paths(tmp_path):

@@ -1,0 +1,74 @@
+"""Evaluate a run directory: `python -m experiments.evaluate --run_dir=RUN [--split=test] [--by_length=table5]`.
+
+Rebuilds the model from the run (`common.export.saved_model.load_run`: `best/` if present, else the latest
+checkpoint), predicts every query of the split in file order and prints R@1/R@5 at IoU 0.3/0.5/0.7 and mIoU (percent,
+hit = IoU >= θ), optionally per video-length bucket (VSLNet Tables 5–7). Writes `RUN/eval_{split}.json`.
+"""
+
+import json
+import os
+import sys
+
+from absl import app, flags
+
+from common.data import dataset as dataset_lib
+from common.evaluation import metrics as metrics_lib
+from common.export import saved_model
+from common.training import trainer as trainer_lib
+from vslnet_tf.task import VSLNetTask
+
+
+def define_flags(flag_values=flags.FLAGS):
+    flags.DEFINE_string("run_dir", None, "Run directory.", flag_values=flag_values)
+    flags.DEFINE_string("split", "test", "Split to evaluate (test, val or train).", flag_values=flag_values)
+    flags.DEFINE_string("checkpoint", None, "Checkpoint instead of the run's selected one.", flag_values=flag_values)
+    flags.DEFINE_enum("by_length", None, ["table5", "table7"], "Also report per video-length bucket.",
+                      flag_values=flag_values)
+    flags.DEFINE_integer("batch_size", 16, "Evaluation batch size (the originals use 16; padding is per batch).",
+                         flag_values=flag_values)
+
+
+def run(flag_values):
+    """Evaluate as the flags say; returns the result dict written to `eval_{split}.json`."""
+    if not flag_values.run_dir:
+        raise app.UsageError("--run_dir is required")
+    loaded = saved_model.load_run(flag_values.run_dir, checkpoint=flag_values.checkpoint)
+    processed_dir = saved_model.resolve_run_path(loaded.run_config["data"]["processed_dir"], flag_values.run_dir)
+    if not os.path.exists(os.path.join(processed_dir, "meta.json")):
+        raise FileNotFoundError(f"{processed_dir} holds no processed dataset to evaluate on (an imported TF1 run "
+                                "needs a processed dataset: train with --max_steps=0 on the same data first)")
+    processed = dataset_lib.load_processed(processed_dir)
+    if flag_values.split not in processed.splits:
+        raise ValueError(f"split {flag_values.split!r} not in {sorted(processed.splits)}")
+    examples = processed.splits[flag_values.split]
+    strategy = trainer_lib.distribute.get_strategy("default")
+    predict_fn = trainer_lib.make_predict_fn(VSLNetTask(loaded.config), loaded.model, strategy)
+    predictions = trainer_lib.predict_split(
+        predict_fn, examples, processed.open_features(), batch_size=flag_values.batch_size,
+        max_pos_len=loaded.max_pos_len, feature_dim=loaded.feature_dim, extend=loaded.config.extend)
+    result = {"checkpoint": loaded.checkpoint, "split": flag_values.split,
+              "metrics": trainer_lib.score_predictions(predictions, examples)}
+    print(metrics_lib.format_table({flag_values.split: result["metrics"]}))
+    if flag_values.by_length:
+        ground_truth = {ex["qid"]: (ex["start_time"], ex["end_time"], ex["duration"]) for ex in examples}
+        pred = {qid: (p["start"], p["end"]) for qid, p in predictions.items()}
+        result["by_length"] = metrics_lib.evaluate_by_length(pred, ground_truth,
+                                                             metrics_lib.LENGTH_BUCKETS[flag_values.by_length])
+        print(metrics_lib.format_table(result["by_length"]))
+    with open(os.path.join(flag_values.run_dir, f"eval_{flag_values.split}.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    return result
+
+
+def main(argv):
+    del argv
+    try:
+        run(flags.FLAGS)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    define_flags()
+    app.run(main)
