@@ -44,18 +44,18 @@ def _sigmoid_cross_entropy_with_logits(logits, targets):
     return ops.relu(logits) - logits * targets + ops.log1p(ops.exp(-ops.abs(logits)))
 
 
-def _weighted_highlight_bce(logits, labels, mask, target_floor, epsilon):
+def _weighted_highlight_bce(logits, labels, mask, target_floor, epsilon, positive_weight=2.0):
     logits = ops.cast(logits, "float32")
     labels = ops.cast(labels, "float32")
     mask = ops.cast(mask, "float32")
     # The original's weights, from the raw labels: 1 where the label is 0, 2·label elsewhere (2 for positives).
-    weights = ops.where(ops.equal(labels, 0.0), labels + 1.0, labels * 2.0)
+    weights = ops.where(ops.equal(labels, 0.0), labels + 1.0, labels * positive_weight)
     targets = labels if target_floor is None else ops.clip(labels, target_floor, 1.0)
     losses = _sigmoid_cross_entropy_with_logits(logits, targets) * weights
     return ops.sum(losses * mask) / (ops.sum(mask) + epsilon)
 
 
-def highlight_loss(logits, labels, mask, epsilon=1e-12):
+def highlight_loss(logits, labels, mask, epsilon=1e-12, positive_weight=2.0):
     """QGH loss: Σ_{b,t} BCE(z, y)·w·mask / (Σ mask + ε), w = 2 on positives, 1 on negatives (VSLNet spec §3.8).
 
     One normalization for the whole batch (longer videos weigh more), as the original (spec §7.12).
@@ -65,11 +65,12 @@ def highlight_loss(logits, labels, mask, epsilon=1e-12):
         labels: 0/1 tensor `(B, n)`, the (extended) highlight labels, 0 on padding.
         mask: bool tensor `(B, n)`, valid clips.
         epsilon: float added to the denominator. Defaults to 1e-12.
+        positive_weight: weight of positive clips: 2 in the code, 1 for the paper's plain f_CE (spec §6 #4).
 
     Returns:
         float32 scalar.
     """
-    return _weighted_highlight_bce(logits, labels, mask, None, epsilon)
+    return _weighted_highlight_bce(logits, labels, mask, None, epsilon, positive_weight)
 
 
 def lpnet_highlight_loss(logits, labels, mask, epsilon=1e-12):

@@ -37,6 +37,10 @@ class VSLNetConfig:
         masked_conv: zero padded positions before each encoder convolution. The original does not (spec §7.6:
             padding leaks into valid positions, so a sample's output depends on its batch). Default False.
         paper_span_loss: halve the span loss as the paper's Eq. 5 (spec §6 #2). Default False (the code).
+        highlight_positive_weight: weight of positive clips in the QGH loss: 2.0 in the code, 1.0 for the paper's
+            plain f_CE (spec §6 #4).
+        cqa_output_bias: give the CQA output projection a bias, as the paper's FFN and the PyTorch ports (spec §6
+            #15). Default False (the TF1 code).
     """
 
     model: str = "vslnet"
@@ -61,6 +65,8 @@ class VSLNetConfig:
     l2_scale: float = 3e-7
     masked_conv: bool = False
     paper_span_loss: bool = False
+    highlight_positive_weight: float = 2.0
+    cqa_output_bias: bool = False
 
     def validate(self):
         for name, allowed in (("model", MODELS), ("predictor", PREDICTORS), ("encoder", ENCODERS),

@@ -71,7 +71,8 @@ class VSLNet(keras.Model):
         else:
             self.encoder = BiLSTMEncoder(d, dropout=config.drop_rate, name="feature_encoder")
         if config.interaction == "cqa":
-            self.interaction = ContextQueryAttention(d, dropout=config.drop_rate, name="video_query_attention")
+            self.interaction = ContextQueryAttention(d, dropout=config.drop_rate, use_bias=config.cqa_output_bias,
+                                                     name="video_query_attention")
         else:
             self.interaction = ConcatInteraction(d, name="video_query_concat")
         if config.model == "vslnet":

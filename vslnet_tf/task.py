@@ -48,7 +48,8 @@ class VSLNetTask(Task):
         total = result["span"]
         if self.config.model == "vslnet":
             highlight = losses.highlight_loss(outputs["highlight_logits"], batch["highlight_labels"],
-                                              batch["video_mask"])
+                                              batch["video_mask"],
+                                              positive_weight=self.config.highlight_positive_weight)
             mask_count = ops.sum(ops.cast(batch["video_mask"], "float32"))
             result["highlight"] = _global_share(highlight, mask_count)
             total = total + self.config.highlight_lambda * result["highlight"]

@@ -31,6 +31,8 @@ class ContextQueryAttention(keras.layers.Layer):
     Args:
         hidden_dim: int, width `d` of both inputs and of the output.
         dropout: float, dropout rate on the similarity inputs. Defaults to 0.
+        use_bias: bool, give the output projection a bias, as the paper's FFN and the PyTorch ports do (VSLNet spec
+            §6 #15). Defaults to `False` (the TF1 code).
         kernel_initializer: initializer of all weights. Defaults to `"glorot_uniform"`.
         **kwargs: base `keras.layers.Layer` arguments.
 
@@ -51,15 +53,16 @@ class ContextQueryAttention(keras.layers.Layer):
     (2, 5, 8)
     """
 
-    def __init__(self, hidden_dim, dropout=0.0, kernel_initializer="glorot_uniform", **kwargs):
+    def __init__(self, hidden_dim, dropout=0.0, use_bias=False, kernel_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
         self.hidden_dim = int(hidden_dim)
         self.dropout = float(dropout)
+        self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
         self.projection = keras.layers.Dense(
             self.hidden_dim,
-            use_bias=False,
+            use_bias=self.use_bias,
             kernel_initializer=_clone(self.kernel_initializer),
             dtype=self.dtype_policy,
             name="projection",
@@ -112,6 +115,7 @@ class ContextQueryAttention(keras.layers.Layer):
             {
                 "hidden_dim": self.hidden_dim,
                 "dropout": self.dropout,
+                "use_bias": self.use_bias,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
             }
         )

@@ -82,3 +82,19 @@ def test_quirk_presets():
     assert apply_quirks(VSLNetConfig(), "fixed").masked_conv
     with pytest.raises(ValueError):
         apply_quirks(VSLNetConfig(), "other")
+
+
+def test_paper_variants_change_what_they_should():
+    rng = np.random.default_rng(0)
+    batch = _batch(rng)
+    model, _ = _model(hidden_dim=16, num_heads=2)
+    code = VSLNetTask(model.config).compute_losses(model, batch, training=False)
+    for field, value in (("paper_span_loss", True), ("highlight_positive_weight", 1.0)):
+        task = VSLNetTask(VSLNetConfig(**dict(vars(model.config), **{field: value})))
+        paper = task.compute_losses(model, batch, training=False)
+        if field == "paper_span_loss":
+            np.testing.assert_allclose(float(paper["span"]), 0.5 * float(code["span"]), rtol=1e-6)
+        else:
+            assert float(paper["highlight"]) < float(code["highlight"])  # all labels here are positive
+    with_bias, _ = _model(hidden_dim=16, num_heads=2, cqa_output_bias=True)
+    assert len(with_bias.trainable_variables) == len(model.trainable_variables) + 1
