@@ -11,12 +11,6 @@ from common.training.task import Task
 from vslnet_tf.model import VSLNet, dummy_inputs
 
 
-def _global_share(local_mean, local_count):
-    """This replica's share of a global mean: `local_mean · local_count / global_count` (exact under any split)."""
-    local_count = ops.cast(local_count, "float32")
-    return local_mean * local_count / distribute.global_sum(local_count)
-
-
 class VSLNetTask(Task):
     """Losses: `L_loc + L2 + highlight_lambda · L_QGH` (VSLNet) or `L_loc + L2` (VSLBase); one gradient group."""
 
@@ -44,14 +38,14 @@ class VSLNetTask(Task):
                                          batch["end_index"])
         if self.config.paper_span_loss:
             span = 0.5 * span
-        result = {"span": _global_share(span, batch_size)}
+        result = {"span": distribute.global_share(span, batch_size)}
         total = result["span"]
         if self.config.model == "vslnet":
             highlight = losses.highlight_loss(outputs["highlight_logits"], batch["highlight_labels"],
                                               batch["video_mask"],
                                               positive_weight=self.config.highlight_positive_weight)
             mask_count = ops.sum(ops.cast(batch["video_mask"], "float32"))
-            result["highlight"] = _global_share(highlight, mask_count)
+            result["highlight"] = distribute.global_share(highlight, mask_count)
             total = total + self.config.highlight_lambda * result["highlight"]
         if self.config.l2_mode == "tf1":
             result["l2"] = losses.l2_penalty(model.l2_variables(), self.config.l2_scale, semantics="tf1") / (

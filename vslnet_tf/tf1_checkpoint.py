@@ -141,38 +141,12 @@ def infer_config(checkpoint, overrides=None):
 def build_model(config, data, word_vectors):
     """A built `VSLNet` holding `word_vectors`, built as the trainer builds it (`VSLNetTask.build_model`), so that
     checkpoints agree."""
-    word_vectors = np.asarray(word_vectors, np.float32)
-    model = VSLNetTask(config).build_model({
+    return VSLNetTask(config).build_model({
         "word_vectors": word_vectors,
         "num_chars": data["num_chars"],
         "feature_dim": data["feature_dim"],
         "max_pos_len": data["max_pos_len"],
     })
-    # `WordEmbedding` assigns the vectors in `build`, which the model's first call runs inside a stateless symbolic
-    # scope that drops the assignment (the table stays zero); assign them again, eagerly.
-    model.word_embedding.word_table.assign(word_vectors)
-    return model
-
-
-@dataclasses.dataclass
-class ImportedModel:
-    """The result of `import_checkpoint`.
-
-    Attributes:
-        model: the built `VSLNet` holding the original's weights.
-        config: its `VSLNetConfig`.
-        data: the data sizes (`infer_config`).
-        word_vectors: the frozen word table of the checkpoint `[num_words - 2, word_dim]`.
-        report: the `tf1_reader.ImportReport`.
-        global_step: the original's `global_step`, or `None`.
-    """
-
-    model: object
-    config: VSLNetConfig
-    data: dict
-    word_vectors: np.ndarray
-    report: tf1_reader.ImportReport
-    global_step: object = None
 
 
 def import_checkpoint(path, overrides=None, word_vectors=None):
@@ -207,5 +181,5 @@ def import_checkpoint(path, overrides=None, word_vectors=None):
     report = tf1_reader.load_tf1_weights(checkpoint, weight_table(config), tf1_reader.keras_weights(model),
                                          ignore=IGNORE, what=f"VSLNet ({config.model}, {config.predictor} predictor)")
     global_step = int(checkpoint.get("global_step")) if "global_step" in checkpoint else None
-    return ImportedModel(model=model, config=config, data=data, word_vectors=table_vectors, report=report,
+    return tf1_reader.ImportedModel(model=model, config=config, data=data, word_vectors=table_vectors, report=report,
                          global_step=global_step)

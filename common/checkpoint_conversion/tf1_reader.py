@@ -555,3 +555,24 @@ def span_predictor_entries(tf1, ours, predictor="rnn", num_conv_layers=4):
     for head in ("start_hidden", "end_hidden", "start_dense", "end_dense"):
         rows += conv1d_entries(_join(tf1, head), _join(ours, head))
     return rows
+
+
+@dataclasses.dataclass
+class ImportedModel:
+    """The result of `import_checkpoint`.
+
+    Attributes:
+        model: the built model holding the original's weights.
+        config: its config dataclass.
+        data: the data sizes (`infer_config`).
+        word_vectors: the frozen word table of the checkpoint `[num_words - 2, word_dim]`.
+        report: the `ImportReport`.
+        global_step: the original's `global_step`, or `None`.
+    """
+
+    model: object
+    config: object
+    data: dict
+    word_vectors: np.ndarray
+    report: ImportReport
+    global_step: object = None

@@ -33,3 +33,9 @@ def global_sum(value):
 def num_replicas():
     context = tf.distribute.get_replica_context()
     return 1 if context is None else context.num_replicas_in_sync
+
+
+def global_share(local_mean, local_count):
+    """This replica's share of a global mean: `local_mean · local_count / global_count` (exact under any split)."""
+    local_count = tf.cast(local_count, tf.float32)
+    return local_mean * local_count / global_sum(local_count)

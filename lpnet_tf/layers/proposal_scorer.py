@@ -1,0 +1,104 @@
+"""Query fusion of the proposal features (multiply + L2-normalize + Dense) and the IoU scoring head."""
+
+import keras
+from keras import ops
+
+from common.layers.query_pooling import QueryPooling
+
+
+def _clone(initializer):
+    return keras.initializers.get(keras.initializers.serialize(initializer))
+
+
+def l2_normalize(x, axis=-1, epsilon=1e-12):
+    """`tf.math.l2_normalize`: x·rsqrt(max(Σx², ε)) in float32 (ε = 1e-12 as TF's default)."""
+    x = ops.cast(x, "float32")
+    return x * ops.rsqrt(ops.maximum(ops.sum(ops.square(x), axis=axis, keepdims=True), epsilon))
+
+
+@keras.saving.register_keras_serializable(package="nlvl")
+class ProposalScorer(QueryPooling):
+    """Predicted IoU ŝ of every proposal with the query (spec §8.5–8.6; TF1: `context_query_position_concat` and
+    the scoring layers of `dynamic_head`).
+
+    - Own attention pooling of the query (`QueryPooling.pool`, own weights): q̄′ = Σ_j α′_j Q′_j.
+    - Fusion: F_bk = Dense(d → d, bias)(l2normalize(G_bk ⊙ q̄′_b)) (multiplication and L2 normalization, not the
+      paper's concatenation, Eq. 5).
+    - Scoring: ŝ_bk = sigmoid(Dense(h → 1, bias)(dropout(ReLU(LN8(Dense(d → h, bias)(F_bk)))))), h =
+      `scoring_hidden_dim`. The original's L2 regularizer on the first Dense is never added to a loss (spec D6).
+
+    Reuses `QueryPooling`'s pooling vector and its `projection` Dense (here d → d instead of 2d → d).
+
+    Weights (TF1 name → ours): `dynamic_head/context_query_position_concat/weight [d, 1]` → `pooling_kernel`;
+    `.../dense/kernel [1, d, d]`, `bias [1, 1, d]` → `projection/kernel [d, d]`, `bias [d]`;
+    `dynamic_head/dense_1/*` → `score_hidden/*`; `dynamic_head/layer_norm8/*` → `layer_norm8/*`;
+    `dynamic_head/dense_2/*` → `score_output/*`.
+
+    Args:
+        hidden_dim: int, d.
+        scoring_hidden_dim: int, h. Defaults to 256.
+        dropout: float. Defaults to 0.
+        layer_norm_epsilon: float. Defaults to 1e-6.
+        kernel_initializer: Defaults to `"glorot_uniform"`.
+        **kwargs: base `keras.layers.Layer` arguments.
+
+    Call arguments:
+        features: float tensor `(B, K, d)`, the proposal features G.
+        query: float tensor `(B, m, d)`, the encoded query Q′.
+        query_mask: bool tensor `(B, m)`.
+        training: bool, dropout is active only when `True`.
+
+    Returns:
+        float32 `(B, K)` in (0, 1).
+
+    Example:
+    >>> scorer = ProposalScorer(8, scoring_hidden_dim=4)
+    >>> tuple(scorer(np.ones((2, 3, 8)), np.ones((2, 5, 8)), np.ones((2, 5), bool)).shape)
+    (2, 3)
+    """
+
+    def __init__(self, hidden_dim, scoring_hidden_dim=256, dropout=0.0, layer_norm_epsilon=1e-6,
+                 kernel_initializer="glorot_uniform", **kwargs):
+        super().__init__(hidden_dim, kernel_initializer=kernel_initializer, **kwargs)
+        self.scoring_hidden_dim = int(scoring_hidden_dim)
+        self.dropout = float(dropout)
+        self.layer_norm_epsilon = float(layer_norm_epsilon)
+        self.score_hidden = keras.layers.Dense(self.scoring_hidden_dim, use_bias=True,
+                                               kernel_initializer=_clone(self.kernel_initializer),
+                                               dtype=self.dtype_policy, name="score_hidden")
+        self.layer_norm8 = keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy,
+                                                           name="layer_norm8")
+        self.score_output = keras.layers.Dense(1, use_bias=True, kernel_initializer=_clone(self.kernel_initializer),
+                                               dtype=self.dtype_policy, name="score_output")
+        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
+
+    def build(self, features_shape=None, query_shape=None, query_mask_shape=None):
+        d = self.hidden_dim
+        self.pooling_kernel = self.add_weight(name="pooling_kernel", shape=(d, 1),
+                                              initializer=_clone(self.kernel_initializer))
+        self.projection.build((None, None, d))
+        self.score_hidden.build((None, None, d))
+        self.layer_norm8.build((None, None, self.scoring_hidden_dim))
+        self.score_output.build((None, None, self.scoring_hidden_dim))
+
+    def call(self, features, query, query_mask, training=None):
+        pooled = self.pool(query, query_mask)  # (B, d)
+        fused = l2_normalize(features * ops.cast(pooled[:, None, :], features.dtype))
+        fused = self.projection(ops.cast(fused, self.compute_dtype))
+        hidden = ops.relu(self.layer_norm8(self.score_hidden(fused)))
+        logits = self.score_output(self.dropout_layer(hidden, training=training))
+        return ops.sigmoid(ops.cast(ops.squeeze(logits, -1), "float32"))
+
+    def compute_output_shape(self, features_shape, query_shape=None, query_mask_shape=None):
+        return tuple(features_shape[:-1])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "scoring_hidden_dim": self.scoring_hidden_dim,
+                "dropout": self.dropout,
+                "layer_norm_epsilon": self.layer_norm_epsilon,
+            }
+        )
+        return config
