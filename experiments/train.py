@@ -21,7 +21,9 @@ from common.data import synthetic
 from common.export import saved_model
 from common.training import flags as flags_lib
 from common.training.trainer import Trainer
-from vslnet_tf.config import VSLNetConfig, apply_quirks
+from lpnet_tf import config as lpnet_config
+from lpnet_tf.task import LPNetTask
+from vslnet_tf import config as vslnet_config
 from vslnet_tf.task import VSLNetTask
 
 FLAGS = flags.FLAGS
@@ -36,10 +38,16 @@ def synthetic_data_dir(flag_values):
     return folder
 
 
-def build_task(model_name, model_config):
-    if model_name in ("vslbase", "vslnet"):
-        return VSLNetTask(model_config)
-    raise ValueError(f"unknown model {model_name!r}")
+def initial_model_config(flag_values):
+    """The model family's config with the `--quirks` preset applied (before the other flags)."""
+    if flags_lib.model_family(flag_values.model) == "lpnet":
+        dataset = None if flags_lib.uses_synthetic(flag_values) else flag_values.dataset
+        return lpnet_config.apply_quirks(lpnet_config.LPNetConfig(), flag_values.quirks, dataset=dataset)
+    return vslnet_config.apply_quirks(vslnet_config.VSLNetConfig(), flag_values.quirks)
+
+
+def build_task(family, model_config):
+    return LPNetTask(model_config) if family == "lpnet" else VSLNetTask(model_config)
 
 
 def run(flag_values):
@@ -48,10 +56,11 @@ def run(flag_values):
         raise app.UsageError("--run_dir is required")
     os.makedirs(flag_values.run_dir, exist_ok=True)
     data_dir = synthetic_data_dir(flag_values) if flags_lib.uses_synthetic(flag_values) else None
-    model_config = apply_quirks(VSLNetConfig(), flag_values.quirks)
-    model_config, data_config, trainer_config = flags_lib.build_configs(flag_values, model_config, data_dir)
+    family = flags_lib.model_family(flag_values.model)
+    model_config, data_config, trainer_config = flags_lib.build_configs(
+        flag_values, initial_model_config(flag_values), data_dir)
     config = {
-        "model_family": "vslnet",
+        "model_family": family,
         "flags": {name: flag_values[name].value for name in flag_values if name in _OUR_FLAGS},
         "model": dataclasses.asdict(model_config),
         "data": dataclasses.asdict(data_config),
@@ -61,11 +70,13 @@ def run(flag_values):
     with open(os.path.join(flag_values.run_dir, "config.json"), "w") as f:
         json.dump(config, f, indent=2)
     processed = dataset_lib.prepare_dataset(data_config)
-    trainer = Trainer(build_task(model_config.model, model_config), processed, trainer_config,
-                      flag_values.run_dir, extend=model_config.extend)
+    trainer = Trainer(build_task(family, model_config), processed, trainer_config, flag_values.run_dir,
+                      extend=model_config.extend)
     result = trainer.train()
     print(format_comparison(result, data_dir))
-    if flag_values.export:
+    if flag_values.export and family == "lpnet":
+        print("SavedModel export of LPNet runs is not available yet; the checkpoints are in the run directory.")
+    elif flag_values.export:
         export_dir = os.path.join(flag_values.run_dir, "saved_model")
         saved_model.export_run(flag_values.run_dir, export_dir)
         print(f"SavedModel of the selected checkpoint: {export_dir}")

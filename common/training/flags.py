@@ -16,16 +16,34 @@ from common.training.trainer import TrainerConfig
 FLAGS = flags.FLAGS
 
 # Settings of the built-in synthetic benchmark: small models and a higher learning rate so that the README's main
-# command trains in minutes on 2 CPU cores. Explicit flags override them.
+# command trains in minutes on 2 CPU cores. Explicit flags override them. Keys that a model's config does not have
+# are ignored for it.
 SYNTHETIC_DEFAULTS = {
-    "tiny": {"hidden_dim": 32, "num_heads": 4, "max_pos_len": 64, "epochs": 30, "init_lr": 2e-3},
-    "default": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 128, "epochs": 8, "init_lr": 3e-3},
-    "long": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 600, "epochs": 10, "init_lr": 1e-3},
+    "vslnet": {
+        "tiny": {"hidden_dim": 32, "num_heads": 4, "max_pos_len": 64, "epochs": 30, "init_lr": 2e-3},
+        "default": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 128, "epochs": 8, "init_lr": 3e-3},
+        "long": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 600, "epochs": 10, "init_lr": 1e-3},
+    },
+    "lpnet": {
+        "tiny": {"hidden_dim": 32, "num_heads": 4, "max_pos_len": 64, "num_proposals": 20, "roi_length": 8,
+                 "dynamic_dim": 16, "scoring_hidden_dim": 32, "drop_rate": 0.0, "init_lr": 2e-3, "epochs": 10,
+                 "batch_size": 8},
+        "default": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 128, "num_proposals": 30, "roi_length": 16,
+                    "dynamic_dim": 16, "scoring_hidden_dim": 64, "drop_rate": 0.0, "init_lr": 2e-3, "epochs": 8,
+                    "batch_size": 16},
+        "long": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 600, "num_proposals": 30, "roi_length": 16,
+                 "dynamic_dim": 16, "scoring_hidden_dim": 64, "drop_rate": 0.0, "init_lr": 2e-3, "epochs": 10,
+                 "batch_size": 16},
+    },
 }
 
 
+def model_family(model):
+    return "lpnet" if model == "lpnet" else "vslnet"
+
+
 def define_flags():
-    flags.DEFINE_enum("model", "vslnet", ["vslbase", "vslnet"], "Model family member.")
+    flags.DEFINE_enum("model", "vslnet", ["vslbase", "vslnet", "lpnet"], "Model.")
     flags.DEFINE_string("run_dir", None, "Run directory (config, checkpoints, TensorBoard, metrics, SavedModel).")
     flags.DEFINE_enum("dataset", "charades", ["charades", "activitynet", "tacos_tan", "tacos_org", "jsonl"],
                       "Annotation format.")
@@ -51,6 +69,11 @@ def define_flags():
     flags.DEFINE_float("highlight_lambda", None, "QGH loss weight.")
     flags.DEFINE_float("extend", None, "Highlight extension alpha.")
     flags.DEFINE_float("init_lr", None, "Initial learning rate.")
+    flags.DEFINE_integer("num_proposals", None, "LPNet: learnable proposals K (code 100; paper tables 300).")
+    flags.DEFINE_bool("use_proposal_mhsa", None, "LPNet: self-attention over proposal features (Table 4).")
+    flags.DEFINE_bool("use_bal", None, "LPNet: boundary-aware branch (Table 4 'BAL').")
+    flags.DEFINE_enum("bal_predictor", None, ["conditioned", "bilstm"], "LPNet: the code's or the paper's predictor.")
+    flags.DEFINE_enum("lr_schedule", None, ["staircase", "constant"], "LPNet: learning-rate schedule.")
     flags.DEFINE_integer("epochs", None, "Training epochs.")
     flags.DEFINE_integer("batch_size", None, "Global batch size.")
     flags.DEFINE_integer("seed", None, "Random seed.")
@@ -65,8 +88,10 @@ def define_flags():
 
 
 def _set(obj, **values):
+    """Set the non-`None` values of the fields `obj` has (a flag that a model does not use is ignored for it)."""
+    fields = {f.name for f in dataclasses.fields(obj)}
     for key, value in values.items():
-        if value is not None:
+        if value is not None and key in fields:
             setattr(obj, key, value)
 
 
@@ -80,13 +105,14 @@ def build_configs(flag_values, model_config, data_dir=None):
     trainer = TrainerConfig()
     synthetic = uses_synthetic(fv)
     if synthetic:
-        preset = SYNTHETIC_DEFAULTS[fv.synthetic_preset]
-        _set(model_config, **{k: v for k, v in preset.items() if hasattr(model_config, k)})
-        trainer.epochs = preset["epochs"]
+        preset = SYNTHETIC_DEFAULTS[model_family(fv.model)][fv.synthetic_preset]
+        _set(model_config, **preset)
+        _set(trainer, **preset)
     _set(model_config, model=fv.model, max_pos_len=fv.max_pos_len, hidden_dim=fv.hidden_dim,
          num_heads=fv.num_heads, char_dim=fv.char_dim, drop_rate=fv.drop_rate, predictor=fv.predictor,
          encoder=fv.encoder, interaction=fv.interaction, highlight_lambda=fv.highlight_lambda, extend=fv.extend,
-         init_lr=fv.init_lr)
+         init_lr=fv.init_lr, num_proposals=fv.num_proposals, use_proposal_mhsa=fv.use_proposal_mhsa,
+         use_bal=fv.use_bal, bal_predictor=fv.bal_predictor, lr_schedule=fv.lr_schedule)
     if fv.params_override:
         overrides = json.loads(fv.params_override)
         unknown = set(overrides) - {f.name for f in dataclasses.fields(model_config)}
@@ -96,6 +122,11 @@ def build_configs(flag_values, model_config, data_dir=None):
     _set(trainer, epochs=fv.epochs, batch_size=fv.batch_size, seed=fv.seed, max_steps=fv.max_steps,
          strategy=fv.strategy, jit=fv.jit, verbose=fv.verbose)
     trainer.protocol = fv.protocol or ("clean" if fv.quirks == "fixed" else "original")
+    # LPNet's original code drops the last partial training batch (spec lpnet D2).
+    trainer.drop_last_train = model_family(fv.model) == "lpnet" and fv.quirks == "original"
+    if fv.jit and hasattr(model_config, "roi_align_implementation"):
+        # `tf.image.crop_and_resize` has no XLA kernel; the gather implementation computes the same samples.
+        model_config.roi_align_implementation = "gather"
     if synthetic:
         data = DataConfig(dataset="charades", annotation_dir=data_dir, feature_path=os.path.join(data_dir, "features"),
                           glove_path=os.path.join(data_dir, "glove.txt"))
