@@ -13,6 +13,6 @@ setuptools.setup(
     packages=setuptools.find_packages(include=["common", "common.*", "vslnet_tf", "vslnet_tf.*", "lpnet_tf",
                                                "lpnet_tf.*", "experiments", "experiments.*"]),
     package_data={"experiments": ["*.json", "paper_tables/*.json"]},
-    install_requires=["tensorflow>=2.16,<3", "numpy", "h5py", "absl-py", "nltk>=3.8"],
+    install_requires=["tensorflow>=2.16,<3", "numpy", "h5py", "absl-py", "nltk>=3.10,<3.11"],
     extras_require={"test": ["pytest"], "plot": ["matplotlib"]},
 )
