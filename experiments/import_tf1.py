@@ -24,8 +24,8 @@ The run directory (usable by evaluation, export and training resume, like a run 
 
 Model families plug in through `<family>_tf/tf1_checkpoint.py`, a module with `MODEL_FAMILY`, `CONFIG_CLASS`,
 `import_checkpoint(path, overrides=None, word_vectors=None)` (returning an object with `model`, `config`, `data`,
-`word_vectors`, `report`, `global_step`), `weight_table(config)` and `build_model(config, data, word_vectors)`.
-Until `lpnet_tf/tf1_checkpoint.py` provides them, `--model=lpnet` stops with "not yet supported".
+`word_vectors`, `report`, `global_step`), `weight_table(config)` and `build_model(config, data, word_vectors)`:
+`vslnet_tf/tf1_checkpoint.py` and `lpnet_tf/tf1_checkpoint.py`.
 """
 
 import dataclasses

@@ -1,5 +1,6 @@
-"""Tests of `experiments/check_parity.py` and `experiments/import_tf1.py`: full parity on the TF1 fixtures (with
-`../shared`), the run directory and a trainer-style restore of it, the comparison rules and the exit statuses."""
+"""Tests of `experiments/check_parity.py` and `experiments/import_tf1.py`: full parity on the VSLNet and LPNet TF1
+fixtures (with `../shared`), the run directory and a trainer-style restore of it, the family detection, the
+comparison rules and the exit statuses."""
 
 import json
 import pathlib
@@ -13,6 +14,7 @@ import tensorflow as tf
 
 from common.checkpoint_conversion import tf1_reader
 from experiments import check_parity, import_tf1
+from lpnet_tf.config import LPNetConfig
 from tests.vslnet_tf.tf1_checkpoint_test import SMALL_DATA, write_vslnet_checkpoint
 from vslnet_tf.task import VSLNetTask
 
@@ -30,6 +32,67 @@ def test_parity_on_every_fixture(shared_dir):
         for key in ("start_logits", "end_logits", "highlight_logits", "start_prob", "end_prob", "highlight_scores",
                     "start_index", "end_index", "localization_loss", "highlight_loss", "l2_loss", "total_loss"):
             assert key in compared
+
+
+#: Stored keys of the LPNet fixture files minus the 7 inputs (README "Arrays in fixture.npz", "Single-sample files").
+LPNET_STORED = {"fixture.npz": 61 - 7, **{f"fixture_single_{i}.npz": 41 - 7 for i in range(4)}}
+#: What the issue asks to see for every LPNet file: logits, probabilities, highlight and proposal scores, IoU labels,
+#: decoded indices (both selections) and each loss (both passes), plus the task's loss and decoding path.
+LPNET_REQUIRED = ("start_logits", "end_logits", "highlight_logits", "start_prob", "end_prob", "highlight_scores",
+                  "scores", "iou_labels", "start_index", "end_index", "p_x", "p_y", "p_x__is_training",
+                  "p_y__is_training", "reg_loss_mse", "iou_loss", "l1_loss", "regular", "my_loss", "highlight_loss",
+                  "kl_loss", "reg_loss_total", "iou_loss__is_training", "l1_loss__is_training",
+                  "my_loss__is_training", *check_parity.LPNET_TASK_ROWS)
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # Keras on numpy 2
+def test_lpnet_parity_on_every_fixture(shared_dir):
+    rows = check_parity.check_fixture_dir(shared_dir / "fixtures" / "lpnet_tf1", in_memory=True)
+    failed = [f"{r.fixture}:{r.name} {r.max_abs:.3g} ({r.note})" for r in rows if not r.ok]
+    assert not failed, "\n".join(failed)
+    for name in check_parity.FIXTURE_FILES:
+        compared = [r for r in rows if r.fixture == name]
+        assert len(compared) == LPNET_STORED[name] + len(check_parity.LPNET_TASK_ROWS), name
+        kinds = {r.name: r.kind for r in compared}
+        for key in LPNET_REQUIRED:
+            assert key in kinds, (name, key)
+        assert kinds["p_x__is_training"] == kinds["task.start_index"] == "index"
+        assert kinds["my_loss__is_training"] == kinds["task.box (training)"] == "loss"
+        assert kinds["start_logits"] == "masked logits"
+    batch = {r.name: r for r in rows if r.fixture == "fixture.npz"}
+    for key in ("crop_features_first8", "dynamic_conv_features", "head_fused", "proposal_boxes_crop"):
+        assert batch[key].kind == "array"
+    summary = check_parity.format_summary(rows)
+    assert summary.splitlines()[-1] == f"{len(rows)}/{len(rows)} comparisons within tolerance"
+    assert summary.index("\nscores ") < summary.index("\nreg_loss_mse ") < summary.index("\nhead_fused ")
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # Keras on numpy 2
+def test_lpnet_run_directory_parity(shared_dir, tmp_path):
+    """The default path: import into a run directory (drop_rate 0 written to its config), restore, compare."""
+    rows = check_parity.check_fixture_dir(shared_dir / "fixtures" / "lpnet_tf1", run_dir=str(tmp_path / "run"),
+                                          files=("fixture_single_3.npz",), model="lpnet")
+    failed = [f"{r.fixture}:{r.name} {r.max_abs:.3g} ({r.note})" for r in rows if not r.ok]
+    assert not failed, "\n".join(failed)
+    assert len(rows) == LPNET_STORED["fixture_single_3.npz"] + len(check_parity.LPNET_TASK_ROWS)
+    written = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert written["model_family"] == "lpnet" and written["model"]["drop_rate"] == 0.0
+
+
+def test_fixture_family(shared_dir):
+    fixtures = shared_dir / "fixtures"
+    assert check_parity.fixture_family(fixtures / "lpnet_tf1") == "lpnet"
+    assert check_parity.fixture_family(fixtures / "vslnet_tf1") == "vslnet"
+    assert check_parity.fixture_family(fixtures / "vslnet_tf1", "vslnet") == "vslnet"
+    with pytest.raises(ValueError, match="is of the lpnet family"):
+        check_parity.fixture_family(fixtures / "lpnet_tf1", "vslnet")
+    with pytest.raises(ValueError, match="expected one of"):
+        check_parity.fixture_family(fixtures / "lpnet_tf1", "vslnet-l")
+
+
+def test_lpnet_parity_needs_drop_rate_zero():
+    with pytest.raises(ValueError, match="drop_rate 0"):
+        check_parity.run_lpnet(None, LPNetConfig(), {})
 
 
 def _trainer_style_restore(run_dir, config):
@@ -55,7 +118,7 @@ def _trainer_style_restore(run_dir, config):
 
 
 def test_run_directory_and_trainer_restore(tmp_path):
-    prefix, original, config = write_vslnet_checkpoint(str(tmp_path / "tf1"), seed=3)
+    prefix, original, _config = write_vslnet_checkpoint(str(tmp_path / "tf1"), seed=3)
     run_dir = tmp_path / "run"
     lost = import_tf1.untracked_weights(original)
     if lost:
@@ -98,21 +161,6 @@ def test_run_directory_and_trainer_restore(tmp_path):
         import_tf1.import_to_run_dir("vslnet", prefix, str(run_dir), overrides={"num_heads": 2})
 
 
-def test_lpnet_is_not_yet_supported(tmp_path):
-    try:
-        import_tf1.importer_for("lpnet")
-    except import_tf1.NotSupportedError:
-        pass
-    else:
-        pytest.skip("lpnet_tf/tf1_checkpoint.py now provides the import interface")
-    command = [sys.executable, "-m", "experiments.import_tf1", "--model=lpnet", f"--checkpoint={tmp_path}",
-               f"--out={tmp_path / 'run'}"]
-    completed = subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, check=False)
-    assert completed.returncode == 1
-    assert "--model=lpnet is not yet supported" in completed.stderr
-    assert not (tmp_path / "run").exists()
-
-
 def test_vocabulary_must_match(tmp_path):
     prefix, _, _ = write_vslnet_checkpoint(str(tmp_path / "tf1"))
     vocab = tmp_path / "my_vocab.json"
@@ -148,11 +196,20 @@ def test_comparison_rules():
     assert check_parity.compare("f", "loss", np.float32(10.0005), np.float32(10.0), "loss", 1e-4, 1e-4).ok
     assert not check_parity.compare("f", "loss", np.float32(10.002), np.float32(10.0), "loss", 1e-4, 1e-4).ok
     assert not check_parity.compare("f", "x", np.ones((2, 3)), np.ones((2, 4)), "video_encoded", 1, 1).ok
+    # LPNet keys: `<key>__<variant>` follows the rule of `<key>`.
+    assert check_parity.compare("f", "p_x", np.array([[-2]], "int32"), np.array([[-2]], "int32"),
+                                "p_x__is_training", 1e-4, 1e-4).kind == "index"
+    assert not check_parity.compare("f", "p_x", np.array([[3]]), np.array([[4]]), "p_x__decoded", 1, 1).ok
+    row = check_parity.compare("f", "my_loss", np.float32(0.76345), np.float32(0.763455), "my_loss__is_training",
+                               1e-4, 1e-4)
+    assert row.kind == "loss" and row.ok
+    assert not check_parity.compare("f", "kl_loss", np.float32(8.4), np.float32(8.394641), "kl_loss", 1e-4, 1e-4).ok
+    assert check_parity.compare("f", "scores", np.ones(4), np.ones(4), "scores__selected", 1e-4, 1e-4).kind == "array"
 
 
 def test_parity_main_exit_status(monkeypatch, capsys):
-    fake_flags = types.SimpleNamespace(fixture="unused", out=None, in_memory=True, details=True, atol=1e-4,
-                                       loss_rtol=1e-4)
+    fake_flags = types.SimpleNamespace(fixture="unused", model="auto", out=None, in_memory=True, details=True,
+                                       atol=1e-4, loss_rtol=1e-4)
     monkeypatch.setattr(check_parity, "flags", types.SimpleNamespace(FLAGS=fake_flags))
     good = check_parity.Row("fixture.npz", "start_logits", "start_logits", "masked logits", 1e-6, "abs 0.0001", True)
     bad = check_parity.Row("fixture_single_0.npz", "end_logits", "end_logits", "masked logits", 0.5, "abs 0.0001",
