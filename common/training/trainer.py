@@ -21,7 +21,6 @@ import sys
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from common.data import labels
@@ -94,7 +93,14 @@ def data_info(processed):
         "word_vectors": processed.word_vectors,
         "num_chars": processed.vocab.num_chars,
         "max_pos_len": processed.meta["max_pos_len"],
+        "label_rule": processed_label_rule(processed),
     }
+
+
+def processed_label_rule(processed):
+    """The seconds ↔ index rule the processed folder was built with (`meta.json`; folders from before the option
+    used the code's `iou_argmax`)."""
+    return processed.meta.get("label_rule", "iou_argmax")
 
 
 def _to_numpy(strategy, value):
@@ -121,19 +127,23 @@ def make_predict_fn(task, model, strategy):
     return predict
 
 
-def predict_split(predict_fn, examples, store, *, batch_size, max_pos_len, feature_dim, extend, strategy=None):
+def predict_split(predict_fn, examples, store, *, batch_size, max_pos_len, feature_dim, extend, strategy=None,
+                  extension_length="code", label_rule="iou_argmax"):
     """Predictions for every example of a split, in file order.
 
     Args:
         predict_fn: from `make_predict_fn`.
+        extension_length: as `pipeline.make_dataset` (highlight labels only; predictions do not depend on it).
+        label_rule: the processed folder's rule; indices are converted by `labels.index_to_time(..., rule=...)`.
 
     Returns:
         dict qid → `{"start": s, "end": e, "score": p, "start_index": i, "end_index": j}` (seconds, from the
-        predicted inclusive indices by `labels.index_to_time` with the example's `v_len` and duration).
+        predicted indices by `labels.index_to_time` with `label_rule` and the example's `v_len` and duration).
     """
     strategy = strategy or tf.distribute.get_strategy()
     dataset = pipeline.make_dataset(examples, store, batch_size=batch_size, max_pos_len=max_pos_len,
-                                    feature_dim=feature_dim, training=False, extend=extend)
+                                    feature_dim=feature_dim, training=False, extend=extend,
+                                    extension_length=extension_length)
     predictions = {}
     dist = strategy.experimental_distribute_dataset(dataset)
     for batch in dist:
@@ -141,7 +151,7 @@ def predict_split(predict_fn, examples, store, *, batch_size, max_pos_len, featu
         for row, index in enumerate(outputs["example_index"]):
             example = examples[int(index)]
             s_idx, e_idx = int(outputs["start_index"][row]), int(outputs["end_index"][row])
-            start, end = labels.index_to_time(s_idx, e_idx, example["v_len"], example["duration"])
+            start, end = labels.index_to_time(s_idx, e_idx, example["v_len"], example["duration"], rule=label_rule)
             predictions[example["qid"]] = {
                 "start": start, "end": end, "score": float(outputs["score"][row]),
                 "start_index": s_idx, "end_index": e_idx,
@@ -165,15 +175,21 @@ class Trainer:
         config: `TrainerConfig`.
         run_dir: the run directory.
         extend: highlight extension α used to build the labels.
+        extension_length: `"code"` (L = a_e − a_s + 1) or `"paper"` (L = a_e − a_s): the length α multiplies
+            (spec vslnet §6 #6; `pipeline.make_dataset`).
+
+    Predicted indices are converted to seconds with the inverse of the processed folder's `label_rule`.
     """
 
-    def __init__(self, task, processed, config, run_dir, extend=0.1):
+    def __init__(self, task, processed, config, run_dir, extend=0.1, extension_length="code"):
         config.validate()
         self.task = task
         self.processed = processed
         self.config = config
         self.run_dir = run_dir
         self.extend = extend
+        self.extension_length = extension_length
+        self.label_rule = processed_label_rule(processed)
         self.strategy = distribute.get_strategy(config.strategy)
         self.store = processed.open_features()
         self.train_examples = processed.splits["train"]
@@ -231,7 +247,8 @@ class Trainer:
         predictions = predict_split(
             self._predict_fn, self.processed.splits[split], self.store, batch_size=self.config.batch_size,
             max_pos_len=self.processed.meta["max_pos_len"], feature_dim=self.processed.feature_dim,
-            extend=self.extend, strategy=self.strategy,
+            extend=self.extend, strategy=self.strategy, extension_length=self.extension_length,
+            label_rule=self.label_rule,
         )
         return score_predictions(predictions, self.processed.splits[split]), predictions
 
@@ -263,7 +280,7 @@ class Trainer:
                 self.train_examples, self.store, batch_size=self.config.batch_size,
                 max_pos_len=self.processed.meta["max_pos_len"], feature_dim=self.processed.feature_dim,
                 training=True, seed=self.config.seed, epoch=epoch, drop_remainder=self.config.drop_last_train,
-                extend=self.extend, skip_batches=skip,
+                extend=self.extend, extension_length=self.extension_length, skip_batches=skip,
             )
             dist = self.strategy.experimental_distribute_dataset(dataset)
             if self._train_step is None:

@@ -4,8 +4,6 @@ comparison rules and the exit statuses."""
 
 import json
 import pathlib
-import subprocess
-import sys
 import types
 
 import numpy as np
