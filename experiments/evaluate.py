@@ -15,7 +15,6 @@ from common.data import dataset as dataset_lib
 from common.evaluation import metrics as metrics_lib
 from common.export import saved_model
 from common.training import trainer as trainer_lib
-from vslnet_tf.task import VSLNetTask
 
 
 def define_flags(flag_values=flags.FLAGS):
@@ -42,7 +41,7 @@ def run(flag_values):
         raise ValueError(f"split {flag_values.split!r} not in {sorted(processed.splits)}")
     examples = processed.splits[flag_values.split]
     strategy = trainer_lib.distribute.get_strategy("default")
-    predict_fn = trainer_lib.make_predict_fn(VSLNetTask(loaded.config), loaded.model, strategy)
+    predict_fn = trainer_lib.make_predict_fn(loaded.task, loaded.model, strategy)
     predictions = trainer_lib.predict_split(
         predict_fn, examples, processed.open_features(), batch_size=flag_values.batch_size,
         max_pos_len=loaded.max_pos_len, feature_dim=loaded.feature_dim, extend=loaded.config.extend)

@@ -1,11 +1,12 @@
-"""Export a trained run as a SavedModel that takes raw text.
+"""Export a trained run (VSLNet, VSLBase or LPNet) as a SavedModel that takes raw text.
 
     python -m experiments.export --run_dir=runs/x --out=exported/x [--checkpoint=runs/x/checkpoints/ckpt-120]
 
 The run directory is read by `common.export.saved_model.load_run` (its `config.json`, processed vocabulary and the
 selected checkpoint: `best/` if present, else the latest in `checkpoints/`). The SavedModel has two signatures:
 `serving_default` (one video's features `[T, Dv]`, a raw query string and the duration in seconds → the moment in
-seconds, its score and the probability curves) and `predict_ids` (batched token ids → spans); see
+seconds, its score and the probability curves; for LPNet the chosen proposal's score and the top-k proposals) and
+`predict_ids` (batched token ids → spans); see
 `common/export/saved_model.py`. Reload it with `tf.saved_model.load(OUT)`; serving needs neither this package nor
 NLTK.
 """
@@ -27,11 +28,15 @@ def define_flags(flag_values=flags.FLAGS):
 
 
 def describe(run, out_dir):
-    return (f"exported {run.config.model} from {run.checkpoint} to {out_dir}\n"
+    if run.family == "lpnet":
+        serving, ids = saved_model.LPNET_SERVING_OUTPUTS, saved_model.LPNET_PREDICT_IDS_OUTPUTS
+    else:
+        serving, ids = saved_model.SERVING_OUTPUTS, saved_model.PREDICT_IDS_OUTPUTS
+    return (f"exported {run.model_name} from {run.checkpoint} to {out_dir}\n"
             f"  serving_default: video_features [T, {run.feature_dim}] float32, query string, duration float32 -> "
-            f"{', '.join(saved_model.SERVING_OUTPUTS)} (features resampled to at most {run.max_pos_len} clips)\n"
+            f"{', '.join(serving)} (features resampled to at most {run.max_pos_len} clips)\n"
             f"  predict_ids: video_features [B, n, {run.feature_dim}], video_mask, word_ids, char_ids -> "
-            f"{', '.join(saved_model.PREDICT_IDS_OUTPUTS)}")
+            f"{', '.join(ids)}")
 
 
 def run(flag_values):

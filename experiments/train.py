@@ -21,6 +21,7 @@ from common.data import synthetic
 from common.export import saved_model
 from common.training import flags as flags_lib
 from common.training.trainer import Trainer
+from experiments import plot_proposals
 from lpnet_tf import config as lpnet_config
 from lpnet_tf.task import LPNetTask
 from vslnet_tf import config as vslnet_config
@@ -74,12 +75,12 @@ def run(flag_values):
                       extend=model_config.extend)
     result = trainer.train()
     print(format_comparison(result, data_dir))
-    if flag_values.export and family == "lpnet":
-        print("SavedModel export of LPNet runs is not available yet; the checkpoints are in the run directory.")
-    elif flag_values.export:
+    if flag_values.export:
         export_dir = os.path.join(flag_values.run_dir, "saved_model")
         saved_model.export_run(flag_values.run_dir, export_dir)
         print(f"SavedModel of the selected checkpoint: {export_dir}")
+    if family == "lpnet":
+        plot_proposals.plot_run(flag_values.run_dir, missing_ok=True)
     return result
 
 

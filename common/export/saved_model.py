@@ -1,4 +1,5 @@
-"""SavedModel export of a trained VSLBase / VSLNet: raw video features and a raw sentence in, a moment in seconds out.
+"""SavedModel export of a trained VSLBase / VSLNet / LPNet: raw video features and a raw sentence in, a moment in
+seconds out.
 
 The SavedModel (`keras.export.ExportArchive`, STYLE §5) bundles the model with its preprocessing and decoding, all
 as TensorFlow ops, so serving needs neither this package nor NLTK:
@@ -18,6 +19,17 @@ Signatures:
 - `predict_ids`: inputs `video_features` `[B, n, Dv]` float32, `video_mask` `[B, n]` bool, `word_ids` `[B, m]`
   int32, `char_ids` `[B, m, W]` int32; outputs `start_index`, `end_index` `[B]` int32, `score` `[B]`,
   `start_probs`, `end_probs` `[B, n]` float32.
+
+LPNet (`LPNetServingFunctions`) has the same inputs and preprocessing; its decoding is `LPNetTask.predict_step`
+(selection by the highest proposal score, then spec lpnet §10: indices `round_half_even((c ∓ h)·F)` clamped to
+`[0, F − 1]`, `start = p_x·D/F`, `end = (p_y + 1)·D/F`, the same `index_to_time`). Its outputs:
+
+- `serving_default`: `start_time`, `end_time`, `score` (the chosen proposal's predicted IoU) float32 scalars,
+  `start_index`, `end_index` int32 scalars, `topk_start_time`, `topk_end_time`, `topk_scores` `[k]` float32,
+  `topk_start_index`, `topk_end_index` `[k]` int32 (the `k = min(predict_top_k, K)` best proposals, best first;
+  entry 0 is the chosen one) and `tokens` `[m]` string.
+- `predict_ids`: `start_index`, `end_index` `[B]` int32, `score` `[B]`, `topk_start_index`, `topk_end_index`
+  `[B, k]` int32, `topk_scores` `[B, k]` float32.
 
 `serving_default` fails (InvalidArgumentError) on features with NaN/Inf, on zero clips, on a non-positive duration
 and on a query without tokens.
@@ -41,12 +53,19 @@ from common.data import vocab as vocab_lib
 from common.export.text_graph import graph_tokenize
 from common.layers.span_decoding import span_decode
 from common.training import trainer as trainer_lib
+from lpnet_tf.config import LPNetConfig
+from lpnet_tf.model import LPNet
+from lpnet_tf.task import LPNetTask
 from vslnet_tf.config import VSLNetConfig
 from vslnet_tf.task import VSLNetTask
 
 SERVING_OUTPUTS = ("start_time", "end_time", "score", "start_index", "end_index", "start_probs", "end_probs",
                    "highlight_probs", "tokens")
 PREDICT_IDS_OUTPUTS = ("start_index", "end_index", "score", "start_probs", "end_probs")
+LPNET_SERVING_OUTPUTS = ("start_time", "end_time", "score", "start_index", "end_index", "topk_start_time",
+                         "topk_end_time", "topk_scores", "topk_start_index", "topk_end_index", "tokens")
+LPNET_PREDICT_IDS_OUTPUTS = ("start_index", "end_index", "score", "topk_start_index", "topk_end_index",
+                             "topk_scores")
 
 
 # ==== Preprocessing =====================================================================================
@@ -178,7 +197,11 @@ class ServingFunctions:
         self.predict_ids = tf.function(self._predict_ids, input_signature=predict_ids_signature(feature_dim),
                                        autograph=False)
 
-    def _serve(self, video_features, query, duration):
+    serving_outputs = SERVING_OUTPUTS
+    predict_ids_outputs = PREDICT_IDS_OUTPUTS
+
+    def _prepare(self, video_features, query, duration):
+        """Checked, resampled and tokenized serving inputs: `(model inputs of batch 1, length T', duration, tokens)`."""
         checks = [
             tf.debugging.assert_positive(tf.shape(video_features)[0], message="video_features has no clips"),
             tf.debugging.assert_positive(duration, message="duration must be positive"),
@@ -192,12 +215,18 @@ class ServingFunctions:
         checks = [tf.debugging.assert_positive(num_tokens, message="the query has no tokens")]
         length = tf.shape(features)[0]
         with tf.control_dependencies(checks):
-            decoded = _decode(self.model, {
-                "video_features": features[None],
-                "video_mask": tf.ones([1, length], tf.bool),
-                "word_ids": tf.identity(query_inputs["word_ids"]),
-                "char_ids": query_inputs["char_ids"],
-            })
+            word_ids = tf.identity(query_inputs["word_ids"])
+        inputs = {
+            "video_features": features[None],
+            "video_mask": tf.ones([1, length], tf.bool),
+            "word_ids": word_ids,
+            "char_ids": query_inputs["char_ids"],
+        }
+        return inputs, length, duration, query_inputs["tokens"][0]
+
+    def _serve(self, video_features, query, duration):
+        inputs, length, duration, tokens = self._prepare(video_features, query, duration)
+        decoded = _decode(self.model, inputs)
         start_index, end_index = decoded["start_index"][0], decoded["end_index"][0]
         start_time, end_time = index_to_time(start_index, end_index, length, duration)
         return {
@@ -209,7 +238,7 @@ class ServingFunctions:
             "start_probs": decoded["start_probs"][0],
             "end_probs": decoded["end_probs"][0],
             "highlight_probs": decoded["highlight_probs"][0],
-            "tokens": query_inputs["tokens"][0],
+            "tokens": tokens,
         }
 
     def _predict_ids(self, video_features, video_mask, word_ids, char_ids):
@@ -218,11 +247,54 @@ class ServingFunctions:
         return {name: decoded[name] for name in PREDICT_IDS_OUTPUTS}
 
 
+class LPNetServingFunctions(ServingFunctions):
+    """`ServingFunctions` of a built `LPNet`: the same inputs and preprocessing, LPNet's decoding (module docstring).
+
+    Args:
+        model: a built `LPNet`.
+        vocab, max_pos_len, feature_dim: as `ServingFunctions`.
+    """
+
+    serving_outputs = LPNET_SERVING_OUTPUTS
+    predict_ids_outputs = LPNET_PREDICT_IDS_OUTPUTS
+
+    def __init__(self, model, vocab, *, max_pos_len, feature_dim):
+        self.task = LPNetTask(model.config)
+        super().__init__(model, vocab, max_pos_len=max_pos_len, feature_dim=feature_dim)
+
+    def _serve(self, video_features, query, duration):
+        inputs, length, duration, tokens = self._prepare(video_features, query, duration)
+        decoded = self.task.predict_step(self.model, inputs)
+        result = {name: decoded[name][0] for name in LPNET_PREDICT_IDS_OUTPUTS}
+        result["start_time"], result["end_time"] = index_to_time(result["start_index"], result["end_index"], length,
+                                                                 duration)
+        result["topk_start_time"], result["topk_end_time"] = index_to_time(
+            result["topk_start_index"], result["topk_end_index"], length, duration)
+        result["tokens"] = tokens
+        return {name: result[name] for name in LPNET_SERVING_OUTPUTS}
+
+    def _predict_ids(self, video_features, video_mask, word_ids, char_ids):
+        decoded = self.task.predict_step(self.model, {"video_features": video_features, "video_mask": video_mask,
+                                                      "word_ids": word_ids, "char_ids": char_ids})
+        return {name: decoded[name] for name in LPNET_PREDICT_IDS_OUTPUTS}
+
+
+def serving_functions(model, vocab, *, max_pos_len, feature_dim):
+    """`LPNetServingFunctions` for an `LPNet`, `ServingFunctions` otherwise (VSLNet / VSLBase)."""
+    cls = LPNetServingFunctions if isinstance(model, LPNet) else ServingFunctions
+    return cls(model, vocab, max_pos_len=max_pos_len, feature_dim=feature_dim)
+
+
+def model_name(config):
+    """`vslnet` / `vslbase` (`VSLNetConfig.model`) or `lpnet`."""
+    return "lpnet" if isinstance(config, LPNetConfig) else config.model
+
+
 def export_saved_model(model, vocab, out_dir, *, max_pos_len, feature_dim, verbose=False):
     """Write a SavedModel with the `serving_default` and `predict_ids` signatures (module docstring).
 
     Args:
-        model: a built `VSLNet` (VSLNet or VSLBase) with its trained weights.
+        model: a built `VSLNet` (VSLNet or VSLBase) or `LPNet` with its trained weights.
         vocab: the `Vocabulary` the model was trained with.
         out_dir: output folder.
         max_pos_len: the resampling bound of the processed data (`meta.json`).
@@ -232,7 +304,7 @@ def export_saved_model(model, vocab, out_dir, *, max_pos_len, feature_dim, verbo
     Returns:
         `out_dir`.
     """
-    functions = ServingFunctions(model, vocab, max_pos_len=max_pos_len, feature_dim=feature_dim)
+    functions = serving_functions(model, vocab, max_pos_len=max_pos_len, feature_dim=feature_dim)
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(functions.preprocessor)
@@ -241,8 +313,9 @@ def export_saved_model(model, vocab, out_dir, *, max_pos_len, feature_dim, verbo
     archive.write_out(out_dir, verbose=verbose)
     with open(os.path.join(out_dir, "nlvl_export.json"), "w") as f:
         json.dump({"max_pos_len": int(max_pos_len), "feature_dim": int(feature_dim),
-                   "model": model.config.model, "signatures": {"serving_default": list(SERVING_OUTPUTS),
-                                                               "predict_ids": list(PREDICT_IDS_OUTPUTS)}}, f, indent=2)
+                   "model": model_name(model.config),
+                   "signatures": {"serving_default": list(functions.serving_outputs),
+                                  "predict_ids": list(functions.predict_ids_outputs)}}, f, indent=2)
     return out_dir
 
 
@@ -254,22 +327,31 @@ class LoadedRun:
     """A trained model rebuilt from a run directory.
 
     Attributes:
-        model: the `VSLNet` with the selected checkpoint restored.
-        config: its `VSLNetConfig`.
+        model: the `VSLNet` or `LPNet` with the selected checkpoint restored.
+        config: its `VSLNetConfig` or `LPNetConfig`.
         vocab: the `Vocabulary` (`None` for an imported TF1 run without a word list).
         max_pos_len: resampling bound of the processed data.
         feature_dim: `Dv`.
         checkpoint: the restored checkpoint path.
         run_config: the parsed `config.json`.
+        family: `vslnet` (VSLNet / VSLBase) or `lpnet`.
+        task: the family's `Task` (`VSLNetTask` / `LPNetTask`) of `config`, e.g. for its `predict_step`.
     """
 
     model: keras.Model
-    config: VSLNetConfig
+    config: object
     vocab: object
     max_pos_len: int
     feature_dim: int
     checkpoint: str
     run_config: dict
+    family: str = "vslnet"
+    task: object = None
+
+    @property
+    def model_name(self):
+        """`vslnet`, `vslbase` or `lpnet`."""
+        return model_name(self.config)
 
 
 def resolve_run_path(path, run_dir):
@@ -324,11 +406,16 @@ def untracked_weights(model):
     return [w.path for w in model.weights if id(w) not in reachable]
 
 
+#: `model_family` of `config.json` → (config class, task class).
+_FAMILIES = {"vslnet": (VSLNetConfig, VSLNetTask), "lpnet": (LPNetConfig, LPNetTask)}
+
+
 def load_run(run_dir, checkpoint=None, require_vocab=False):
     """Rebuild the model of a run directory and restore its selected weights.
 
     Contract (written by `experiments.train` and `experiments.import_tf1`): `RUN/config.json` holds
-    `{"model_family": "vslnet", "model": {VSLNetConfig fields}, "data": {"processed_dir": ...}, ...}`; the processed
+    `{"model_family": "vslnet" | "lpnet", "model": {VSLNetConfig or LPNetConfig fields}, "data": {"processed_dir":
+    ...}, ...}` (no `model_family`: `vslnet`); the processed
     folder holds `vocab.json`, `word_vectors.npy` and `meta.json` (`feature_dim`, `max_pos_len`); the weights are a
     `tf.train.Checkpoint(model=..., ...)` (`select_checkpoint`).
 
@@ -348,9 +435,10 @@ def load_run(run_dir, checkpoint=None, require_vocab=False):
     with open(os.path.join(run_dir, "config.json")) as f:
         run_config = json.load(f)
     family = run_config.get("model_family", "vslnet")
-    if family != "vslnet":
-        raise ValueError(f"export supports VSLNet/VSLBase runs; {run_dir} is a {family!r} run")
-    config = VSLNetConfig(**run_config["model"]).validate()
+    if family not in _FAMILIES:
+        raise ValueError(f"{run_dir} is a {family!r} run; supported model families: {sorted(_FAMILIES)}")
+    config_cls, task_cls = _FAMILIES[family]
+    config = config_cls(**run_config["model"]).validate()
     info, vocab = _data_info(run_config, run_dir)
     if require_vocab and vocab is None:
         raise ValueError(f"{run_dir} has no vocab.json: reading a raw query needs the word list the model was "
@@ -358,7 +446,8 @@ def load_run(run_dir, checkpoint=None, require_vocab=False):
     if info["max_pos_len"] > config.max_pos_len:
         raise ValueError(f"the data was resampled to {info['max_pos_len']} clips but the model's position tables "
                          f"hold {config.max_pos_len}")
-    model = VSLNetTask(config).build_model(info)
+    task = task_cls(config)
+    model = task.build_model(info)
     missing = untracked_weights(model)
     if missing:
         raise ValueError(
@@ -370,7 +459,8 @@ def load_run(run_dir, checkpoint=None, require_vocab=False):
     status = tf.train.Checkpoint(model=model).restore(checkpoint).expect_partial()
     status.assert_existing_objects_matched()
     return LoadedRun(model=model, config=config, vocab=vocab, max_pos_len=int(info["max_pos_len"]),
-                     feature_dim=int(info["feature_dim"]), checkpoint=checkpoint, run_config=run_config)
+                     feature_dim=int(info["feature_dim"]), checkpoint=checkpoint, run_config=run_config,
+                     family=family, task=task)
 
 
 def export_run(run_dir, out_dir, checkpoint=None, verbose=False):

@@ -52,3 +52,20 @@ def test_params_override_is_strict(tmp_path):
                              params_override='{"no_such_field": 1}'):
         with pytest.raises(ValueError, match="no_such_field"):
             train.run(FLAGS)
+
+
+def test_train_lpnet_exports_and_evaluates(tmp_path):
+    run_dir = tmp_path / "lpnet"
+    with flagsaver.flagsaver(model="lpnet", quirks="fixed", run_dir=str(run_dir),
+                             synthetic_dir=str(tmp_path / "synthetic"), synthetic_preset="tiny", hidden_dim=16,
+                             num_heads=2, num_proposals=5, max_steps=2, epochs=1, verbose=False):
+        train.run(FLAGS)
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["model_family"] == "lpnet" and config["model"]["num_proposals"] == 5
+    assert config["trainer"]["protocol"] == "clean" and not config["trainer"]["drop_last_train"]
+    assert (run_dir / "saved_model" / "saved_model.pb").exists()
+    eval_flags = flags.FlagValues()
+    evaluate.define_flags(eval_flags)
+    eval_flags(["evaluate", f"--run_dir={run_dir}"])
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert evaluate.run(eval_flags)["metrics"]["miou"] == pytest.approx(metrics["miou"])
