@@ -44,7 +44,8 @@ def run(flag_values):
     predict_fn = trainer_lib.make_predict_fn(loaded.task, loaded.model, strategy)
     predictions = trainer_lib.predict_split(
         predict_fn, examples, processed.open_features(), batch_size=flag_values.batch_size,
-        max_pos_len=loaded.max_pos_len, feature_dim=loaded.feature_dim, extend=loaded.config.extend)
+        max_pos_len=loaded.max_pos_len, feature_dim=loaded.feature_dim, extend=loaded.config.extend,
+        label_rule=trainer_lib.processed_label_rule(processed))
     result = {"checkpoint": loaded.checkpoint, "split": flag_values.split,
               "metrics": trainer_lib.score_predictions(predictions, examples)}
     print(metrics_lib.format_table({flag_values.split: result["metrics"]}))

@@ -72,7 +72,8 @@ def run(flag_values):
         json.dump(config, f, indent=2)
     processed = dataset_lib.prepare_dataset(data_config)
     trainer = Trainer(build_task(family, model_config), processed, trainer_config, flag_values.run_dir,
-                      extend=model_config.extend)
+                      extend=model_config.extend,
+                      extension_length=getattr(model_config, "extension_length", "code"))
     result = trainer.train()
     print(format_comparison(result, data_dir))
     if flag_values.export:

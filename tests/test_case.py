@@ -3,11 +3,19 @@
 Follows keras-hub `src/tests/test_case.py` in spirit (STYLE §9), trimmed to what our layers need and fast on CPU.
 """
 
+import os
+import pathlib
+import subprocess
+import sys
+import textwrap
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 from absl.testing import parameterized
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _to_numpy(structure):
@@ -155,3 +163,35 @@ class TestCase(tf.test.TestCase, parameterized.TestCase):
 def num_params(weights):
     """Total number of values in a list of weights."""
     return sum(int(np.prod(w.shape)) for w in weights)
+
+
+_RELOAD_SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    import tensorflow as tf
+    cases = np.load(sys.argv[2], allow_pickle=True)
+    reloaded = tf.saved_model.load(sys.argv[1])
+    serve, ids = reloaded.signatures["serving_default"], reloaded.signatures["predict_ids"]
+    out = {}
+    for i in range(int(cases["count"])):
+        result = serve(video_features=tf.constant(cases[f"features_{i}"]), query=tf.constant(str(cases[f"query_{i}"])),
+                       duration=tf.constant(float(cases[f"duration_{i}"])))
+        out.update({f"{k}_{i}": v.numpy() for k, v in result.items()})
+    batch = {k: tf.constant(cases[k]) for k in ("video_features", "video_mask", "word_ids", "char_ids")}
+    out.update({f"ids_{k}": v.numpy() for k, v in ids(**batch).items()})
+    np.savez(sys.argv[3], **out)
+""")
+
+
+def reload_saved_model_in_fresh_process(saved_model_dir, cases, ids_batch, tmp_path):
+    """Run both signatures of an exported SavedModel in a new Python process (`tf.saved_model.load`, no package
+    code) on `cases` (`[(features, query, duration)]`) and on `ids_batch`; returns the outputs as an npz mapping:
+    `{output}_{case index}` for `serving_default`, `ids_{output}` for `predict_ids`."""
+    arrays = {"count": len(cases), **ids_batch}
+    for i, (features, query, duration) in enumerate(cases):
+        arrays.update({f"features_{i}": features, f"query_{i}": query, f"duration_{i}": duration})
+    np.savez(tmp_path / "cases.npz", **arrays)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO_ROOT))
+    subprocess.run([sys.executable, "-c", _RELOAD_SCRIPT, str(saved_model_dir), str(tmp_path / "cases.npz"),
+                    str(tmp_path / "out.npz")], check=True, env=env, cwd=tmp_path)
+    return np.load(tmp_path / "out.npz", allow_pickle=True)

@@ -10,6 +10,8 @@ ENCODERS = ("cmf", "bilstm")
 INTERACTIONS = ("cqa", "cat")
 L2_MODES = ("tf1", "none")
 QUIRK_PRESETS = ("original", "fixed")
+LABEL_RULES = ("iou_argmax", "round")  # = common.data.labels.LABEL_RULES
+OPTIMIZERS = ("adam_weight_decay", "adam")
 
 
 @dataclasses.dataclass
@@ -41,6 +43,29 @@ class VSLNetConfig:
             plain f_CE (spec §6 #4).
         cqa_output_bias: give the CQA output projection a bias, as the paper's FFN and the PyTorch ports (spec §6
             #15). Default False (the TF1 code).
+        label_rule: seconds ↔ clip indices (spec §2.5, §6 #1). `iou_argmax` (the code, default): labels by the
+            IoU-argmax over all unit pairs, predictions end at (â_e + 1)·T/n. `round` (the paper): labels
+            a = clip(round_half_even(τ/T·n), 0, n − 1) for start and end, predictions τ = â/n·T for both (the
+            paper's inference rule; one option because the two rules are each other's inverse only in pairs).
+            Labels are made when the processed dataset is built: the data must be built with the same rule
+            (`DataConfig.label_rule`; `VSLNetTask.build_model` checks it) and the trainer decodes with the data's
+            rule. See `common.data.labels.time_to_index` / `index_to_time`.
+        qgh_on_concat: the paper's QGH on the 2d concat (spec §6 #5): S_h = σ(Dense(2d → 1)([V^q; h_Q])) and
+            X̃ = S_h·[V^q; h_Q] (2d), with no Dense(2d → d) before QGH. The rnn predictor then reads the 2d
+            features as in the paper's Eq. 4 (LSTM_s input 2d, heads read [h; X̃] = 3d). The transformer predictor
+            (not in the paper) needs d channels, so there the code's Dense(2d → d, bias) is applied after QGH.
+            Default False (the code: project to d, then QGH on X).
+        paper_predictor_head: the paper's single linear boundary head S = W[h; F] + b (spec §6 #7) instead of the
+            code's Dense(2d → d) + ReLU then Dense(d → 1). Default False.
+        paper_extension: the paper's highlight extension length L = a_e − a_s (spec §6 #6) instead of the code's
+            a_e − a_s + 1 (ext = round_half_even(α·L) either way). Used by the data pipeline: pass
+            `extension_length` (this config's property) to `Trainer(..., extension_length=...)`. Default False.
+        optimizer: `adam_weight_decay` (the code's BERT-style optimizer, spec §4.1, default) or `adam` (the
+            paper's "Adam", spec §6 #9): bias-corrected Adam, β 0.9/0.999, ε 1e-8, no weight decay, same linear
+            schedule and global-norm clipping (`optimization.TF1Adam`, TF1's `tf.train.AdamOptimizer`). The L2 term
+            is separate (`l2_mode`).
+        use_char_embedding: GloVe ⊕ char-CNN query embedding (the code, default True). False: GloVe only, as the
+            paper (spec §6 #11): no char-CNN and the query projection is Dense(300 → d).
     """
 
     model: str = "vslnet"
@@ -67,15 +92,27 @@ class VSLNetConfig:
     paper_span_loss: bool = False
     highlight_positive_weight: float = 2.0
     cqa_output_bias: bool = False
+    label_rule: str = "iou_argmax"
+    qgh_on_concat: bool = False
+    paper_predictor_head: bool = False
+    paper_extension: bool = False
+    optimizer: str = "adam_weight_decay"
+    use_char_embedding: bool = True
 
     def validate(self):
         for name, allowed in (("model", MODELS), ("predictor", PREDICTORS), ("encoder", ENCODERS),
-                              ("interaction", INTERACTIONS), ("l2_mode", L2_MODES)):
+                              ("interaction", INTERACTIONS), ("l2_mode", L2_MODES), ("label_rule", LABEL_RULES),
+                              ("optimizer", OPTIMIZERS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r}; expected one of {allowed}")
         if self.hidden_dim % self.num_heads:
             raise ValueError(f"hidden_dim {self.hidden_dim} is not divisible by num_heads {self.num_heads}")
         return self
+
+    @property
+    def extension_length(self):
+        """`"paper"` or `"code"`: the `extension_length` argument of the pipeline and the trainer."""
+        return "paper" if self.paper_extension else "code"
 
 
 def apply_quirks(config, preset):

@@ -7,6 +7,10 @@
                         ContextQueryAttention (or ConcatInteraction) → V^q   │
     VSLNet only:   QueryPooling → X,  QueryGuidedHighlighting → logits, X̃   │
                    ConditionedSpanPredictor(X̃ or V^q) → start/end logits ───┘
+
+Paper variants (`VSLNetConfig`, spec §6): `use_char_embedding=False` drops the char branch (query 300-d);
+`qgh_on_concat` highlights [V^q; h_Q] (2d) with `ConcatQueryPooling` instead of `QueryPooling`;
+`paper_predictor_head` gives the predictor linear heads.
 """
 
 import keras
@@ -18,11 +22,47 @@ from common.layers.concat_interaction import ConcatInteraction
 from common.layers.context_query_attention import ContextQueryAttention
 from common.layers.feature_encoder import FeatureEncoder
 from common.layers.highlighting import QueryGuidedHighlighting
+from common.layers.masking import mask_logits
 from common.layers.position_embedding import PositionEmbedding
 from common.layers.query_pooling import QueryPooling
 from common.layers.span_predictor import ConditionedSpanPredictor
 from common.layers.word_embedding import WordEmbedding
 from vslnet_tf.config import VSLNetConfig
+
+
+@keras.saving.register_keras_serializable(package="nlvl")
+class ConcatQueryPooling(keras.layers.Layer):
+    """[V^q; tile(h_Q)] `(B, n, 2d)` without the code's projection: the input of the paper's QGH (spec §6 #5).
+
+    h_Q is `QueryPooling`'s attentive pooling (spec §3.7, same `pooling_kernel` `[d, 1]`, no bias); only the
+    Dense(2d → d) is left out. Parameters: d.
+    """
+
+    def __init__(self, hidden_dim, kernel_initializer="glorot_uniform", **kwargs):
+        super().__init__(**kwargs)
+        self.hidden_dim = int(hidden_dim)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+
+    def build(self, features_shape=None, query_shape=None, query_mask_shape=None):
+        self.pooling_kernel = self.add_weight(name="pooling_kernel", shape=(self.hidden_dim, 1),
+                                              initializer=self.kernel_initializer)
+
+    def pool(self, query, query_mask):
+        """h_Q `(B, d)`, as `QueryPooling.pool`."""
+        logits = ops.squeeze(ops.matmul(query, ops.cast(self.pooling_kernel, query.dtype)), -1)
+        alphas = ops.softmax(mask_logits(logits, query_mask), axis=1)
+        return ops.squeeze(ops.matmul(ops.expand_dims(ops.cast(alphas, query.dtype), 1), query), 1)
+
+    def call(self, features, query, query_mask):
+        pooled = self.pool(query, query_mask)
+        tiled = ops.repeat(ops.expand_dims(pooled, 1), ops.shape(features)[1], axis=1)
+        return ops.concatenate([features, ops.cast(tiled, features.dtype)], axis=-1)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"hidden_dim": self.hidden_dim,
+                       "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)})
+        return config
 
 
 @keras.saving.register_keras_serializable(package="nlvl")
@@ -58,8 +98,9 @@ class VSLNet(keras.Model):
         # === Layers ===
         self.word_embedding = WordEmbedding(num_words, word_dim=config.word_dim, dropout=config.drop_rate,
                                             word_vectors=word_vectors, name="word_embeddings")
-        self.char_embedding = CharEmbedding(num_chars, char_dim=config.char_dim, dropout=config.drop_rate,
-                                            name="char_embeddings")
+        if config.use_char_embedding:
+            self.char_embedding = CharEmbedding(num_chars, char_dim=config.char_dim, dropout=config.drop_rate,
+                                                name="char_embeddings")
         self.video_dropout = keras.layers.Dropout(config.drop_rate, name="video_dropout")
         self.video_projection = keras.layers.Dense(d, name="video_conv1d")
         self.query_projection = keras.layers.Dense(d, name="query_conv1d")
@@ -76,19 +117,27 @@ class VSLNet(keras.Model):
         else:
             self.interaction = ConcatInteraction(d, name="video_query_concat")
         if config.model == "vslnet":
-            self.query_pooling = QueryPooling(d, name="context_query_concat")
+            if config.qgh_on_concat:
+                self.query_pooling = ConcatQueryPooling(d, name="context_query_concat")
+                if config.predictor == "transformer":
+                    self.highlighted_projection = keras.layers.Dense(d, name="highlighted_projection")
+            else:
+                self.query_pooling = QueryPooling(d, name="context_query_concat")
             self.highlighting = QueryGuidedHighlighting(name="highlighting_layer")
         self.predictor = ConditionedSpanPredictor(d, predictor=config.predictor, num_heads=config.num_heads,
                                                   max_pos_len=config.max_pos_len, dropout=config.drop_rate,
+                                                  head="linear" if config.paper_predictor_head else "mlp",
                                                   name="predictor")
 
     def call(self, inputs, training=None):
         video_mask = ops.cast(inputs["video_mask"], "bool")
         word_ids = ops.cast(inputs["word_ids"], "int32")
         query_mask = ops.not_equal(word_ids, 0)
-        words = self.word_embedding(word_ids, training=training)
-        chars = self.char_embedding(inputs["char_ids"], training=training)
-        query = self.query_projection(ops.concatenate([words, chars], axis=-1))
+        query = self.word_embedding(word_ids, training=training)
+        if self.config.use_char_embedding:
+            chars = self.char_embedding(inputs["char_ids"], training=training)
+            query = ops.concatenate([query, chars], axis=-1)
+        query = self.query_projection(query)
         video = self.video_projection(self.video_dropout(inputs["video_features"], training=training))
         video = self.encoder(video, video_mask, training=training)
         query = self.encoder(query, query_mask, training=training)
@@ -100,6 +149,8 @@ class VSLNet(keras.Model):
         if self.config.model == "vslnet":
             features = self.query_pooling(features, query, query_mask)
             highlight_logits, features = self.highlighting(features, video_mask)
+            if self.config.qgh_on_concat and self.config.predictor == "transformer":
+                features = self.highlighted_projection(features)
             outputs["highlight_logits"] = highlight_logits
         start_logits, end_logits = self.predictor(features, video_mask, training=training)
         outputs["start_logits"] = start_logits
@@ -109,7 +160,7 @@ class VSLNet(keras.Model):
     def l2_variables(self):
         """The variables the original L2-regularizes (spec §3.12): everything trainable except the position
         tables, the UNK row, the char table and the LSTM weights."""
-        excluded = {id(self.char_embedding.char_table)}
+        excluded = {id(self.char_embedding.char_table)} if self.config.use_char_embedding else set()
         for layer in self._flatten_layers():
             if isinstance(layer, (PositionEmbedding, WordEmbedding, keras.layers.LSTM)):
                 excluded.update(id(v) for v in layer.weights)

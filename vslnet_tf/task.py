@@ -1,6 +1,5 @@
 """`VSLNetTask`: how the shared trainer builds, trains and decodes VSLBase / VSLNet (spec vslnet §3.10–4.3)."""
 
-import keras
 from keras import ops
 
 from common import losses
@@ -15,21 +14,34 @@ class VSLNetTask(Task):
     """Losses: `L_loc + L2 + highlight_lambda · L_QGH` (VSLNet) or `L_loc + L2` (VSLBase); one gradient group."""
 
     def build_model(self, data_info):
+        # `trainer.data_info` records the data's rule; callers that build `data_info` by hand may leave it out.
+        data_rule = data_info.get("label_rule", self.config.label_rule)
+        if data_rule != self.config.label_rule:
+            raise ValueError(
+                f"the processed data was labelled with label_rule={data_rule!r} but the model config says "
+                f"{self.config.label_rule!r}; rebuild the data with DataConfig(label_rule={self.config.label_rule!r})")
         model = VSLNet(self.config, num_words=len(data_info["word_vectors"]) + 2, num_chars=data_info["num_chars"],
                        feature_dim=data_info["feature_dim"], word_vectors=data_info["word_vectors"], name="vslnet")
         model(dummy_inputs(data_info["feature_dim"]))
         return model
 
     def build_optimizer(self, total_steps):
+        """`adam_weight_decay` (the code, spec §4.1) or `adam` (the paper, spec §6 #9: TF1's bias-corrected Adam,
+        ε 1e-8, no weight decay); both with the linear-decay schedule and global-norm clipping after the all-reduce.
+        """
         config = self.config
         schedule = optimization.build_learning_rate(
             "linear_decay", config.init_lr, total_steps=total_steps, warmup_proportion=config.warmup_proportion
         )
+        if config.optimizer == "adam":
+            return optimization.build_optimizer("tf1_adam", schedule, epsilon=1e-8,
+                                                global_clipnorm=config.clip_norm or None)
         return optimization.build_optimizer("adam_weight_decay", schedule, weight_decay=config.weight_decay,
                                             global_clipnorm=config.clip_norm or None)
 
     def prepare_optimizer(self, optimizer, model):
-        optimizer.exclude_from_weight_decay(var_list=optimization.weight_decay_exclusions(model))
+        if self.config.optimizer == "adam_weight_decay":
+            optimizer.exclude_from_weight_decay(var_list=optimization.weight_decay_exclusions(model))
 
     def compute_losses(self, model, batch, training):
         outputs = model(batch, training=training)

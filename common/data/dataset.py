@@ -45,6 +45,11 @@ class DataConfig:
         skip_missing_videos: skip (counted and reported) queries whose video has no features, instead of raising.
         reversed_moments: `error`, `keep` (the originals: ActivityNet train has two moments with start > end) or
             `skip` (counted); see `common.data.annotations`.
+        label_rule: seconds → clip indices of the ground truth (spec vslnet §6 #1): `iou_argmax` (the code,
+            default) or `round` (the paper's `a = Round(τ/T·n)`); see `common.data.labels.time_to_index`. It is
+            recorded in `meta.json` (`label_rule`), and the trainer converts predictions back to seconds with the
+            matching inverse (`labels.index_to_time(..., rule=...)`). Part of the fingerprint only when it is not
+            the default, so folders built before the option existed stay valid.
     """
 
     dataset: str = "charades"
@@ -59,6 +64,7 @@ class DataConfig:
     tacos_org_durations: str = ""
     skip_missing_videos: bool = False
     reversed_moments: str = "error"
+    label_rule: str = "iou_argmax"
 
     def fingerprint(self):
         keys = ("dataset", "annotation_dir", "feature_path", "glove_path", "feature_layout", "max_pos_len",
@@ -66,6 +72,8 @@ class DataConfig:
         fp = {k: getattr(self, k) for k in keys}
         for k in ("annotation_dir", "feature_path", "glove_path", "tacos_org_durations"):
             fp[k] = os.path.abspath(fp[k]) if fp[k] else ""
+        if self.label_rule != "iou_argmax":
+            fp["label_rule"] = self.label_rule
         fp["processing_version"] = PROCESSING_VERSION
         return fp
 
@@ -92,11 +100,13 @@ def _log(message):
     sys.stderr.write(message + "\n")
 
 
-def make_example(record, tokens, vocab, num_clips, max_pos_len):
-    """One processed example (a JSON-ready dict) of a record; clip indices by the IoU-argmax rule."""
+def make_example(record, tokens, vocab, num_clips, max_pos_len, label_rule="iou_argmax"):
+    """One processed example (a JSON-ready dict) of a record; clip indices by `label_rule` (default: the code's
+    IoU-argmax; `round`: the paper's, spec vslnet §6 #1)."""
     tokens = tokens[:max_pos_len]
     v_len = min(num_clips, max_pos_len)
-    start_index, end_index = labels.time_to_index(record.start, record.end, v_len, record.duration)
+    start_index, end_index = labels.time_to_index(record.start, record.end, v_len, record.duration,
+                                                  rule=label_rule)
     return {
         "qid": record.qid,
         "vid": record.vid,
@@ -120,6 +130,8 @@ def prepare_dataset(config, progress=True):
         MissingFeaturesError: a query's video has no features and `skip_missing_videos` is off. The message
             names the video, the annotation line and how many queries are affected.
     """
+    if config.label_rule not in labels.LABEL_RULES:
+        raise ValueError(f"label_rule must be one of {labels.LABEL_RULES}, got {config.label_rule!r}")
     folder = config.processed_dir
     meta_path = os.path.join(folder, "meta.json")
     if os.path.exists(meta_path):
@@ -165,7 +177,8 @@ def prepare_dataset(config, progress=True):
                     continue
                 if record.vid not in num_clips_cache:
                     num_clips_cache[record.vid] = store.num_clips(record.vid)
-                example = make_example(record, tokens, vocab, num_clips_cache[record.vid], config.max_pos_len)
+                example = make_example(record, tokens, vocab, num_clips_cache[record.vid], config.max_pos_len,
+                                       label_rule=config.label_rule)
                 f.write(json.dumps(example) + "\n")
                 kept += 1
         counts[split] = {"queries": kept, "skipped_missing_video": len(missing.get(split, []))}
@@ -181,6 +194,7 @@ def prepare_dataset(config, progress=True):
         "feature_layout": config.feature_layout,
         "feature_dim": store.feature_dim(),
         "max_pos_len": config.max_pos_len,
+        "label_rule": config.label_rule,
         "num_words": vocab.num_words,
         "num_chars": vocab.num_chars,
         "counts": counts,

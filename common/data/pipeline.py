@@ -71,7 +71,7 @@ class ExampleFeatures:
 
 
 def make_dataset(examples, store, *, batch_size, max_pos_len, feature_dim, training, seed=0, epoch=0,
-                 drop_remainder=False, extend=0.1, skip_batches=0):
+                 drop_remainder=False, extend=0.1, extension_length="code", skip_batches=0):
     """Batches of one split.
 
     Args:
@@ -83,6 +83,8 @@ def make_dataset(examples, store, *, batch_size, max_pos_len, feature_dim, train
         training: shuffle by `epoch_order(seed, epoch)`; otherwise file order.
         drop_remainder: drop the last partial batch (LPNet's training does; evaluation never should).
         extend: highlight extension ratio α.
+        extension_length: `"code"` (L = a_e − a_s + 1, default) or `"paper"` (L = a_e − a_s, spec vslnet §6 #6):
+            the length that α multiplies (`labels.highlight_extension`).
         skip_batches: batches to skip at the start (resuming in the middle of an epoch).
 
     Returns:
@@ -94,7 +96,8 @@ def make_dataset(examples, store, *, batch_size, max_pos_len, feature_dim, train
         raise ValueError("evaluation must see every example: drop_remainder is for training only")
     order = epoch_order(len(examples), seed, epoch) if training else np.arange(len(examples), dtype=np.int64)
     bounds = np.asarray(
-        [labels.highlight_bounds(ex["start_index"], ex["end_index"], ex["v_len"], extend) for ex in examples],
+        [labels.highlight_bounds(ex["start_index"], ex["end_index"], ex["v_len"], extend, extension_length)
+         for ex in examples],
         dtype=np.int32,
     )
     static = {

@@ -14,23 +14,25 @@ def _clone(initializer):
 class QueryGuidedHighlighting(keras.layers.Layer):
     """QGH of VSLNet (VSLNet spec §3.8; also LPNet spec §7). TF1: `model/layers.py::highlight_layer`.
 
-    z = mask_logits(Dense(d → 1, bias)(X), video_mask) (float32), S_h = sigmoid(z) (exactly 0 on padding),
-    X̃ = X ⊙ S_h (one scalar per clip broadcast over d). The loss lives in `common/losses.py::highlight_loss`.
+    z = mask_logits(Dense(D → 1, bias)(X), video_mask) (float32), S_h = sigmoid(z) (exactly 0 on padding),
+    X̃ = X ⊙ S_h (one scalar per clip broadcast over D). The loss lives in `common/losses.py::highlight_loss`.
+    The width D is the input's: the code scores the projected X (D = d); the paper's Eq. scores the concat
+    [V^q; h_Q] (D = 2d, VSLNet spec §6 #5, `VSLNetConfig.qgh_on_concat`).
 
     Weights (TF1 name → ours): `highlighting_layer/dense/kernel [1, d, 1]` → `score/kernel [d, 1]`;
-    `dense/bias [1, 1, 1]` → `score/bias [1]`. Parameters at d = 128: 129.
+    `dense/bias [1, 1, 1]` → `score/bias [1]`. Parameters: D + 1 (129 at D = d = 128).
 
     Args:
         kernel_initializer: initializer of the scoring projection. Defaults to `"glorot_uniform"`.
         **kwargs: base `keras.layers.Layer` arguments (`name`, `dtype`, `trainable`).
 
     Call arguments:
-        features: float tensor `(B, n, d)`, query-aware clip features X.
+        features: float tensor `(B, n, D)`, query-aware clip features X.
         video_mask: bool tensor `(B, n)`, `True` on real clips.
 
     Returns:
         A tuple `(logits, highlighted)`: float32 logits `(B, n)` with padded clips at `float32(-1e30)`, and the
-        highlighted features `(B, n, d)`.
+        highlighted features `(B, n, D)`.
 
     Masking: uses `video_mask` explicitly; propagates no Keras mask.
 

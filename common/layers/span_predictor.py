@@ -9,6 +9,7 @@ from common.layers.feature_encoder import FeatureEncoder
 from common.layers.masking import mask_logits
 
 PREDICTORS = ("rnn", "transformer")
+HEADS = ("mlp", "linear")
 
 
 def _clone(initializer):
@@ -67,19 +68,27 @@ class ConditionedSpanPredictor(keras.layers.Layer):
     - `predictor="transformer"`: start = Enc_p(F), end = Enc_p(start) with **one** `FeatureEncoder` (own position
       table, own weights) called twice; then start = LN_s(start), end = LN_e(end) (end is computed from the
       un-normalized start).
-    - Heads: g = ReLU(Dense(2d → d, bias)([h; F])), logits = mask_logits(Dense(d → 1, bias)(g), video_mask).
+    - Heads (`head="mlp"`, the code): g = ReLU(Dense(d + D_F → d, bias)([h; F])),
+      logits = mask_logits(Dense(d → 1, bias)(g), video_mask), per boundary.
+    - Heads (`head="linear"`, the paper's Eq. 4, VSLNet spec §6 #7): logits = mask_logits(W[h; F] + b, video_mask)
+      with one Dense(d + D_F → 1, bias) per boundary (`start_dense`, `end_dense`); no `*_hidden` layers.
+    - The input width D_F may differ from d for the rnn predictor (the LSTM_s kernel is [D_F, 4d] and the heads
+      read d + D_F channels), e.g. the paper's 2d-wide highlighted features (VSLNet spec §6 #5). The transformer
+      predictor needs D_F = d (its encoder adds residuals).
 
     Weights (TF1 name under `conditioned_predictor/` → ours): `start_rnn/rnn/lstm_cell/{kernel,bias}` →
     `start_rnn/...` (see `build_tf1_lstm` for the split/reorder), same for `end_rnn`; `feature_encoder/*` →
     `feature_encoder/*`; `s_layer_norm`, `e_layer_norm` → `start_layer_norm`, `end_layer_norm`;
     `{start,end}_hidden/kernel [1, 2d, d]` → `{start,end}_hidden/kernel [2d, d]`;
     `{start,end}_dense/kernel [1, d, 1]` → `{start,end}_dense/kernel [d, 1]`; biases drop their leading 1s.
-    Parameters at d = 128: LSTMs 2·131,584 = 263,168; heads 65,792 + 258; transformer: encoder 153,600 (at 128
-    positions) + 2 LayerNorms 512.
+    Parameters at d = 128 (D_F = d): LSTMs 2·131,584 = 263,168; heads 65,792 + 258 (`mlp`) or 2·257 = 514
+    (`linear`); transformer: encoder 153,600 (at 128 positions) + 2 LayerNorms 512.
 
     Args:
         hidden_dim: int, width `d` (also the LSTM units).
         predictor: `"rnn"` or `"transformer"`. Defaults to `"rnn"`.
+        head: `"mlp"` (the code's Dense + ReLU + Dense) or `"linear"` (the paper's single linear layer). Defaults
+            to `"mlp"`.
         num_heads: int, heads of the transformer encoder. Defaults to 8.
         max_pos_len: int, position-table rows of the transformer encoder. Defaults to 128.
         dropout: float, dropout of the transformer encoder (the rnn predictor has no dropout, as the original).
@@ -111,6 +120,7 @@ class ConditionedSpanPredictor(keras.layers.Layer):
         self,
         hidden_dim,
         predictor="rnn",
+        head="mlp",
         num_heads=8,
         max_pos_len=128,
         dropout=0.0,
@@ -121,8 +131,11 @@ class ConditionedSpanPredictor(keras.layers.Layer):
         super().__init__(**kwargs)
         if predictor not in PREDICTORS:
             raise ValueError(f"predictor must be one of {PREDICTORS}, got {predictor!r}.")
+        if head not in HEADS:
+            raise ValueError(f"head must be one of {HEADS}, got {head!r}.")
         self.hidden_dim = int(hidden_dim)
         self.predictor = predictor
+        self.head = head
         self.num_heads = int(num_heads)
         self.max_pos_len = int(max_pos_len)
         self.dropout = float(dropout)
@@ -158,8 +171,9 @@ class ConditionedSpanPredictor(keras.layers.Layer):
                 name=name,
             )
 
-        self.start_hidden = dense(self.hidden_dim, "relu", "start_hidden")
-        self.end_hidden = dense(self.hidden_dim, "relu", "end_hidden")
+        if self.head == "mlp":
+            self.start_hidden = dense(self.hidden_dim, "relu", "start_hidden")
+            self.end_hidden = dense(self.hidden_dim, "relu", "end_hidden")
         self.start_dense = dense(1, None, "start_dense")
         self.end_dense = dense(1, None, "end_dense")
 
@@ -181,10 +195,14 @@ class ConditionedSpanPredictor(keras.layers.Layer):
             self.encoder.build(batch_time + (d,))
             self.start_layer_norm.build(batch_time + (d,))
             self.end_layer_norm.build(batch_time + (d,))
-        self.start_hidden.build(batch_time + (d + input_dim,))
-        self.end_hidden.build(batch_time + (d + input_dim,))
-        self.start_dense.build(batch_time + (d,))
-        self.end_dense.build(batch_time + (d,))
+        if self.head == "mlp":
+            self.start_hidden.build(batch_time + (d + input_dim,))
+            self.end_hidden.build(batch_time + (d + input_dim,))
+            self.start_dense.build(batch_time + (d,))
+            self.end_dense.build(batch_time + (d,))
+        else:
+            self.start_dense.build(batch_time + (d + input_dim,))
+            self.end_dense.build(batch_time + (d + input_dim,))
 
     def call(self, features, video_mask, training=None, return_features=False):
         if self.predictor == "rnn":
@@ -196,8 +214,11 @@ class ConditionedSpanPredictor(keras.layers.Layer):
             end_features = self.encoder(start_features, padding_mask=video_mask, training=training)
             start_features = self.start_layer_norm(start_features)
             end_features = self.end_layer_norm(end_features)
-        start_hidden = self.start_hidden(ops.concatenate([start_features, features], axis=-1))
-        end_hidden = self.end_hidden(ops.concatenate([end_features, features], axis=-1))
+        start_hidden = ops.concatenate([start_features, features], axis=-1)
+        end_hidden = ops.concatenate([end_features, features], axis=-1)
+        if self.head == "mlp":
+            start_hidden = self.start_hidden(start_hidden)
+            end_hidden = self.end_hidden(end_hidden)
         start_logits = mask_logits(ops.squeeze(self.start_dense(start_hidden), -1), video_mask)
         end_logits = mask_logits(ops.squeeze(self.end_dense(end_hidden), -1), video_mask)
         if return_features:
@@ -210,6 +231,7 @@ class ConditionedSpanPredictor(keras.layers.Layer):
             {
                 "hidden_dim": self.hidden_dim,
                 "predictor": self.predictor,
+                "head": self.head,
                 "num_heads": self.num_heads,
                 "max_pos_len": self.max_pos_len,
                 "dropout": self.dropout,

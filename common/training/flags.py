@@ -140,5 +140,6 @@ def build_configs(flag_values, model_config, data_dir=None):
                           tacos_org_durations=fv.tacos_org_durations, skip_missing_videos=fv.skip_missing_videos,
                           reversed_moments=fv.reversed_moments)
     data.max_pos_len = model_config.max_pos_len
+    data.label_rule = getattr(model_config, "label_rule", data.label_rule)
     data.processed_dir = fv.processed_dir or os.path.join(fv.run_dir, "data")
     return model_config.validate(), data, trainer

@@ -3,11 +3,7 @@ the exported SavedModel reloaded in a fresh process."""
 
 import dataclasses
 import json
-import os
 import pathlib
-import subprocess
-import sys
-import textwrap
 
 import keras
 import numpy as np
@@ -17,6 +13,7 @@ import tensorflow as tf
 from common.data import labels
 from common.data.tokenization import tokenize
 from common.export import saved_model
+from tests.test_case import reload_saved_model_in_fresh_process
 from lpnet_tf.config import LPNetConfig
 from lpnet_tf.model import LPNet
 from lpnet_tf.task import LPNetTask
@@ -160,24 +157,6 @@ def test_serving_function_rejects_bad_inputs(functions, features, query, duratio
         functions.serve(features, query, duration)
 
 
-_RELOAD_SCRIPT = textwrap.dedent("""
-    import sys
-    import numpy as np
-    import tensorflow as tf
-    cases = np.load(sys.argv[2], allow_pickle=True)
-    reloaded = tf.saved_model.load(sys.argv[1])
-    serve, ids = reloaded.signatures["serving_default"], reloaded.signatures["predict_ids"]
-    out = {}
-    for i in range(int(cases["count"])):
-        result = serve(video_features=tf.constant(cases[f"features_{i}"]), query=tf.constant(str(cases[f"query_{i}"])),
-                       duration=tf.constant(float(cases[f"duration_{i}"])))
-        out.update({f"{k}_{i}": v.numpy() for k, v in result.items()})
-    batch = {k: tf.constant(cases[k]) for k in ("video_features", "video_mask", "word_ids", "char_ids")}
-    out.update({f"ids_{k}": v.numpy() for k, v in ids(**batch).items()})
-    np.savez(sys.argv[3], **out)
-""")
-
-
 def test_export_run_round_trip_in_a_fresh_process(run, functions, tmp_path):
     run_dir, model, _ = run
     out_dir = tmp_path / "exported"
@@ -187,14 +166,7 @@ def test_export_run_round_trip_in_a_fresh_process(run, functions, tmp_path):
     assert info["model"] == "lpnet" and info["signatures"]["serving_default"] == list(
         saved_model.LPNET_SERVING_OUTPUTS)
     cases = serving_cases()
-    arrays = {"count": len(cases), **ids_batch()}
-    for i, (features, query, duration) in enumerate(cases):
-        arrays.update({f"features_{i}": features, f"query_{i}": query, f"duration_{i}": duration})
-    np.savez(tmp_path / "cases.npz", **arrays)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO_ROOT))
-    subprocess.run([sys.executable, "-c", _RELOAD_SCRIPT, str(out_dir), str(tmp_path / "cases.npz"),
-                    str(tmp_path / "out.npz")], check=True, env=env, cwd=tmp_path)
-    reloaded = np.load(tmp_path / "out.npz", allow_pickle=True)
+    reloaded = reload_saved_model_in_fresh_process(out_dir, cases, ids_batch(), tmp_path)
     for i, (features, query, duration) in enumerate(cases):
         expected = {k: v.numpy() for k, v in functions.serve(features, query, duration).items()}
         for key in ("start_index", "end_index", "topk_start_index", "topk_end_index", "tokens"):

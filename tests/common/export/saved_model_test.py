@@ -10,9 +10,6 @@ import json
 import os
 import pathlib
 import random
-import subprocess
-import sys
-import textwrap
 
 import keras
 import numpy as np
@@ -23,6 +20,7 @@ from common.data import labels
 from common.data import vocab as vocab_lib
 from common.data.tokenization import tokenize
 from common.export import saved_model
+from tests.test_case import reload_saved_model_in_fresh_process
 from common.export.text_graph import graph_tokenize
 from common.layers.span_decoding import span_decode
 from vslnet_tf.config import VSLNetConfig
@@ -326,24 +324,6 @@ def test_load_run_refuses_weights_a_checkpoint_cannot_hold(run, monkeypatch):
         saved_model.load_run(str(run_dir))
 
 
-_RELOAD_SCRIPT = textwrap.dedent("""
-    import sys
-    import numpy as np
-    import tensorflow as tf
-    cases = np.load(sys.argv[2], allow_pickle=True)
-    reloaded = tf.saved_model.load(sys.argv[1])
-    serve, ids = reloaded.signatures["serving_default"], reloaded.signatures["predict_ids"]
-    out = {}
-    for i in range(int(cases["count"])):
-        result = serve(video_features=tf.constant(cases[f"features_{i}"]), query=tf.constant(str(cases[f"query_{i}"])),
-                       duration=tf.constant(float(cases[f"duration_{i}"])))
-        out.update({f"{k}_{i}": v.numpy() for k, v in result.items()})
-    batch = {k: tf.constant(cases[k]) for k in ("video_features", "video_mask", "word_ids", "char_ids")}
-    out.update({f"ids_{k}": v.numpy() for k, v in ids(**batch).items()})
-    np.savez(sys.argv[3], **out)
-""")
-
-
 def test_saved_model_round_trip_in_a_fresh_process(run, functions, tmp_path):
     _, model, vocab = run
     out_dir = tmp_path / "exported"
@@ -351,14 +331,7 @@ def test_saved_model_round_trip_in_a_fresh_process(run, functions, tmp_path):
     assert (out_dir / "saved_model.pb").exists() and json.loads((out_dir / "nlvl_export.json").read_text())[
         "max_pos_len"] == MAX_POS_LEN
     cases = serving_cases()
-    arrays = {"count": len(cases), **_ids_batch()}
-    for i, (features, query, duration) in enumerate(cases):
-        arrays.update({f"features_{i}": features, f"query_{i}": query, f"duration_{i}": duration})
-    np.savez(tmp_path / "cases.npz", **arrays)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO_ROOT))
-    subprocess.run([sys.executable, "-c", _RELOAD_SCRIPT, str(out_dir), str(tmp_path / "cases.npz"),
-                    str(tmp_path / "out.npz")], check=True, env=env, cwd=tmp_path)
-    reloaded = np.load(tmp_path / "out.npz", allow_pickle=True)
+    reloaded = reload_saved_model_in_fresh_process(out_dir, cases, _ids_batch(), tmp_path)
     for i, (features, query, duration) in enumerate(cases):
         expected = {k: v.numpy() for k, v in functions.serve(features, query, duration).items()}
         assert set(expected) == set(saved_model.SERVING_OUTPUTS)

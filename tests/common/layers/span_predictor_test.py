@@ -151,3 +151,55 @@ class ConditionedSpanPredictorTest(TestCase):
     def test_transformer_dropout_only_in_training(self):
         layer = ConditionedSpanPredictor(4, predictor="transformer", num_heads=2, max_pos_len=8, dropout=0.5)
         self.assert_dropout_only_in_training(layer, lambda l, training: l(**self.inputs(), training=training))
+
+
+class ConditionedSpanPredictorPaperVariantsTest(TestCase):
+    """The paper's single linear head (VSLNet spec §6 #7) and inputs wider than d (§6 #5)."""
+
+    def setUp(self):
+        super().setUp()
+        self.features = np.random.RandomState(1).normal(size=(2, 6, 8)).astype("float32")
+        self.video_mask = np.array([[True] * 6, [True] * 4 + [False] * 2])
+
+    def test_default_head_is_the_code_mlp(self):
+        layer = ConditionedSpanPredictor(4)
+        self.assertEqual(layer.get_config()["head"], "mlp")
+        self.assertTrue(hasattr(layer, "start_hidden") and hasattr(layer, "end_hidden"))
+
+    def test_linear_head_basics(self):
+        # Input 2d = 8 wide: LSTM_s (8 + 4 + 1)·16 = 208, LSTM_e (4 + 4 + 1)·16 = 144; heads 2·((4 + 8) + 1) = 26.
+        layer = self.run_layer_test(
+            ConditionedSpanPredictor,
+            {"hidden_dim": 4, "head": "linear"},
+            {"features": self.features, "video_mask": self.video_mask},
+            expected_output_shape=((2, 6), (2, 6)),
+            expected_num_trainable_weights=10,
+            expected_num_trainable_params=208 + 144 + 26,
+        )
+        self.assertFalse(hasattr(layer, "start_hidden"))
+
+    def test_linear_head_is_one_dense_on_the_concat(self):
+        layer = ConditionedSpanPredictor(4, head="linear")
+        start, end, h_s, h_e = layer(self.features, self.video_mask, return_features=True)
+        for logits, h, dense in ((start, h_s, layer.start_dense), (end, h_e, layer.end_dense)):
+            kernel, bias = (ops.convert_to_numpy(w) for w in (dense.kernel, dense.bias))
+            self.assertEqual(kernel.shape, (12, 1))
+            expected = (np.concatenate([ops.convert_to_numpy(h), self.features], -1) @ kernel)[..., 0] + bias[0]
+            expected = np.where(self.video_mask, expected, np.float32(-1e30))
+            np.testing.assert_allclose(ops.convert_to_numpy(logits), expected, rtol=1e-5, atol=1e-5)
+
+    def test_mlp_head_on_wider_inputs(self):
+        # Heads 2·(12·4 + 4) + 2·(4 + 1) = 114 on top of the same LSTMs.
+        layer = ConditionedSpanPredictor(4)
+        layer(self.features, self.video_mask)
+        self.assertEqual(num_params(layer.trainable_weights), 208 + 144 + 114)
+        self.assertEqual(tuple(layer.start_rnn.cell.kernel.shape), (8, 16))
+
+    def test_linear_head_parameter_count_vslnet(self):
+        layer = ConditionedSpanPredictor(128, head="linear")
+        layer.build((None, None, 128))
+        self.assertEqual(num_params(layer.trainable_weights), 263_168 + 2 * 257)
+
+    def test_invalid_head(self):
+        with self.assertRaisesRegex(ValueError, "head"):
+            ConditionedSpanPredictor(4, head="conv")
