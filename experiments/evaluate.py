@@ -23,6 +23,9 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_string("checkpoint", None, "Checkpoint instead of the run's selected one.", flag_values=flag_values)
     flags.DEFINE_enum("by_length", None, ["table5", "table7"], "Also report per video-length bucket.",
                       flag_values=flag_values)
+    flags.DEFINE_string("processed_dir", None, "Processed dataset to evaluate on instead of the run's own (e.g. for "
+                        "a run imported from a TF1 checkpoint; its vocabulary must be the one the model was trained "
+                        "with).", flag_values=flag_values)
     flags.DEFINE_integer("batch_size", 16, "Evaluation batch size (the originals use 16; padding is per batch).",
                          flag_values=flag_values)
 
@@ -32,11 +35,15 @@ def run(flag_values):
     if not flag_values.run_dir:
         raise app.UsageError("--run_dir is required")
     loaded = saved_model.load_run(flag_values.run_dir, checkpoint=flag_values.checkpoint)
-    processed_dir = saved_model.resolve_run_path(loaded.run_config["data"]["processed_dir"], flag_values.run_dir)
+    processed_dir = flag_values.processed_dir or saved_model.resolve_run_path(
+        loaded.run_config["data"]["processed_dir"], flag_values.run_dir)
     if not os.path.exists(os.path.join(processed_dir, "meta.json")):
-        raise FileNotFoundError(f"{processed_dir} holds no processed dataset to evaluate on (an imported TF1 run "
-                                "needs a processed dataset: train with --max_steps=0 on the same data first)")
+        raise FileNotFoundError(f"{processed_dir} holds no processed dataset to evaluate on; pass --processed_dir "
+                                "(experiments.train builds one in RUN_DIR/data)")
     processed = dataset_lib.load_processed(processed_dir)
+    if processed.word_vectors.shape[0] + 2 != loaded.model.word_embedding.vocabulary_size:
+        raise ValueError(f"{processed_dir} has {processed.word_vectors.shape[0] + 2} word ids but the model was built "
+                         f"with {loaded.model.word_embedding.vocabulary_size}: the vocabularies differ")
     if flag_values.split not in processed.splits:
         raise ValueError(f"split {flag_values.split!r} not in {sorted(processed.splits)}")
     examples = processed.splits[flag_values.split]

@@ -39,6 +39,11 @@ def test_train_on_synthetic_writes_a_complete_run_dir(tmp_path, capsys):
         assert evaluated["metrics"][key] == pytest.approx(metrics[key]), key
     assert sum(b["count"] for b in evaluated["by_length"].values()) == metrics["count"]
     assert json.loads((run_dir / "eval_test.json").read_text())["split"] == "test"
+    other = flags.FlagValues()
+    evaluate.define_flags(other)
+    other(["evaluate", f"--run_dir={run_dir}", f"--processed_dir={run_dir / 'data'}", "--split=train"])
+    assert evaluate.run(other)["metrics"]["count"] == len((tmp_path / "synthetic" / "tiny" /
+                                                             "charades_sta_train.txt").read_text().splitlines())
 
 
 def test_real_data_needs_all_paths(tmp_path):
