@@ -1,0 +1,291 @@
+"""Training and inference throughput (samples/s) of VSLNet on random inputs, against the original TF1 code.
+
+    python benchmarks/speed.py --model=vslnet --shape=charades [--json] [--steps=20] [--warmup=5] [--jit]
+
+What is timed:
+- **train**: the trainer's own step (`common.training.trainer.Trainer._build_train_step`): one `tf.function` with
+  an input signature whose batch and time dimensions are `None`, running `VSLNetTask.compute_losses` under a
+  `GradientTape` and `AdamWeightDecay.apply_gradients` (decay exclusions by role, global clip norm 1.0), i.e.
+  `task.build_optimizer` + `task.prepare_optimizer`, exactly as a training run builds them.
+- **inference**: `VSLNetTask.predict_step` (forward pass without dropout + span decoding) in a `tf.function` with
+  the same kind of input signature.
+
+Each step is timed on its own after `--warmup` untimed steps (the first one traces and compiles); the score is
+`batch_size / median step time`. The "other load" column is the CPU (in cores) that other processes used while
+the steps were timed (from `/proc/stat`); above ~0.2 the times are inflated and a warning is printed. The model is VSLNet with the rnn predictor, d = 128, 8 heads, char_dim 50 and
+drop_rate 0.2; the word table holds 1,298 frozen random 300-d vectors (1,300 ids with PAD and UNK) and the char
+vocabulary has 40 symbols. Shapes (`--shape`):
+
+| shape | batch | clips n (= max_pos_len) | video features | words m | chars per word |
+|---|---|---|---|---|---|
+| `charades` | 16 | 128 | 1024 | 10 | 3-9 (mean 6) |
+| `anet` | 16 | 300 | 1024 | 15 | 3-9 (mean 6) |
+
+Valid lengths are drawn per sample (videos: at least half of n; queries: at least half of m) and every batch is
+padded to n clips and m words, as the pipeline pads to the longest sample. The references are the original TF1
+code measured on the same kind of machine (`REFERENCES`); the table prints our rate divided by theirs.
+
+`--jit` compiles both steps with XLA (`TrainerConfig.jit` does the same for training). `--intra_op_threads` and
+`--inter_op_threads` set TensorFlow's thread pools (0 = TensorFlow's default). With `--json` the last line is
+`{"train_samples_per_s": ..., "infer_samples_per_s": ...}`. `--profile_dir=DIR` also writes a
+`tf.profiler.experimental` trace of a few training steps (viewable with TensorBoard's profile plugin / xprof).
+"""
+
+import json
+import os
+import statistics
+import sys
+import time
+
+# `python benchmarks/speed.py` puts `benchmarks/` first on the path: put this checkout's root before it, so that its
+# packages are imported rather than those of another installed copy.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np
+import tensorflow as tf
+from absl import app, flags
+
+from common.data import labels
+from common.training import trainer as trainer_lib
+from vslnet_tf.config import VSLNetConfig
+from vslnet_tf.task import VSLNetTask
+
+SHAPES = {
+    "charades": {"batch_size": 16, "num_clips": 128, "num_words": 10, "max_pos_len": 128},
+    "anet": {"batch_size": 16, "num_clips": 300, "num_words": 15, "max_pos_len": 300},
+}
+#: Samples/s of the original TF1 VSLNet code on this machine kind (train, inference), per shape.
+REFERENCES = {
+    "charades": {"train": 110.7, "infer": 353.0},
+    "anet": {"train": 57.9, "infer": 134.0},
+}
+FEATURE_DIM = 1024
+NUM_WORDS = 1300  # word ids including PAD (0) and UNK (1)
+NUM_CHARS = 40  # char ids including PAD and UNK
+WORD_DIM = 300
+CHARS_PER_WORD = (3, 9)  # inclusive range of word lengths in chars (mean 6)
+NUM_BATCHES = 4  # distinct random batches, cycled through the timed steps
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", "vslnet", "Model family to benchmark: vslnet (lpnet is not implemented yet).")
+flags.DEFINE_enum("shape", "charades", list(SHAPES), "Input shape preset (module docstring).")
+flags.DEFINE_integer("steps", 20, "Timed steps per measurement (each timed individually; the median is used).")
+flags.DEFINE_integer("warmup", 5, "Untimed steps before timing (the first traces and compiles).")
+flags.DEFINE_bool("jit", False, "Compile the train and inference steps with XLA (`jit_compile=True`).")
+flags.DEFINE_integer("intra_op_threads", 0, "TensorFlow intra-op threads (0: TensorFlow's default).")
+flags.DEFINE_integer("inter_op_threads", 0, "TensorFlow inter-op threads (0: TensorFlow's default).")
+flags.DEFINE_integer("seed", 0, "Seed of the random inputs, weights and dropout.")
+flags.DEFINE_bool("json", False, "Print a JSON line with both rates last.")
+flags.DEFINE_string("profile_dir", None, "If set, write a profiler trace of `--steps` training steps here.")
+
+
+# === Inputs ===
+
+
+def random_batch(rng, batch_size, num_clips, num_words):
+    """A batch of the pipeline's training keys, padded to `num_clips` clips and `num_words` words (numpy)."""
+    video_length = rng.integers(max(1, num_clips // 2), num_clips + 1, size=batch_size)
+    video_length[0] = num_clips  # the batch's longest video sets the padded length
+    query_length = rng.integers(max(1, num_words // 2), num_words + 1, size=batch_size)
+    query_length[0] = num_words
+    word_lengths = rng.integers(CHARS_PER_WORD[0], CHARS_PER_WORD[1] + 1, size=(batch_size, num_words))
+    width = int(word_lengths.max())  # chars are padded to the batch's longest word
+    clips = np.arange(num_clips)
+    words = np.arange(num_words)
+    video_mask = clips[None, :] < video_length[:, None]
+    query_mask = words[None, :] < query_length[:, None]
+    word_ids = np.where(query_mask, rng.integers(1, NUM_WORDS, size=(batch_size, num_words)), 0)
+    char_valid = query_mask[:, :, None] & (np.arange(width)[None, None, :] < word_lengths[:, :, None])
+    char_ids = np.where(char_valid, rng.integers(1, NUM_CHARS, size=(batch_size, num_words, width)), 0)
+    start_index = np.array([rng.integers(0, length) for length in video_length])
+    end_index = np.array([rng.integers(s, length) for s, length in zip(start_index, video_length)])
+    highlight = np.stack(
+        [labels.highlight_labels(s, e, length, num_clips) for s, e, length in zip(start_index, end_index, video_length)]
+    )
+    features = rng.standard_normal((batch_size, num_clips, FEATURE_DIM), dtype=np.float32) * video_mask[..., None]
+    return {
+        "video_features": features,
+        "video_mask": video_mask,
+        "word_ids": word_ids.astype(np.int32),
+        "char_ids": char_ids.astype(np.int32),
+        "start_index": start_index.astype(np.int32),
+        "end_index": end_index.astype(np.int32),
+        "highlight_labels": highlight.astype(np.int32),
+    }
+
+
+def batch_signature(batch):
+    """`tf.TensorSpec`s of `batch` with every dimension unknown but the feature size, as the dataset gives."""
+    signature = {key: tf.TensorSpec([None] * value.ndim, tf.as_dtype(value.dtype)) for key, value in batch.items()}
+    signature["video_features"] = tf.TensorSpec([None, None, FEATURE_DIM], tf.float32)
+    return signature
+
+
+# === Steps ===
+
+
+def build_vslnet(shape, jit):
+    """The VSLNet task, model and optimizer; the trainer's train step and a `predict_step` function.
+
+    Returns:
+        `((train_step, train_batches), (predict_step, predict_batches))`: each step takes one batch dict; the
+        batches are `NUM_BATCHES` random batches as tensors, holding the keys each step reads.
+    """
+    rng = np.random.default_rng(FLAGS.seed)
+    config = VSLNetConfig(
+        model="vslnet",
+        predictor="rnn",
+        hidden_dim=128,
+        num_heads=8,
+        char_dim=50,
+        drop_rate=0.2,
+        max_pos_len=shape["max_pos_len"],
+    )
+    task = VSLNetTask(config)
+    data_info = {
+        "feature_dim": FEATURE_DIM,
+        "word_vectors": rng.standard_normal((NUM_WORDS - 2, WORD_DIM), dtype=np.float32),
+        "num_chars": NUM_CHARS,
+        "max_pos_len": shape["max_pos_len"],
+    }
+    batches = [
+        random_batch(rng, shape["batch_size"], shape["num_clips"], shape["num_words"]) for _ in range(NUM_BATCHES)
+    ]
+    signature = batch_signature(batches[0])
+
+    # The trainer's own step function, built from its parts without a dataset on disk (`Trainer.__init__`
+    # needs a processed dataset; these are the attributes `_build_train_step` and `_replica_step` read).
+    trainer_lib.set_seed(FLAGS.seed)
+    trainer = trainer_lib.Trainer.__new__(trainer_lib.Trainer)
+    trainer.task = task
+    trainer.config = trainer_lib.TrainerConfig(batch_size=shape["batch_size"], jit=jit, seed=FLAGS.seed)
+    trainer.strategy = tf.distribute.get_strategy()
+    with trainer.strategy.scope():
+        trainer.model = task.build_model(data_info)
+        trainer.optimizer = task.build_optimizer(total_steps=100_000)
+        task.prepare_optimizer(trainer.optimizer, trainer.model)
+        trainer.optimizer.build(trainer.model.trainable_variables)
+        trainer.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+    train_step = trainer._build_train_step(signature)
+
+    predict_signature = {
+        k: v for k, v in signature.items() if k in ("video_features", "video_mask", "word_ids", "char_ids")
+    }
+    predict_step = tf.function(
+        lambda batch: task.predict_step(trainer.model, batch),
+        input_signature=[predict_signature],
+        jit_compile=jit or None,
+    )
+    tensors = [{k: tf.constant(v) for k, v in b.items()} for b in batches]
+    predict_tensors = [{k: v for k, v in b.items() if k in predict_signature} for b in tensors]
+    return (train_step, tensors), (predict_step, predict_tensors)
+
+
+#: `--model` → builder of `((train_step, batches), (predict_step, batches))` for a shape preset and `jit`.
+BUILDERS = {"vslnet": build_vslnet}
+
+
+# === Timing ===
+
+
+def _machine_busy_seconds():
+    """CPU seconds all processes have used (Linux `/proc/stat`), or `None` where it cannot be read."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # minus idle and iowait
+
+
+def time_steps(step_fn, batches, warmup, steps):
+    """Wall times of `steps` calls after `warmup` calls (each waits for its outputs), and the load of others.
+
+    Returns:
+        `(times, other_load)`: per-step seconds, and the CPU cores that other processes kept busy on average while
+        the timed steps ran (`None` off Linux). A load well above 0 means the times are inflated.
+    """
+    times = []
+    for i in range(warmup + steps):
+        if i == warmup:
+            busy, own, wall = _machine_busy_seconds(), time.process_time(), time.perf_counter()
+        batch = batches[i % len(batches)]
+        started = time.perf_counter()
+        outputs = step_fn(batch)
+        tf.nest.map_structure(lambda t: t.numpy(), outputs)  # results on the host: the step has finished
+        if i >= warmup:
+            times.append(time.perf_counter() - started)
+    other_load = None
+    if busy is not None:
+        others = _machine_busy_seconds() - busy - (time.process_time() - own)
+        other_load = max(0.0, others) / (time.perf_counter() - wall)
+    return times, other_load
+
+
+def profile_steps(step_fn, batches, logdir, steps):
+    """Writes a `tf.profiler` trace of `steps` calls of `step_fn` (one step marker each) under `logdir`."""
+    tf.profiler.experimental.start(logdir)
+    try:
+        for i in range(steps):
+            with tf.profiler.experimental.Trace("train", step_num=i, _r=1):
+                tf.nest.map_structure(lambda t: t.numpy(), step_fn(batches[i % len(batches)]))
+    finally:
+        tf.profiler.experimental.stop()
+
+
+def report(shape_name, shape, results):
+    """The human table: per-step times, samples/s and the ratio to the TF1 reference."""
+    refs = REFERENCES[shape_name]
+    print(
+        f"{FLAGS.model} | shape {shape_name}: batch {shape['batch_size']}, {shape['num_clips']} clips x "
+        f"{FEATURE_DIM}, {shape['num_words']} words | jit={FLAGS.jit} | intra/inter-op threads "
+        f"{FLAGS.intra_op_threads or 'default'}/{FLAGS.inter_op_threads or 'default'}"
+    )
+    print(
+        f"{'':6s} {'median ms':>10s} {'min ms':>8s} {'max ms':>8s} {'samples/s':>10s} {'TF1 ref':>8s} {'ratio':>6s} "
+        f"{'other load':>10s}"
+    )
+    for kind in ("train", "infer"):
+        times, other_load = results[kind]
+        rate = shape["batch_size"] / statistics.median(times)
+        load = "n/a" if other_load is None else f"{other_load:.2f} cores"
+        print(
+            f"{kind:6s} {1e3 * statistics.median(times):10.1f} {1e3 * min(times):8.1f} {1e3 * max(times):8.1f} "
+            f"{rate:10.1f} {refs[kind]:8.1f} {rate / refs[kind]:5.2f}x {load:>10s}"
+        )
+    if any(load is not None and load > 0.2 for _, load in results.values()):
+        print("warning: other processes kept the CPU busy while timing; these rates are too low.")
+
+
+def main(argv):
+    del argv
+    if FLAGS.model not in BUILDERS:
+        raise app.UsageError(f"--model={FLAGS.model} is not implemented yet; implemented: {', '.join(BUILDERS)}.")
+    if FLAGS.steps < 1 or FLAGS.warmup < 1:
+        raise app.UsageError("--steps and --warmup must be at least 1 (the first step traces).")
+    if FLAGS.intra_op_threads:
+        tf.config.threading.set_intra_op_parallelism_threads(FLAGS.intra_op_threads)
+    if FLAGS.inter_op_threads:
+        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_threads)
+    shape = SHAPES[FLAGS.shape]
+    (train_step, train_batches), (predict_step, predict_batches) = BUILDERS[FLAGS.model](shape, FLAGS.jit)
+    results = {
+        "train": time_steps(train_step, train_batches, FLAGS.warmup, FLAGS.steps),
+        "infer": time_steps(predict_step, predict_batches, FLAGS.warmup, FLAGS.steps),
+    }
+    if FLAGS.profile_dir:
+        profile_steps(train_step, train_batches, FLAGS.profile_dir, FLAGS.steps)
+    report(FLAGS.shape, shape, results)
+    if FLAGS.json:
+        print(
+            json.dumps(
+                {
+                    f"{kind}_samples_per_s": round(shape["batch_size"] / statistics.median(results[kind][0]), 2)
+                    for kind in ("train", "infer")
+                }
+            )
+        )
+
+
+if __name__ == "__main__":
+    app.run(main)
