@@ -3,9 +3,7 @@
 import keras
 from keras import ops
 
-
-def _clone(initializer):
-    return keras.initializers.get(keras.initializers.serialize(initializer))
+from common.layers.initializers import clone_initializer
 
 
 @keras.saving.register_keras_serializable(package="nlvl")
@@ -80,7 +78,7 @@ class CharEmbedding(keras.layers.Layer):
                 data_format="channels_last",
                 activation="relu",
                 use_bias=True,
-                kernel_initializer=_clone(self.kernel_initializer),
+                kernel_initializer=clone_initializer(self.kernel_initializer),
                 bias_initializer="zeros",
                 dtype=self.dtype_policy,
                 name=f"conv_{i}",

@@ -3,11 +3,8 @@
 import keras
 from keras import ops
 
+from common.layers.initializers import clone_initializer
 from common.layers.masking import mask_logits
-
-
-def _clone(initializer):
-    return keras.initializers.get(keras.initializers.serialize(initializer))
 
 
 @keras.saving.register_keras_serializable(package="nlvl")
@@ -63,7 +60,7 @@ class ContextQueryAttention(keras.layers.Layer):
         self.projection = keras.layers.Dense(
             self.hidden_dim,
             use_bias=self.use_bias,
-            kernel_initializer=_clone(self.kernel_initializer),
+            kernel_initializer=clone_initializer(self.kernel_initializer),
             dtype=self.dtype_policy,
             name="projection",
         )
@@ -71,13 +68,13 @@ class ContextQueryAttention(keras.layers.Layer):
     def build(self, video_shape=None, query_shape=None, video_mask_shape=None, query_mask_shape=None):
         d = self.hidden_dim
         self.video_kernel = self.add_weight(
-            name="video_kernel", shape=(d, 1), initializer=_clone(self.kernel_initializer)
+            name="video_kernel", shape=(d, 1), initializer=clone_initializer(self.kernel_initializer)
         )
         self.query_kernel = self.add_weight(
-            name="query_kernel", shape=(d, 1), initializer=_clone(self.kernel_initializer)
+            name="query_kernel", shape=(d, 1), initializer=clone_initializer(self.kernel_initializer)
         )
         self.mul_kernel = self.add_weight(
-            name="mul_kernel", shape=(1, 1, d), initializer=_clone(self.kernel_initializer)
+            name="mul_kernel", shape=(1, 1, d), initializer=clone_initializer(self.kernel_initializer)
         )
         self.projection.build((None, None, 4 * d))
 

@@ -3,9 +3,7 @@
 import keras
 from keras import ops
 
-
-def _clone(initializer):
-    return keras.initializers.get(keras.initializers.serialize(initializer))
+from common.layers.initializers import clone_initializer
 
 
 @keras.saving.register_keras_serializable(package="nlvl")
@@ -90,7 +88,7 @@ class ConvBlock(keras.layers.Layer):
                     depth_multiplier=1,
                     data_format="channels_last",
                     use_bias=False,
-                    depthwise_initializer=_clone(self.kernel_initializer),
+                    depthwise_initializer=clone_initializer(self.kernel_initializer),
                     dtype=self.dtype_policy,
                     name=f"depthwise_conv_{i}",
                 )
@@ -100,7 +98,7 @@ class ConvBlock(keras.layers.Layer):
                     self.hidden_dim,
                     activation="relu",
                     use_bias=True,
-                    kernel_initializer=_clone(self.kernel_initializer),
+                    kernel_initializer=clone_initializer(self.kernel_initializer),
                     bias_initializer="zeros",
                     dtype=self.dtype_policy,
                     name=f"pointwise_conv_{i}",

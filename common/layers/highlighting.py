@@ -3,11 +3,8 @@
 import keras
 from keras import ops
 
+from common.layers.initializers import clone_initializer
 from common.layers.masking import mask_logits
-
-
-def _clone(initializer):
-    return keras.initializers.get(keras.initializers.serialize(initializer))
 
 
 @keras.saving.register_keras_serializable(package="nlvl")
@@ -48,7 +45,7 @@ class QueryGuidedHighlighting(keras.layers.Layer):
         self.score = keras.layers.Dense(
             1,
             use_bias=True,
-            kernel_initializer=_clone(self.kernel_initializer),
+            kernel_initializer=clone_initializer(self.kernel_initializer),
             bias_initializer="zeros",
             dtype=self.dtype_policy,
             name="score",

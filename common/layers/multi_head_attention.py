@@ -5,11 +5,8 @@ import math
 import keras
 from keras import ops
 
+from common.layers.initializers import clone_initializer
 from common.layers.masking import NEG_INF
-
-
-def _clone(initializer):
-    return keras.initializers.get(keras.initializers.serialize(initializer))
 
 
 @keras.saving.register_keras_serializable(package="nlvl")
@@ -75,7 +72,7 @@ class MultiHeadAttentionBlock(keras.layers.Layer):
             return keras.layers.Dense(
                 self.hidden_dim,
                 use_bias=True,
-                kernel_initializer=_clone(self.kernel_initializer),
+                kernel_initializer=clone_initializer(self.kernel_initializer),
                 bias_initializer="zeros",
                 dtype=self.dtype_policy,
                 name=name,

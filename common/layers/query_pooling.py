@@ -3,11 +3,8 @@
 import keras
 from keras import ops
 
+from common.layers.initializers import clone_initializer
 from common.layers.masking import mask_logits
-
-
-def _clone(initializer):
-    return keras.initializers.get(keras.initializers.serialize(initializer))
 
 
 @keras.saving.register_keras_serializable(package="nlvl")
@@ -53,7 +50,7 @@ class QueryPooling(keras.layers.Layer):
         self.projection = keras.layers.Dense(
             self.hidden_dim,
             use_bias=True,
-            kernel_initializer=_clone(self.kernel_initializer),
+            kernel_initializer=clone_initializer(self.kernel_initializer),
             bias_initializer="zeros",
             dtype=self.dtype_policy,
             name="projection",
@@ -61,7 +58,7 @@ class QueryPooling(keras.layers.Layer):
 
     def build(self, features_shape=None, query_shape=None, query_mask_shape=None):
         self.pooling_kernel = self.add_weight(
-            name="pooling_kernel", shape=(self.hidden_dim, 1), initializer=_clone(self.kernel_initializer)
+            name="pooling_kernel", shape=(self.hidden_dim, 1), initializer=clone_initializer(self.kernel_initializer)
         )
         self.projection.build((None, None, 2 * self.hidden_dim))
 

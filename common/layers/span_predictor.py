@@ -6,14 +6,11 @@ import keras
 from keras import ops
 
 from common.layers.feature_encoder import FeatureEncoder
+from common.layers.initializers import clone_initializer
 from common.layers.masking import mask_logits
 
 PREDICTORS = ("rnn", "transformer")
 HEADS = ("mlp", "linear")
-
-
-def _clone(initializer):
-    return keras.initializers.get(keras.initializers.serialize(initializer))
 
 
 def tf1_lstm_initializer(input_dim, units):
@@ -45,7 +42,7 @@ def build_tf1_lstm(units, input_dim, go_backwards=False, dtype=None, name=None):
         recurrent_activation="sigmoid",
         use_bias=True,
         kernel_initializer=initializer,
-        recurrent_initializer=_clone(initializer),
+        recurrent_initializer=clone_initializer(initializer),
         bias_initializer="zeros",
         unit_forget_bias=True,
         return_sequences=True,
@@ -165,7 +162,7 @@ class ConditionedSpanPredictor(keras.layers.Layer):
                 units,
                 activation=activation,
                 use_bias=True,
-                kernel_initializer=_clone(self.kernel_initializer),
+                kernel_initializer=clone_initializer(self.kernel_initializer),
                 bias_initializer="zeros",
                 dtype=self.dtype_policy,
                 name=name,

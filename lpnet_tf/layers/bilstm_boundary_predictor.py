@@ -4,11 +4,8 @@ import keras
 from keras import ops
 
 from common.layers.bilstm_encoder import BiLSTMEncoder
+from common.layers.initializers import clone_initializer
 from common.layers.masking import mask_logits
-
-
-def _clone(initializer):
-    return keras.initializers.get(keras.initializers.serialize(initializer))
 
 
 @keras.saving.register_keras_serializable(package="nlvl")
@@ -49,7 +46,7 @@ class BiLSTMBoundaryPredictor(keras.layers.Layer):
         self.encoder = BiLSTMEncoder(self.hidden_dim, dtype=self.dtype_policy, name="bilstm")
 
         def dense(units, activation, name):
-            return keras.layers.Dense(units, activation=activation, kernel_initializer=_clone(self.kernel_initializer),
+            return keras.layers.Dense(units, activation=activation, kernel_initializer=clone_initializer(self.kernel_initializer),
                                       dtype=self.dtype_policy, name=name)
 
         self.start_hidden = dense(self.hidden_dim, "relu", "start_hidden")

@@ -3,11 +3,8 @@
 import keras
 from keras import ops
 
+from common.layers.initializers import clone_initializer
 from common.layers.multi_head_attention import MultiHeadAttentionBlock
-
-
-def _clone(initializer):
-    return keras.initializers.get(keras.initializers.serialize(initializer))
 
 
 @keras.saving.register_keras_serializable(package="nlvl")
@@ -86,7 +83,7 @@ class DynamicHead(keras.layers.Layer):
                                                    name=name)
 
         def dense(units, name):
-            return keras.layers.Dense(units, use_bias=True, kernel_initializer=_clone(self.kernel_initializer),
+            return keras.layers.Dense(units, use_bias=True, kernel_initializer=clone_initializer(self.kernel_initializer),
                                       bias_initializer="zeros", dtype=self.dtype_policy, name=name)
 
         if self.use_mhsa:

@@ -3,11 +3,8 @@
 import keras
 from keras import ops
 
+from common.layers.initializers import clone_initializer
 from common.layers.query_pooling import QueryPooling
-
-
-def _clone(initializer):
-    return keras.initializers.get(keras.initializers.serialize(initializer))
 
 
 def l2_normalize(x, axis=-1, epsilon=1e-12):
@@ -64,18 +61,18 @@ class ProposalScorer(QueryPooling):
         self.dropout = float(dropout)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
         self.score_hidden = keras.layers.Dense(self.scoring_hidden_dim, use_bias=True,
-                                               kernel_initializer=_clone(self.kernel_initializer),
+                                               kernel_initializer=clone_initializer(self.kernel_initializer),
                                                dtype=self.dtype_policy, name="score_hidden")
         self.layer_norm8 = keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy,
                                                            name="layer_norm8")
-        self.score_output = keras.layers.Dense(1, use_bias=True, kernel_initializer=_clone(self.kernel_initializer),
+        self.score_output = keras.layers.Dense(1, use_bias=True, kernel_initializer=clone_initializer(self.kernel_initializer),
                                                dtype=self.dtype_policy, name="score_output")
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
 
     def build(self, features_shape=None, query_shape=None, query_mask_shape=None):
         d = self.hidden_dim
         self.pooling_kernel = self.add_weight(name="pooling_kernel", shape=(d, 1),
-                                              initializer=_clone(self.kernel_initializer))
+                                              initializer=clone_initializer(self.kernel_initializer))
         self.projection.build((None, None, d))
         self.score_hidden.build((None, None, d))
         self.layer_norm8.build((None, None, self.scoring_hidden_dim))
