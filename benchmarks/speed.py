@@ -1,31 +1,38 @@
-"""Training and inference throughput (samples/s) of VSLNet on random inputs, against the original TF1 code.
+"""Training and inference throughput (samples/s) of VSLNet and LPNet on random inputs, against the original TF1 code.
 
-    python benchmarks/speed.py --model=vslnet --shape=charades [--json] [--steps=20] [--warmup=5] [--jit]
+    python benchmarks/speed.py --model={vslnet,lpnet} --shape=charades [--json] [--steps=20] [--warmup=5] [--jit]
 
 What is timed:
-- **train**: the trainer's own step (`common.training.trainer.Trainer._build_train_step`): one `tf.function` with
-  an input signature whose batch and time dimensions are `None`, running `VSLNetTask.compute_losses` under a
-  `GradientTape` and `AdamWeightDecay.apply_gradients` (decay exclusions by role, global clip norm 1.0), i.e.
-  `task.build_optimizer` + `task.prepare_optimizer`, exactly as a training run builds them.
-- **inference**: `VSLNetTask.predict_step` (forward pass without dropout + span decoding) in a `tf.function` with
-  the same kind of input signature.
+- **train**: the trainer's own step (`common.training.trainer.make_train_step`, which `Trainer` uses): one
+  `tf.function` with an input signature whose batch and time dimensions are `None`, running the task's
+  `compute_losses` under one `GradientTape`, differentiating each of its `gradient_groups` (LPNet: `main` → all
+  but the boxes, `box` → the boxes) and applying them in one optimizer step built by `task.build_optimizer` +
+  `task.prepare_optimizer`, exactly as a training run builds them (VSLNet: `AdamWeightDecay`, clip norm 1.0;
+  LPNet: `TF1Adam` with the original's double-counted β-powers).
+- **inference**: the task's `predict_step` (forward pass without dropout + decoding) in a `tf.function` with the
+  same kind of input signature.
 
 Each step is timed on its own after `--warmup` untimed steps (the first one traces and compiles); the score is
 `batch_size / median step time`. The "other load" column is the CPU (in cores) that other processes used while
-the steps were timed (from `/proc/stat`); above ~0.2 the times are inflated and a warning is printed. The model is VSLNet with the rnn predictor, d = 128, 8 heads, char_dim 50 and
-drop_rate 0.2; the word table holds 1,298 frozen random 300-d vectors (1,300 ids with PAD and UNK) and the char
-vocabulary has 40 symbols. Shapes (`--shape`):
+the steps were timed (from `/proc/stat`); above ~0.2 the times are inflated and a warning is printed.
 
-| shape | batch | clips n (= max_pos_len) | video features | words m | chars per word |
-|---|---|---|---|---|---|
-| `charades` | 16 | 128 | 1024 | 10 | 3-9 (mean 6) |
-| `anet` | 16 | 300 | 1024 | 15 | 3-9 (mean 6) |
+Models: VSLNet with the rnn predictor, d = 128, 8 heads, char_dim 50, drop_rate 0.2; LPNet with every
+`LPNetConfig` default (the original code: d = 256, K = 100 proposals, 16 RoI samples, drop_rate 0.1, quirks
+`original`). The word table holds 1,298 frozen random 300-d vectors (1,300 ids with PAD and UNK) and the char
+vocabulary has 40 symbols. Shapes (`--model`, `--shape`):
+
+| model | shape | batch | clips n | max_pos_len | video features | words m | chars per word |
+|---|---|---|---|---|---|---|---|
+| vslnet | `charades` | 16 | 128 | 128 | 1024 | 10 | 3-9 (mean 6) |
+| vslnet | `anet` | 16 | 300 | 300 | 1024 | 15 | 3-9 (mean 6) |
+| lpnet | `charades` | 32 | 128 | 256 | 1024 | 10 | 3-9 (mean 6) |
 
 Valid lengths are drawn per sample (videos: at least half of n; queries: at least half of m) and every batch is
 padded to n clips and m words, as the pipeline pads to the longest sample. The references are the original TF1
 code measured on the same kind of machine (`REFERENCES`); the table prints our rate divided by theirs.
 
-`--jit` compiles both steps with XLA (`TrainerConfig.jit` does the same for training). `--intra_op_threads` and
+`--jit` compiles both steps with XLA (`TrainerConfig.jit` does the same for training; LPNet then needs
+`roi_align_implementation="gather"`, which this script sets). `--intra_op_threads` and
 `--inter_op_threads` set TensorFlow's thread pools (0 = TensorFlow's default). With `--json` the last line is
 `{"train_samples_per_s": ..., "infer_samples_per_s": ...}`. `--profile_dir=DIR` also writes a
 `tf.profiler.experimental` trace of a few training steps (viewable with TensorBoard's profile plugin / xprof).
@@ -47,17 +54,25 @@ from absl import app, flags
 
 from common.data import labels
 from common.training import trainer as trainer_lib
+from lpnet_tf.config import LPNetConfig
+from lpnet_tf.task import LPNetTask
 from vslnet_tf.config import VSLNetConfig
 from vslnet_tf.task import VSLNetTask
 
+#: Input shape per `--model` and `--shape`.
 SHAPES = {
-    "charades": {"batch_size": 16, "num_clips": 128, "num_words": 10, "max_pos_len": 128},
-    "anet": {"batch_size": 16, "num_clips": 300, "num_words": 15, "max_pos_len": 300},
+    "vslnet": {
+        "charades": {"batch_size": 16, "num_clips": 128, "num_words": 10, "max_pos_len": 128},
+        "anet": {"batch_size": 16, "num_clips": 300, "num_words": 15, "max_pos_len": 300},
+    },
+    "lpnet": {
+        "charades": {"batch_size": 32, "num_clips": 128, "num_words": 10, "max_pos_len": 256},
+    },
 }
-#: Samples/s of the original TF1 VSLNet code on this machine kind (train, inference), per shape.
+#: Samples/s of the original TF1 code on this machine kind (train, inference), per model and shape.
 REFERENCES = {
-    "charades": {"train": 110.7, "infer": 353.0},
-    "anet": {"train": 57.9, "infer": 134.0},
+    "vslnet": {"charades": {"train": 110.7, "infer": 353.0}, "anet": {"train": 57.9, "infer": 134.0}},
+    "lpnet": {"charades": {"train": 21.7, "infer": 99.3}},
 }
 FEATURE_DIM = 1024
 NUM_WORDS = 1300  # word ids including PAD (0) and UNK (1)
@@ -65,10 +80,11 @@ NUM_CHARS = 40  # char ids including PAD and UNK
 WORD_DIM = 300
 CHARS_PER_WORD = (3, 9)  # inclusive range of word lengths in chars (mean 6)
 NUM_BATCHES = 4  # distinct random batches, cycled through the timed steps
+PREDICT_KEYS = ("video_features", "video_mask", "word_ids", "char_ids")
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("model", "vslnet", "Model family to benchmark: vslnet (lpnet is not implemented yet).")
-flags.DEFINE_enum("shape", "charades", list(SHAPES), "Input shape preset (module docstring).")
+flags.DEFINE_enum("model", "vslnet", ["vslnet", "lpnet"], "Model family to benchmark (module docstring).")
+flags.DEFINE_enum("shape", "charades", ["charades", "anet"], "Input shape preset (module docstring).")
 flags.DEFINE_integer("steps", 20, "Timed steps per measurement (each timed individually; the median is used).")
 flags.DEFINE_integer("warmup", 5, "Untimed steps before timing (the first traces and compiles).")
 flags.DEFINE_bool("jit", False, "Compile the train and inference steps with XLA (`jit_compile=True`).")
@@ -111,6 +127,8 @@ def random_batch(rng, batch_size, num_clips, num_words):
         "start_index": start_index.astype(np.int32),
         "end_index": end_index.astype(np.int32),
         "highlight_labels": highlight.astype(np.int32),
+        "soft_start_labels": np.stack([labels.soft_boundary_labels(i, num_clips) for i in start_index]),
+        "soft_end_labels": np.stack([labels.soft_boundary_labels(i, num_clips) for i in end_index]),
     }
 
 
@@ -124,24 +142,31 @@ def batch_signature(batch):
 # === Steps ===
 
 
-def build_vslnet(shape, jit):
-    """The VSLNet task, model and optimizer; the trainer's train step and a `predict_step` function.
+def _vslnet_task(shape):
+    config = VSLNetConfig(model="vslnet", predictor="rnn", hidden_dim=128, num_heads=8, char_dim=50, drop_rate=0.2,
+                          max_pos_len=shape["max_pos_len"])
+    return VSLNetTask(config)
+
+
+def _lpnet_task(shape):
+    config = LPNetConfig(hidden_dim=256, num_proposals=100, max_pos_len=shape["max_pos_len"],
+                         roi_align_implementation="gather" if FLAGS.jit else "crop_and_resize")
+    return LPNetTask(config)
+
+
+#: `--model` → builder of its task for a shape preset (the settings of the module docstring).
+TASKS = {"vslnet": _vslnet_task, "lpnet": _lpnet_task}
+
+
+def build_steps(model_name, shape, jit):
+    """The task, model and optimizer of `model_name`; the trainer's train step and a `predict_step` function.
 
     Returns:
         `((train_step, train_batches), (predict_step, predict_batches))`: each step takes one batch dict; the
         batches are `NUM_BATCHES` random batches as tensors, holding the keys each step reads.
     """
     rng = np.random.default_rng(FLAGS.seed)
-    config = VSLNetConfig(
-        model="vslnet",
-        predictor="rnn",
-        hidden_dim=128,
-        num_heads=8,
-        char_dim=50,
-        drop_rate=0.2,
-        max_pos_len=shape["max_pos_len"],
-    )
-    task = VSLNetTask(config)
+    task = TASKS[model_name](shape)
     data_info = {
         "feature_dim": FEATURE_DIM,
         "word_vectors": rng.standard_normal((NUM_WORDS - 2, WORD_DIM), dtype=np.float32),
@@ -153,36 +178,25 @@ def build_vslnet(shape, jit):
     ]
     signature = batch_signature(batches[0])
 
-    # The trainer's own step function, built from its parts without a dataset on disk (`Trainer.__init__`
-    # needs a processed dataset; these are the attributes `_build_train_step` and `_replica_step` read).
     trainer_lib.set_seed(FLAGS.seed)
-    trainer = trainer_lib.Trainer.__new__(trainer_lib.Trainer)
-    trainer.task = task
-    trainer.config = trainer_lib.TrainerConfig(batch_size=shape["batch_size"], jit=jit, seed=FLAGS.seed)
-    trainer.strategy = tf.distribute.get_strategy()
-    with trainer.strategy.scope():
-        trainer.model = task.build_model(data_info)
-        trainer.optimizer = task.build_optimizer(total_steps=100_000)
-        task.prepare_optimizer(trainer.optimizer, trainer.model)
-        trainer.optimizer.build(trainer.model.trainable_variables)
-        trainer.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-    train_step = trainer._build_train_step(signature)
+    strategy = tf.distribute.get_strategy()
+    with strategy.scope():
+        model = task.build_model(data_info)
+        optimizer = task.build_optimizer(total_steps=100_000)
+        task.prepare_optimizer(optimizer, model)
+        optimizer.build(model.trainable_variables)
+        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
+    train_step = trainer_lib.make_train_step(task, model, optimizer, strategy, step, signature, jit=jit)
 
-    predict_signature = {
-        k: v for k, v in signature.items() if k in ("video_features", "video_mask", "word_ids", "char_ids")
-    }
+    predict_signature = {k: v for k, v in signature.items() if k in PREDICT_KEYS}
     predict_step = tf.function(
-        lambda batch: task.predict_step(trainer.model, batch),
+        lambda batch: task.predict_step(model, batch),
         input_signature=[predict_signature],
         jit_compile=jit or None,
     )
     tensors = [{k: tf.constant(v) for k, v in b.items()} for b in batches]
     predict_tensors = [{k: v for k, v in b.items() if k in predict_signature} for b in tensors]
     return (train_step, tensors), (predict_step, predict_tensors)
-
-
-#: `--model` → builder of `((train_step, batches), (predict_step, batches))` for a shape preset and `jit`.
-BUILDERS = {"vslnet": build_vslnet}
 
 
 # === Timing ===
@@ -235,7 +249,7 @@ def profile_steps(step_fn, batches, logdir, steps):
 
 def report(shape_name, shape, results):
     """The human table: per-step times, samples/s and the ratio to the TF1 reference."""
-    refs = REFERENCES[shape_name]
+    refs = REFERENCES[FLAGS.model][shape_name]
     print(
         f"{FLAGS.model} | shape {shape_name}: batch {shape['batch_size']}, {shape['num_clips']} clips x "
         f"{FEATURE_DIM}, {shape['num_words']} words | jit={FLAGS.jit} | intra/inter-op threads "
@@ -259,16 +273,17 @@ def report(shape_name, shape, results):
 
 def main(argv):
     del argv
-    if FLAGS.model not in BUILDERS:
-        raise app.UsageError(f"--model={FLAGS.model} is not implemented yet; implemented: {', '.join(BUILDERS)}.")
     if FLAGS.steps < 1 or FLAGS.warmup < 1:
         raise app.UsageError("--steps and --warmup must be at least 1 (the first step traces).")
     if FLAGS.intra_op_threads:
         tf.config.threading.set_intra_op_parallelism_threads(FLAGS.intra_op_threads)
     if FLAGS.inter_op_threads:
         tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_threads)
-    shape = SHAPES[FLAGS.shape]
-    (train_step, train_batches), (predict_step, predict_batches) = BUILDERS[FLAGS.model](shape, FLAGS.jit)
+    if FLAGS.shape not in SHAPES[FLAGS.model]:
+        raise app.UsageError(f"--model={FLAGS.model} has the shapes {', '.join(SHAPES[FLAGS.model])}; "
+                             f"got --shape={FLAGS.shape}.")
+    shape = SHAPES[FLAGS.model][FLAGS.shape]
+    (train_step, train_batches), (predict_step, predict_batches) = build_steps(FLAGS.model, shape, FLAGS.jit)
     results = {
         "train": time_steps(train_step, train_batches, FLAGS.warmup, FLAGS.steps),
         "infer": time_steps(predict_step, predict_batches, FLAGS.warmup, FLAGS.steps),

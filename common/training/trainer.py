@@ -166,6 +166,37 @@ def score_predictions(predictions, examples):
     return metrics_lib.evaluate_predictions(pred, ground_truth)
 
 
+def apply_routed_gradients(task, model, optimizer, batch):
+    """One replica's update: `task.compute_losses` under one tape, each of `task.gradient_groups` differentiated
+    for its own variables, all gradients applied in one optimizer step. Returns the losses dict."""
+    groups = task.gradient_groups(model)
+    with tf.GradientTape(persistent=len(groups) > 1) as tape:
+        losses = task.compute_losses(model, batch, training=True)
+    grads_and_vars = []
+    for name, variables in groups:
+        grads = tape.gradient(losses[name], variables)
+        grads_and_vars.extend((g, v) for g, v in zip(grads, variables) if g is not None)
+    optimizer.apply_gradients(grads_and_vars)
+    return losses
+
+
+def make_train_step(task, model, optimizer, strategy, step, element_spec, jit=False):
+    """The training step of the loop: a `tf.function` over one (distributed) batch of `element_spec` that runs
+    `apply_routed_gradients` on every replica, increments `step` and returns the losses summed over replicas
+    (each replica's entry is its share of the global-batch value, so the sum is the global loss).
+
+    Built inside `strategy.scope()` with the model and optimizer of that scope; `benchmarks/speed.py` times this
+    very function.
+    """
+
+    def train_step(batch):
+        losses = strategy.run(lambda b: apply_routed_gradients(task, model, optimizer, b), args=(batch,))
+        step.assign_add(1)
+        return {k: strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in losses.items()}
+
+    return tf.function(train_step, input_signature=[element_spec], jit_compile=jit or None)
+
+
 class Trainer:
     """Trains `task` on a processed dataset into `run_dir` (checkpoints, TensorBoard events, metrics).
 
@@ -223,23 +254,11 @@ class Trainer:
     # === Steps ===
 
     def _replica_step(self, batch):
-        groups = self.task.gradient_groups(self.model)
-        with tf.GradientTape(persistent=len(groups) > 1) as tape:
-            losses = self.task.compute_losses(self.model, batch, training=True)
-        grads_and_vars = []
-        for name, variables in groups:
-            grads = tape.gradient(losses[name], variables)
-            grads_and_vars.extend((g, v) for g, v in zip(grads, variables) if g is not None)
-        self.optimizer.apply_gradients(grads_and_vars)
-        return losses
+        return apply_routed_gradients(self.task, self.model, self.optimizer, batch)
 
     def _build_train_step(self, element_spec):
-        def step(batch):
-            losses = self.strategy.run(self._replica_step, args=(batch,))
-            self.step.assign_add(1)
-            return {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in losses.items()}
-
-        return tf.function(step, input_signature=[element_spec], jit_compile=self.config.jit or None)
+        return make_train_step(self.task, self.model, self.optimizer, self.strategy, self.step, element_spec,
+                               jit=self.config.jit)
 
     # === Evaluation ===
 
