@@ -4,7 +4,14 @@ and each defect that changes results (`shared/specs/vslnet.md` §1, §6, §7). D
 
 import dataclasses
 
-MODELS = ("vslbase", "vslnet")
+MODELS = ("vslbase", "vslnet", "vslnet_l")
+NPM_FFNS = ("linear", "mlp")
+NPM_LABELS = ("overlap", "boundary")
+CLIP_POSITIONS = ("restart", "global")
+SPLIT_PADDINGS = ("exact_n", "batch_max")
+MULTISCALE_LOSSES = ("mean", "sum")
+#: VSLNet-L's clip lengths l per n in the paper (Tables 3, 4, 10); other n need explicit `scales`.
+PAPER_SCALES = {300: (60, 75, 100, 150), 600: (100, 120, 150, 200)}
 PREDICTORS = ("rnn", "transformer")
 ENCODERS = ("cmf", "bilstm")
 INTERACTIONS = ("cqa", "cat")
@@ -16,10 +23,11 @@ OPTIMIZERS = ("adam_weight_decay", "adam")
 
 @dataclasses.dataclass
 class VSLNetConfig:
-    """Model and optimization settings of VSLBase / VSLNet.
+    """Model and optimization settings of VSLBase / VSLNet / VSLNet-L.
 
     Attributes:
-        model: `vslnet` (with query pooling + QGH) or `vslbase` (without them; spec §3.13).
+        model: `vslnet` (with query pooling + QGH), `vslbase` (without them; spec §3.13) or `vslnet_l` (VSLNet
+            with the multi-scale split-and-concat and the Nil Prediction Module, spec §5; `docs/vslnet_l.md`).
         hidden_dim: d (128).
         num_heads: attention heads (8, head size 16).
         word_dim: GloVe size (300).
@@ -66,6 +74,24 @@ class VSLNetConfig:
             is separate (`l2_mode`).
         use_char_embedding: GloVe ⊕ char-CNN query embedding (the code, default True). False: GloVe only, as the
             paper (spec §6 #11): no char-CNN and the query projection is Dense(300 → d).
+
+    VSLNet-L only (spec §5; each [OPEN] choice of the spec is a field, defaulting to its recommendation):
+        scales: clip lengths l, one per scale (K = n / l clips each; every l must divide n = `max_pos_len`).
+            Empty: the paper's scales for n = 300 / 600 (`PAPER_SCALES`).
+        split_padding: [OPEN-1] `exact_n` (pad every video to n, so K·l = n) or `batch_max` (split the batch's
+            padded length into K clips of ceil(T / K), as the ReLER port).
+        clip_positions: [OPEN-3] `restart` (positions 0..l−1 in every clip) or `global` (clip k uses rows
+            k·l .. k·l + l − 1 of the position table).
+        npm_own_encoder: [OPEN-4] the NPM has its own feature encoder (True) or pools the CQA output directly
+            (False, as the ReLER port).
+        npm_ffn: [OPEN-5] `linear` (Dense(d → 1)) or `mlp` (Dense(d → d, ReLU) then Dense(d → 1)).
+        npm_positive_weight: [OPEN-6] weight of positive clips in L_NPM (1.0: the paper's f_CE; 2.0 as QGH).
+        npm_label: `overlap` (Y_k = 1 iff clip k overlaps the GT span, the paper) or `boundary` (iff it contains
+            the start or end index, the ReLER port).
+        exclude_empty_clips: [OPEN-7] all-padding clips get S_k = 0 and leave the max and L_NPM (True).
+        npm_gradient_through_max: [OPEN-8] differentiate through max_k S_k in S̄ = S / max S (True).
+        npm_lambda: [OPEN-9] λ_npm (1.0); λ_h is `highlight_lambda` (5.0, the code's).
+        multiscale_loss: [OPEN-10] `mean` (default) or `sum` of the per-scale losses.
     """
 
     model: str = "vslnet"
@@ -98,16 +124,45 @@ class VSLNetConfig:
     paper_extension: bool = False
     optimizer: str = "adam_weight_decay"
     use_char_embedding: bool = True
+    scales: tuple = ()
+    split_padding: str = "exact_n"
+    clip_positions: str = "restart"
+    npm_own_encoder: bool = True
+    npm_ffn: str = "linear"
+    npm_positive_weight: float = 1.0
+    npm_label: str = "overlap"
+    exclude_empty_clips: bool = True
+    npm_gradient_through_max: bool = True
+    npm_lambda: float = 1.0
+    multiscale_loss: str = "mean"
 
     def validate(self):
-        for name, allowed in (("model", MODELS), ("predictor", PREDICTORS), ("encoder", ENCODERS),
+        self.scales = tuple(int(l) for l in self.scales)
+        for name, allowed in (("model", MODELS), ("npm_ffn", NPM_FFNS), ("npm_label", NPM_LABELS),
+                              ("clip_positions", CLIP_POSITIONS), ("split_padding", SPLIT_PADDINGS),
+                              ("multiscale_loss", MULTISCALE_LOSSES), ("predictor", PREDICTORS), ("encoder", ENCODERS),
                               ("interaction", INTERACTIONS), ("l2_mode", L2_MODES), ("label_rule", LABEL_RULES),
                               ("optimizer", OPTIMIZERS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r}; expected one of {allowed}")
         if self.hidden_dim % self.num_heads:
             raise ValueError(f"hidden_dim {self.hidden_dim} is not divisible by num_heads {self.num_heads}")
+        if self.model == "vslnet_l":
+            if not self.scales:
+                if self.max_pos_len not in PAPER_SCALES:
+                    raise ValueError(f"vslnet_l with max_pos_len={self.max_pos_len} needs explicit scales (clip "
+                                     f"lengths l dividing it); the paper's are {PAPER_SCALES}")
+                self.scales = PAPER_SCALES[self.max_pos_len]
+            bad = [l for l in self.scales if l < 1 or self.max_pos_len % l]
+            if bad:
+                raise ValueError(f"scales {bad} do not divide max_pos_len={self.max_pos_len} (K = n / l clips)")
+            if self.encoder != "cmf" or self.interaction != "cqa":
+                raise ValueError("vslnet_l is built on the cmf encoder and CQA (spec §5.2)")
         return self
+
+    @property
+    def is_multiscale(self):
+        return self.model == "vslnet_l"
 
     @property
     def extension_length(self):

@@ -20,9 +20,12 @@ FLAGS = flags.FLAGS
 # are ignored for it.
 SYNTHETIC_DEFAULTS = {
     "vslnet": {
-        "tiny": {"hidden_dim": 32, "num_heads": 4, "max_pos_len": 64, "epochs": 30, "init_lr": 2e-3},
-        "default": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 128, "epochs": 8, "init_lr": 3e-3},
-        "long": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 600, "epochs": 10, "init_lr": 1e-3},
+        "tiny": {"hidden_dim": 32, "num_heads": 4, "max_pos_len": 64, "epochs": 30, "init_lr": 2e-3,
+                 "scales": (16, 32)},
+        "default": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 128, "epochs": 8, "init_lr": 3e-3,
+                    "scales": (32, 64)},
+        "long": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 600, "epochs": 10, "init_lr": 1e-3,
+                 "scales": (100, 120, 150, 200)},
     },
     "lpnet": {
         "tiny": {"hidden_dim": 32, "num_heads": 4, "max_pos_len": 64, "num_proposals": 20, "roi_length": 8,
@@ -43,7 +46,7 @@ def model_family(model):
 
 
 def define_flags():
-    flags.DEFINE_enum("model", "vslnet", ["vslbase", "vslnet", "lpnet"], "Model.")
+    flags.DEFINE_enum("model", "vslnet", ["vslbase", "vslnet", "vslnet_l", "lpnet"], "Model.")
     flags.DEFINE_string("run_dir", None, "Run directory (config, checkpoints, TensorBoard, metrics, SavedModel).")
     flags.DEFINE_enum("dataset", "charades", ["charades", "activitynet", "tacos_tan", "tacos_org", "jsonl"],
                       "Annotation format.")
@@ -69,6 +72,10 @@ def define_flags():
     flags.DEFINE_float("highlight_lambda", None, "QGH loss weight.")
     flags.DEFINE_float("extend", None, "Highlight extension alpha.")
     flags.DEFINE_float("init_lr", None, "Initial learning rate.")
+    flags.DEFINE_list("scales", None, "VSLNet-L: clip lengths l, each dividing --max_pos_len (default: the paper's "
+                      "60,75,100,150 for n=300 and 100,120,150,200 for n=600).")
+    flags.DEFINE_float("npm_lambda", None, "VSLNet-L: weight of the Nil Prediction loss.")
+    flags.DEFINE_enum("multiscale_loss", None, ["mean", "sum"], "VSLNet-L: how the per-scale losses combine.")
     flags.DEFINE_integer("num_proposals", None, "LPNet: learnable proposals K (code 100; paper tables 300).")
     flags.DEFINE_bool("use_proposal_mhsa", None, "LPNet: self-attention over proposal features (Table 4).")
     flags.DEFINE_bool("use_bal", None, "LPNet: boundary-aware branch (Table 4 'BAL').")
@@ -112,7 +119,9 @@ def build_configs(flag_values, model_config, data_dir=None):
          num_heads=fv.num_heads, char_dim=fv.char_dim, drop_rate=fv.drop_rate, predictor=fv.predictor,
          encoder=fv.encoder, interaction=fv.interaction, highlight_lambda=fv.highlight_lambda, extend=fv.extend,
          init_lr=fv.init_lr, num_proposals=fv.num_proposals, use_proposal_mhsa=fv.use_proposal_mhsa,
-         use_bal=fv.use_bal, bal_predictor=fv.bal_predictor, lr_schedule=fv.lr_schedule)
+         use_bal=fv.use_bal, bal_predictor=fv.bal_predictor, lr_schedule=fv.lr_schedule,
+         scales=tuple(int(l) for l in fv.scales) if fv.scales else None, npm_lambda=fv.npm_lambda,
+         multiscale_loss=fv.multiscale_loss)
     if fv.params_override:
         overrides = json.loads(fv.params_override)
         unknown = set(overrides) - {f.name for f in dataclasses.fields(model_config)}
