@@ -52,19 +52,31 @@ def run(flag_values):
     predictions = trainer_lib.predict_split(
         predict_fn, examples, processed.open_features(), batch_size=flag_values.batch_size,
         max_pos_len=loaded.max_pos_len, feature_dim=loaded.feature_dim, extend=loaded.config.extend,
-        label_rule=trainer_lib.processed_label_rule(processed))
+        label_rule=trainer_lib.processed_label_rule(processed),
+        prediction_strategies=loaded.task.prediction_strategies)
+    strategies = loaded.task.prediction_strategies
     result = {"checkpoint": loaded.checkpoint, "split": flag_values.split,
-              "metrics": trainer_lib.score_predictions(predictions, examples)}
-    print(metrics_lib.format_table({flag_values.split: result["metrics"]}))
+              "metrics": trainer_lib.score_predictions(predictions, examples, strategies)}
+    named = result["metrics"].get("strategies", {None: result["metrics"]})
+    print(metrics_lib.format_table({_row_name(flag_values.split, name): m for name, m in named.items()}))
     if flag_values.by_length:
         ground_truth = {ex["qid"]: (ex["start_time"], ex["end_time"], ex["duration"]) for ex in examples}
-        pred = {qid: (p["start"], p["end"]) for qid, p in predictions.items()}
-        result["by_length"] = metrics_lib.evaluate_by_length(pred, ground_truth,
-                                                             metrics_lib.LENGTH_BUCKETS[flag_values.by_length])
-        print(metrics_lib.format_table(result["by_length"]))
+        buckets = metrics_lib.LENGTH_BUCKETS[flag_values.by_length]
+        by_length = {name: metrics_lib.evaluate_by_length(trainer_lib.strategy_moments(predictions, name),
+                                                          ground_truth, buckets) for name in strategies}
+        # One strategy: the per-bucket table itself; several (VSLNet-L): one table per strategy.
+        result["by_length"] = by_length[None] if strategies == (None,) else by_length
+        for name, table in by_length.items():
+            if name is not None:
+                print(f"{flag_values.split} by video length, strategy {name}:")
+            print(metrics_lib.format_table(table))
     with open(os.path.join(flag_values.run_dir, f"eval_{flag_values.split}.json"), "w") as f:
         json.dump(result, f, indent=2)
     return result
+
+
+def _row_name(split, strategy):
+    return split if strategy is None else f"{split} ({strategy})"
 
 
 def main(argv):

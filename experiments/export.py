@@ -11,6 +11,8 @@ seconds, its score and the probability curves; for LPNet the chosen proposal's s
 NLTK.
 """
 
+import json
+import os
 import sys
 
 from absl import app, flags
@@ -28,12 +30,13 @@ def define_flags(flag_values=flags.FLAGS):
 
 
 def describe(run, out_dir):
-    if run.family == "lpnet":
-        serving, ids = saved_model.LPNET_SERVING_OUTPUTS, saved_model.LPNET_PREDICT_IDS_OUTPUTS
-    else:
-        serving, ids = saved_model.SERVING_OUTPUTS, saved_model.PREDICT_IDS_OUTPUTS
+    with open(os.path.join(out_dir, "nlvl_export.json")) as f:
+        signatures = json.load(f)["signatures"]
+    serving, ids = signatures["serving_default"], signatures["predict_ids"]
+    strategy = ", strategy string ('pm' or 'u')" if run.model_name == "vslnet_l" else ""
     return (f"exported {run.model_name} from {run.checkpoint} to {out_dir}\n"
-            f"  serving_default: video_features [T, {run.feature_dim}] float32, query string, duration float32 -> "
+            f"  serving_default: video_features [T, {run.feature_dim}] float32, query string, duration float32"
+            f"{strategy} -> "
             f"{', '.join(serving)} (features resampled to at most {run.max_pos_len} clips)\n"
             f"  predict_ids: video_features [B, n, {run.feature_dim}], video_mask, word_ids, char_ids -> "
             f"{', '.join(ids)}")

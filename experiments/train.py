@@ -89,6 +89,9 @@ def format_comparison(result, synthetic_dir=None):
     """The run's test metrics, and on the synthetic benchmark the query-blind baselines beside them."""
     keys = ("r1_iou03", "r1_iou05", "r1_iou07", "miou")
     rows = [(f"ours ({result['protocol']} protocol)", result)]
+    if "strategies" in result:  # VSLNet-L: the main row is Pm; every strategy of the same checkpoint follows
+        rows = [(f"ours {name} ({result['protocol']} protocol)", scores)
+                for name, scores in result["strategies"].items()]
     if synthetic_dir:
         with open(os.path.join(synthetic_dir, "baselines.json")) as f:
             rows += [(f"baseline: {name}", scores) for name, scores in json.load(f).items()]

@@ -156,6 +156,8 @@ class VSLNetConfig:
             bad = [l for l in self.scales if l < 1 or self.max_pos_len % l]
             if bad:
                 raise ValueError(f"scales {bad} do not divide max_pos_len={self.max_pos_len} (K = n / l clips)")
+            if self.clip_positions == "global" and self.split_padding != "exact_n":
+                raise ValueError("clip_positions='global' needs split_padding='exact_n' (clip rows must stay < n)")
             if self.encoder != "cmf" or self.interaction != "cqa":
                 raise ValueError("vslnet_l is built on the cmf encoder and CQA (spec §5.2)")
         return self

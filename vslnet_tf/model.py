@@ -116,7 +116,7 @@ class VSLNet(keras.Model):
                                                      name="video_query_attention")
         else:
             self.interaction = ConcatInteraction(d, name="video_query_concat")
-        if config.model == "vslnet":
+        if self.uses_highlighting:
             if config.qgh_on_concat:
                 self.query_pooling = ConcatQueryPooling(d, name="context_query_concat")
                 if config.predictor == "transformer":
@@ -129,7 +129,20 @@ class VSLNet(keras.Model):
                                                   head="linear" if config.paper_predictor_head else "mlp",
                                                   name="predictor")
 
+    @property
+    def uses_highlighting(self):
+        """Query pooling + QGH: VSLNet and VSLNet-L, not VSLBase."""
+        return self.config.model in ("vslnet", "vslnet_l")
+
     def call(self, inputs, training=None):
+        video, video_mask, query, query_mask = self.embed(inputs, training=training)
+        video = self.encoder(video, video_mask, training=training)
+        query = self.encoder(query, query_mask, training=training)
+        features = self.interact(video, query, video_mask, query_mask, training=training)
+        return self.localize(features, video_mask, query, query_mask, training=training)
+
+    def embed(self, inputs, training=None):
+        """Projected video V′ `[B, n, d]` and query `[B, m, d]` (both before the shared encoder), and their masks."""
         video_mask = ops.cast(inputs["video_mask"], "bool")
         word_ids = ops.cast(inputs["word_ids"], "int32")
         query_mask = ops.not_equal(word_ids, 0)
@@ -139,14 +152,18 @@ class VSLNet(keras.Model):
             query = ops.concatenate([query, chars], axis=-1)
         query = self.query_projection(query)
         video = self.video_projection(self.video_dropout(inputs["video_features"], training=training))
-        video = self.encoder(video, video_mask, training=training)
-        query = self.encoder(query, query_mask, training=training)
+        return video, video_mask, query, query_mask
+
+    def interact(self, video, query, video_mask, query_mask, training=None):
+        """V^q `[B, n, d]` from the encoded video and query (CQA or the Table 8 concat)."""
         if self.config.interaction == "cqa":
-            features = self.interaction(video, query, video_mask, query_mask, training=training)
-        else:
-            features = self.interaction(video, query, query_mask)
+            return self.interaction(video, query, video_mask, query_mask, training=training)
+        return self.interaction(video, query, query_mask)
+
+    def localize(self, features, video_mask, query, query_mask, training=None):
+        """Pooling + QGH (VSLNet) and the span predictor over `features` `[B, n, d]`: the outputs dict."""
         outputs = {}
-        if self.config.model == "vslnet":
+        if self.uses_highlighting:
             features = self.query_pooling(features, query, query_mask)
             highlight_logits, features = self.highlighting(features, video_mask)
             if self.config.qgh_on_concat and self.config.predictor == "transformer":

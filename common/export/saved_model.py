@@ -31,6 +31,16 @@ LPNet (`LPNetServingFunctions`) has the same inputs and preprocessing; its decod
 - `predict_ids`: `start_index`, `end_index` `[B]` int32, `score` `[B]`, `topk_start_index`, `topk_end_index`
   `[B, k]` int32, `topk_scores` `[B, k]` float32.
 
+VSLNet-L (`VSLNetLServingFunctions`, spec vslnet §5.5) has the same preprocessing; `serving_default` takes a fourth
+input, `strategy` (scalar string `pm` or `u`; `""` means `pm`: a SavedModel signature cannot have optional inputs),
+and decodes every scale with `span_decode`, then picks Pm or U. Its outputs:
+
+- `serving_default`: `start_time`, `end_time`, `start_index`, `end_index` of the chosen strategy, `score` (the Pm
+  scale's P_span), `scale_start_time`, `scale_end_time`, `scale_span_prob` `[S]` (each scale's candidate),
+  `start_probs`, `end_probs`, `highlight_probs` `[S, T']` and `tokens`.
+- `predict_ids`: `start_index`, `end_index`, `score` (Pm) and `u_start_index`, `u_end_index` `[B]`,
+  `scale_start_index`, `scale_end_index`, `scale_span_prob` `[B, S]`.
+
 `serving_default` fails (InvalidArgumentError) on features with NaN/Inf, on zero clips, on a non-positive duration
 and on a query without tokens.
 
@@ -57,6 +67,7 @@ from lpnet_tf.config import LPNetConfig
 from lpnet_tf.model import LPNet
 from lpnet_tf.task import LPNetTask
 from vslnet_tf.config import VSLNetConfig
+from vslnet_tf.model_l import VSLNetL
 from vslnet_tf.task import VSLNetTask
 
 SERVING_OUTPUTS = ("start_time", "end_time", "score", "start_index", "end_index", "start_probs", "end_probs",
@@ -66,6 +77,11 @@ LPNET_SERVING_OUTPUTS = ("start_time", "end_time", "score", "start_index", "end_
                          "topk_end_time", "topk_scores", "topk_start_index", "topk_end_index", "tokens")
 LPNET_PREDICT_IDS_OUTPUTS = ("start_index", "end_index", "score", "topk_start_index", "topk_end_index",
                              "topk_scores")
+VSLNET_L_SERVING_OUTPUTS = ("start_time", "end_time", "score", "start_index", "end_index", "scale_start_time",
+                            "scale_end_time", "scale_span_prob", "start_probs", "end_probs", "highlight_probs",
+                            "tokens")
+VSLNET_L_PREDICT_IDS_OUTPUTS = ("start_index", "end_index", "score", "u_start_index", "u_end_index",
+                                "scale_start_index", "scale_end_index", "scale_span_prob")
 
 
 # ==== Preprocessing =====================================================================================
@@ -193,12 +209,15 @@ class ServingFunctions:
         self.feature_dim = int(feature_dim)
         self.preprocessor = QueryPreprocessor(vocab, max_pos_len, name="query_preprocessor")
         # No AutoGraph (no Python control flow on tensors here), as `ExportArchive` traces its endpoints.
-        self.serve = tf.function(self._serve, input_signature=serving_signature(feature_dim), autograph=False)
+        self.serve = tf.function(self._serve, input_signature=self.serving_input_signature(), autograph=False)
         self.predict_ids = tf.function(self._predict_ids, input_signature=predict_ids_signature(feature_dim),
                                        autograph=False)
 
     serving_outputs = SERVING_OUTPUTS
     predict_ids_outputs = PREDICT_IDS_OUTPUTS
+
+    def serving_input_signature(self):
+        return serving_signature(self.feature_dim)
 
     def _prepare(self, video_features, query, duration):
         """Checked, resampled and tokenized serving inputs: `(model inputs of batch 1, length T', duration, tokens)`."""
@@ -279,9 +298,56 @@ class LPNetServingFunctions(ServingFunctions):
         return {name: decoded[name] for name in LPNET_PREDICT_IDS_OUTPUTS}
 
 
+class VSLNetLServingFunctions(ServingFunctions):
+    """`ServingFunctions` of a built `VSLNetL`: the raw-query signature also takes `strategy` (module docstring).
+
+    Args:
+        model: a built `VSLNetL`.
+        vocab, max_pos_len, feature_dim: as `ServingFunctions`.
+    """
+
+    serving_outputs = VSLNET_L_SERVING_OUTPUTS
+    predict_ids_outputs = VSLNET_L_PREDICT_IDS_OUTPUTS
+
+    def __init__(self, model, vocab, *, max_pos_len, feature_dim):
+        self.task = VSLNetTask(model.config)
+        super().__init__(model, vocab, max_pos_len=max_pos_len, feature_dim=feature_dim)
+
+    def serving_input_signature(self):
+        return serving_signature(self.feature_dim) + [tf.TensorSpec([], tf.string, name="strategy")]
+
+    def _serve(self, video_features, query, duration, strategy):
+        inputs, length, duration, tokens = self._prepare(video_features, query, duration)
+        known = tf.reduce_any(tf.equal(strategy, ["", "pm", "u"]))
+        with tf.control_dependencies([tf.debugging.Assert(known, ["strategy must be 'pm' or 'u', got", strategy])]):
+            use_union = tf.equal(strategy, "u")
+        decoded = self.task.predict_step(self.model, inputs)
+        start_index = tf.where(use_union, decoded["u_start_index"][0], decoded["start_index"][0])
+        end_index = tf.where(use_union, decoded["u_end_index"][0], decoded["end_index"][0])
+        result = {"start_index": start_index, "end_index": end_index, "score": decoded["score"][0],
+                  "scale_span_prob": decoded["scale_span_prob"][0], "start_probs": decoded["start_probs"][0],
+                  "end_probs": decoded["end_probs"][0], "highlight_probs": decoded["highlight_probs"][0],
+                  "tokens": tokens}
+        result["start_time"], result["end_time"] = index_to_time(start_index, end_index, length, duration)
+        result["scale_start_time"], result["scale_end_time"] = index_to_time(
+            decoded["scale_start_index"][0], decoded["scale_end_index"][0], length, duration)
+        return result
+
+    def _predict_ids(self, video_features, video_mask, word_ids, char_ids):
+        decoded = self.task.predict_step(self.model, {"video_features": video_features, "video_mask": video_mask,
+                                                      "word_ids": word_ids, "char_ids": char_ids})
+        return {name: decoded[name] for name in VSLNET_L_PREDICT_IDS_OUTPUTS}
+
+
 def serving_functions(model, vocab, *, max_pos_len, feature_dim):
-    """`LPNetServingFunctions` for an `LPNet`, `ServingFunctions` otherwise (VSLNet / VSLBase)."""
-    cls = LPNetServingFunctions if isinstance(model, LPNet) else ServingFunctions
+    """`LPNetServingFunctions` for an `LPNet`, `VSLNetLServingFunctions` for a `VSLNetL`, `ServingFunctions`
+    otherwise (VSLNet / VSLBase)."""
+    if isinstance(model, LPNet):
+        cls = LPNetServingFunctions
+    elif isinstance(model, VSLNetL):
+        cls = VSLNetLServingFunctions
+    else:
+        cls = ServingFunctions
     return cls(model, vocab, max_pos_len=max_pos_len, feature_dim=feature_dim)
 
 
@@ -308,7 +374,7 @@ def export_saved_model(model, vocab, out_dir, *, max_pos_len, feature_dim, verbo
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(functions.preprocessor)
-    archive.add_endpoint("serving_default", functions._serve, input_signature=serving_signature(feature_dim))
+    archive.add_endpoint("serving_default", functions._serve, input_signature=functions.serving_input_signature())
     archive.add_endpoint("predict_ids", functions._predict_ids, input_signature=predict_ids_signature(feature_dim))
     archive.write_out(out_dir, verbose=verbose)
     with open(os.path.join(out_dir, "nlvl_export.json"), "w") as f:

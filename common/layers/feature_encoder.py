@@ -37,6 +37,8 @@ class FeatureEncoder(keras.layers.Layer):
         padding_mask: bool tensor `(B, L)`, `True` on valid positions (attention keys; the conv too when
             `masked_conv=True`). `None` means all positions are valid.
         training: bool, dropout is active only when `True`.
+        position_offsets: optional int tensor `(B,)`, first position-table row of each sequence
+            (`PositionEmbedding`'s `offsets`). `None`: every sequence starts at row 0.
 
     Returns:
         float tensor `(B, L, d)`.
@@ -105,8 +107,8 @@ class FeatureEncoder(keras.layers.Layer):
         self.conv_block.build(shape)
         self.attention_block.build(shape)
 
-    def call(self, inputs, padding_mask=None, training=None):
-        x = self.position_embedding(inputs)
+    def call(self, inputs, padding_mask=None, training=None, position_offsets=None):
+        x = self.position_embedding(inputs, offsets=position_offsets)
         x = self.conv_block(x, padding_mask=padding_mask, training=training)
         return self.attention_block(x, padding_mask=padding_mask, training=training)
 

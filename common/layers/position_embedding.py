@@ -18,9 +18,11 @@ class PositionEmbedding(keras.layers.Layer):
 
     Call arguments:
         inputs: float tensor `(B, L, d)` with `L <= max_pos_len`.
+        offsets: optional int tensor `(B,)`: row `b` receives table rows `offsets[b] .. offsets[b] + L − 1`
+            (VSLNet-L's clips at their place in the video, `clip_positions="global"`). `None`: rows `0..L−1`.
 
     Returns:
-        float tensor `(B, L, d)`: `inputs + table[:L]`.
+        float tensor `(B, L, d)`: `inputs + table[:L]` (or the offset rows).
 
     Masking: none; padded positions receive position vectors too (as in the original).
 
@@ -43,11 +45,14 @@ class PositionEmbedding(keras.layers.Layer):
             trainable=True,
         )
 
-    def call(self, inputs):
+    def call(self, inputs, offsets=None):
         length = inputs.shape[1]
         if isinstance(length, int) and length > self.max_pos_len:
             raise ValueError(f"Sequence length {length} exceeds max_pos_len={self.max_pos_len}.")
         length = ops.shape(inputs)[1]
+        if offsets is not None:
+            rows = ops.expand_dims(ops.cast(offsets, "int32"), 1) + ops.arange(length, dtype="int32")[None]
+            return inputs + ops.cast(ops.take(self.position_embeddings, rows, axis=0), inputs.dtype)
         # A dynamic length above max_pos_len makes `slice` fail at run time, like the original's assert.
         positions = ops.slice(self.position_embeddings, [0, 0], [length, self.position_embeddings.shape[-1]])
         return inputs + ops.cast(positions, inputs.dtype)

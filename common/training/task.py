@@ -38,6 +38,12 @@ class Task(abc.ABC):
     def predict_step(self, model, batch):
         """Per-sample predictions `{"start_index": [B], "end_index": [B], "score": [B], ...}` (int32/float32)."""
 
+    @property
+    def prediction_strategies(self):
+        """Names of the answers `predict_step` gives: the main one first (keys `start_index` / `end_index`), then
+        alternatives under `{name}_start_index` / `{name}_end_index`. `(None,)`: one unnamed answer."""
+        return (None,)
+
     def gradient_groups(self, model):
         """`[(loss_name, variables)]`: which loss updates which variables, all in one optimizer step."""
         return [("total", model.trainable_variables)]

@@ -128,17 +128,20 @@ def make_predict_fn(task, model, strategy):
 
 
 def predict_split(predict_fn, examples, store, *, batch_size, max_pos_len, feature_dim, extend, strategy=None,
-                  extension_length="code", label_rule="iou_argmax"):
+                  extension_length="code", label_rule="iou_argmax", prediction_strategies=(None,)):
     """Predictions for every example of a split, in file order.
 
     Args:
         predict_fn: from `make_predict_fn`.
+        prediction_strategies: the task's `prediction_strategies`; each alternative answer `name` (after the
+            first) is read from `{name}_start_index` / `{name}_end_index` into `p["strategies"][name]`.
         extension_length: as `pipeline.make_dataset` (highlight labels only; predictions do not depend on it).
         label_rule: the processed folder's rule; indices are converted by `labels.index_to_time(..., rule=...)`.
 
     Returns:
         dict qid → `{"start": s, "end": e, "score": p, "start_index": i, "end_index": j}` (seconds, from the
-        predicted indices by `labels.index_to_time` with `label_rule` and the example's `v_len` and duration).
+        predicted indices by `labels.index_to_time` with `label_rule` and the example's `v_len` and duration),
+        plus `"strategies": {name: {"start", "end", "start_index", "end_index"}}` for alternative answers.
     """
     strategy = strategy or tf.distribute.get_strategy()
     dataset = pipeline.make_dataset(examples, store, batch_size=batch_size, max_pos_len=max_pos_len,
@@ -152,18 +155,54 @@ def predict_split(predict_fn, examples, store, *, batch_size, max_pos_len, featu
             example = examples[int(index)]
             s_idx, e_idx = int(outputs["start_index"][row]), int(outputs["end_index"][row])
             start, end = labels.index_to_time(s_idx, e_idx, example["v_len"], example["duration"], rule=label_rule)
-            predictions[example["qid"]] = {
+            prediction = {
                 "start": start, "end": end, "score": float(outputs["score"][row]),
                 "start_index": s_idx, "end_index": e_idx,
             }
+            for name in prediction_strategies[1:]:
+                alt_s = int(outputs[f"{name}_start_index"][row])
+                alt_e = int(outputs[f"{name}_end_index"][row])
+                alt_start, alt_end = labels.index_to_time(alt_s, alt_e, example["v_len"], example["duration"],
+                                                          rule=label_rule)
+                prediction.setdefault("strategies", {})[name] = {"start": alt_start, "end": alt_end,
+                                                                 "start_index": alt_s, "end_index": alt_e}
+            predictions[example["qid"]] = prediction
     return predictions
 
 
-def score_predictions(predictions, examples):
-    """Metrics (percent) of `predictions` against the examples' clamped ground truth; every query must be scored."""
+def strategy_moments(predictions, name=None):
+    """qid → (start, end) seconds of the answer `name` (`None` or the main strategy's name: the main answer)."""
+    def moment(p):
+        alternative = p.get("strategies", {}).get(name) if name is not None else None
+        chosen = alternative or p
+        return chosen["start"], chosen["end"]
+
+    return {qid: moment(p) for qid, p in predictions.items()}
+
+
+def score_predictions(predictions, examples, prediction_strategies=(None,)):
+    """Metrics (percent) of `predictions` against the examples' clamped ground truth; every query must be scored.
+
+    With several `prediction_strategies` the main answer's metrics are at the top level and every strategy's
+    (the main one included) under `"strategies"`.
+    """
     ground_truth = {ex["qid"]: (ex["start_time"], ex["end_time"], ex["duration"]) for ex in examples}
-    pred = {qid: (p["start"], p["end"]) for qid, p in predictions.items()}
-    return metrics_lib.evaluate_predictions(pred, ground_truth)
+    result = metrics_lib.evaluate_predictions(strategy_moments(predictions), ground_truth)
+    if len(prediction_strategies) > 1:
+        result["strategies"] = {prediction_strategies[0]: dict(result)}
+        for name in prediction_strategies[1:]:
+            result["strategies"][name] = metrics_lib.evaluate_predictions(strategy_moments(predictions, name),
+                                                                          ground_truth)
+    return result
+
+
+def write_predictions(path, predictions, name=None):
+    """`qid, pred_windows [[start, end, score]]` JSON lines of the answer `name` (main answer: `None`)."""
+    moments = strategy_moments(predictions, name)
+    with open(path, "w") as f:
+        for qid, p in predictions.items():
+            start, end = moments[qid]
+            f.write(json.dumps({"qid": qid, "pred_windows": [[start, end, p["score"]]]}) + "\n")
 
 
 def apply_routed_gradients(task, model, optimizer, batch):
@@ -267,9 +306,10 @@ class Trainer:
             self._predict_fn, self.processed.splits[split], self.store, batch_size=self.config.batch_size,
             max_pos_len=self.processed.meta["max_pos_len"], feature_dim=self.processed.feature_dim,
             extend=self.extend, strategy=self.strategy, extension_length=self.extension_length,
-            label_rule=self.label_rule,
+            label_rule=self.label_rule, prediction_strategies=self.task.prediction_strategies,
         )
-        return score_predictions(predictions, self.processed.splits[split]), predictions
+        return (score_predictions(predictions, self.processed.splits[split], self.task.prediction_strategies),
+                predictions)
 
     def _should_evaluate(self, step):
         nb = self.batches_per_epoch
@@ -337,9 +377,14 @@ class Trainer:
                 record[split], _ = self.evaluate(split)
         with self.writer.as_default(step=step):
             for split in ("val", "test"):
-                for k, v in record.get(split, {}).items():
-                    if k != "count":
+                metrics = record.get(split, {})
+                for k, v in metrics.items():
+                    if k not in ("count", "strategies"):
                         write_scalar(f"{split}/{k}", v, step)
+                for name, values in metrics.get("strategies", {}).items():
+                    for k, v in values.items():
+                        if k != "count":
+                            write_scalar(f"{split}/{name}/{k}", v, step)
         selection = self._selection_split()
         improved = False
         if selection is not None:
@@ -380,7 +425,7 @@ class Trainer:
         })
         with open(os.path.join(self.run_dir, "metrics.json"), "w") as f:
             json.dump(result, f, indent=2)
-        with open(os.path.join(self.run_dir, "test_predictions.jsonl"), "w") as f:
-            for qid, p in predictions.items():
-                f.write(json.dumps({"qid": qid, "pred_windows": [[p["start"], p["end"], p["score"]]]}) + "\n")
+        write_predictions(os.path.join(self.run_dir, "test_predictions.jsonl"), predictions)
+        for name in self.task.prediction_strategies[1:]:
+            write_predictions(os.path.join(self.run_dir, f"test_predictions_{name}.jsonl"), predictions, name)
         return result

@@ -1,0 +1,107 @@
+"""A unidirectional LSTM over a whole sequence with a hand-written backward pass (fast on CPU).
+
+`keras.layers.LSTM` on CPU runs `LSTMCell` in a generic while loop, two small matmuls per step, and TensorFlow
+differentiates that loop automatically: per-step kernel gradients, TensorLists of every intermediate and large
+`ZerosLike` ops. `lstm_sequence` computes the same function with one matmul per step in each direction and the
+weight gradients as single large matmuls over all `batch · time` rows.
+"""
+
+import tensorflow as tf
+
+
+def lstm_sequence(inputs, kernel, recurrent_kernel, bias):
+    """The outputs of `keras.layers.LSTM(units, return_sequences=True)` (tanh/sigmoid, with bias) from zero state.
+
+    Gates follow Keras' order i, f, c, o along the last weight axis: `z = x_t · kernel + h_{t-1} · recurrent_kernel
+    + bias`, `c_t = σ(z_f) c_{t-1} + σ(z_i) tanh(z_c)`, `h_t = σ(z_o) tanh(c_t)`. The bias is used as given (Keras'
+    `unit_forget_bias` only initializes it). No masking: with right padding, valid outputs do not depend on the
+    padding because the recurrence is causal.
+
+    The input projection of all steps is one matmul before the loop; the gradient (`tf.custom_gradient`,
+    backpropagation through time) runs one `[batch, 4u] · [4u, u]` matmul per step and computes the kernel,
+    recurrent-kernel and bias gradients after the loop, each as one reduction over `batch · time`. Works in a
+    `tf.function` with unknown batch and time, under `tf.distribute` and XLA.
+
+    Args:
+        inputs: float tensor `[batch, time, input_dim]`; its dtype is the compute dtype.
+        kernel: `[input_dim, 4u]`, `recurrent_kernel`: `[u, 4u]`, `bias`: `[4u]`; cast to the dtype of `inputs`
+            (their gradients are returned in their own dtypes).
+
+    Returns:
+        `[batch, time, u]`, the hidden state h_t of every step, in the dtype of `inputs`.
+    """
+    dtype = inputs.dtype
+    return _lstm_sequence(
+        inputs, tf.cast(kernel, dtype), tf.cast(recurrent_kernel, dtype), tf.cast(bias, dtype)
+    )
+
+
+@tf.custom_gradient
+def _lstm_sequence(inputs, kernel, recurrent_kernel, bias):
+    dtype = inputs.dtype
+    units = tf.shape(recurrent_kernel)[0]
+    batch, steps = tf.shape(inputs)[0], tf.shape(inputs)[1]
+    x = tf.transpose(inputs, [1, 0, 2])  # time-major [time, batch, input_dim]
+    input_dim = tf.shape(x)[2]
+    x_rows = tf.reshape(x, [steps * batch, input_dim])
+    projected = tf.reshape(tf.matmul(x_rows, kernel) + bias, [steps, batch, 4 * units])
+
+    def forward_step(t, h, c, hs, cs, zs):
+        z = projected[t] + tf.matmul(h, recurrent_kernel)
+        z_i, z_f, z_c, z_o = tf.split(z, 4, axis=-1)
+        c = tf.sigmoid(z_f) * c + tf.sigmoid(z_i) * tf.tanh(z_c)
+        h = tf.sigmoid(z_o) * tf.tanh(c)
+        return t + 1, h, c, hs.write(t, h), cs.write(t, c), zs.write(t, z)
+
+    zeros = tf.zeros([batch, units], dtype)
+    _, _, _, hs, cs, zs = tf.while_loop(
+        lambda t, *_: t < steps,
+        forward_step,
+        (
+            tf.constant(0),
+            zeros,
+            zeros,
+            tf.TensorArray(dtype, size=steps, element_shape=zeros.shape),
+            tf.TensorArray(dtype, size=steps, element_shape=zeros.shape),
+            tf.TensorArray(dtype, size=steps, element_shape=tf.TensorShape([None, None])),
+        ),
+        maximum_iterations=steps,
+    )
+    hs, cs, zs = hs.stack(), cs.stack(), zs.stack()  # [time, batch, u], [time, batch, u], [time, batch, 4u]
+
+    def grad(d_outputs):
+        # Everything that does not depend on the recurrent gradient is computed for all steps at once, so the
+        # backward loop is one matmul and a few elementwise products per step.
+        z_i, z_f, z_c, z_o = tf.split(zs, 4, axis=-1)
+        i, f, g, o = tf.sigmoid(z_i), tf.sigmoid(z_f), tf.tanh(z_c), tf.sigmoid(z_o)
+        c_prev = tf.concat([tf.zeros_like(cs[:1]), cs[:-1]], axis=0)
+        tanh_c = tf.tanh(cs)
+        dh_to_dc = o * (1.0 - tanh_c * tanh_c)
+        # dz = [dc, dc, dc, dh] * dz_scale, elementwise, per gate block.
+        dz_scale = tf.concat(
+            [g * i * (1.0 - i), c_prev * f * (1.0 - f), i * (1.0 - g * g), tanh_c * o * (1.0 - o)], axis=-1
+        )
+        dh_outputs = tf.transpose(d_outputs, [1, 0, 2])
+        recurrent_kernel_t = tf.transpose(recurrent_kernel)
+
+        def backward_step(t, dh_next, dc_next, dzs):
+            dh = dh_outputs[t] + dh_next
+            dc = dc_next + dh * dh_to_dc[t]
+            dz = tf.concat([dc, dc, dc, dh], axis=-1) * dz_scale[t]
+            return t - 1, tf.matmul(dz, recurrent_kernel_t), dc * f[t], dzs.write(t, dz)
+
+        _, _, _, dzs = tf.while_loop(
+            lambda t, *_: t >= 0,
+            backward_step,
+            (steps - 1, zeros, zeros, tf.TensorArray(dtype, size=steps, element_shape=tf.TensorShape([None, None]))),
+            maximum_iterations=steps,
+        )
+        dz_rows = tf.reshape(dzs.stack(), [steps * batch, 4 * units])
+        h_prev_rows = tf.reshape(tf.concat([tf.zeros_like(hs[:1]), hs[:-1]], axis=0), [steps * batch, units])
+        d_inputs = tf.transpose(tf.reshape(tf.matmul(dz_rows, kernel, transpose_b=True), [steps, batch, -1]), [1, 0, 2])
+        d_kernel = tf.matmul(x_rows, dz_rows, transpose_a=True)
+        d_recurrent_kernel = tf.matmul(h_prev_rows, dz_rows, transpose_a=True)
+        d_bias = tf.reduce_sum(dz_rows, axis=0)
+        return d_inputs, d_kernel, d_recurrent_kernel, d_bias
+
+    return tf.transpose(hs, [1, 0, 2]), grad
