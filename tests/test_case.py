@@ -174,8 +174,9 @@ _RELOAD_SCRIPT = textwrap.dedent("""
     serve, ids = reloaded.signatures["serving_default"], reloaded.signatures["predict_ids"]
     out = {}
     for i in range(int(cases["count"])):
+        extra = {"strategy": tf.constant(str(cases[f"strategy_{i}"]))} if f"strategy_{i}" in cases else {}
         result = serve(video_features=tf.constant(cases[f"features_{i}"]), query=tf.constant(str(cases[f"query_{i}"])),
-                       duration=tf.constant(float(cases[f"duration_{i}"])))
+                       duration=tf.constant(float(cases[f"duration_{i}"])), **extra)
         out.update({f"{k}_{i}": v.numpy() for k, v in result.items()})
     batch = {k: tf.constant(cases[k]) for k in ("video_features", "video_mask", "word_ids", "char_ids")}
     out.update({f"ids_{k}": v.numpy() for k, v in ids(**batch).items()})
@@ -185,11 +186,14 @@ _RELOAD_SCRIPT = textwrap.dedent("""
 
 def reload_saved_model_in_fresh_process(saved_model_dir, cases, ids_batch, tmp_path):
     """Run both signatures of an exported SavedModel in a new Python process (`tf.saved_model.load`, no package
-    code) on `cases` (`[(features, query, duration)]`) and on `ids_batch`; returns the outputs as an npz mapping:
+    code) on `cases` (`[(features, query, duration)]`, or with a fourth `strategy` for VSLNet-L) and on `ids_batch`;
+    returns the outputs as an npz mapping:
     `{output}_{case index}` for `serving_default`, `ids_{output}` for `predict_ids`."""
     arrays = {"count": len(cases), **ids_batch}
-    for i, (features, query, duration) in enumerate(cases):
+    for i, (features, query, duration, *strategy) in enumerate(cases):
         arrays.update({f"features_{i}": features, f"query_{i}": query, f"duration_{i}": duration})
+        if strategy:
+            arrays[f"strategy_{i}"] = strategy[0]
     np.savez(tmp_path / "cases.npz", **arrays)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO_ROOT))
     subprocess.run([sys.executable, "-c", _RELOAD_SCRIPT, str(saved_model_dir), str(tmp_path / "cases.npz"),

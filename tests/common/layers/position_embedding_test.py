@@ -32,3 +32,11 @@ class PositionEmbeddingTest(TestCase):
         function = tf.function(layer, input_signature=[tf.TensorSpec([None, None, 2])])
         with self.assertRaises((tf.errors.InvalidArgumentError, ValueError)):
             function(np.zeros((1, 5, 2), "float32"))
+
+    def test_offsets_select_rows_per_sequence(self):
+        layer = PositionEmbedding(10)
+        x = np.zeros((2, 3, 4), "float32")
+        out = ops.convert_to_numpy(layer(x, offsets=np.array([0, 5])))
+        table = ops.convert_to_numpy(layer.position_embeddings)
+        np.testing.assert_allclose(out[0], table[0:3], atol=1e-7)
+        np.testing.assert_allclose(out[1], table[5:8], atol=1e-7)
