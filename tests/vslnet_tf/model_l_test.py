@@ -171,3 +171,18 @@ def test_saved_model_round_trip_with_both_strategies(trained, tmp_path):
     u = (float(reloaded["start_time_1"]), float(reloaded["end_time_1"]))
     assert u[0] == pytest.approx(min(s for s, _ in scale_moments)) and u[1] == pytest.approx(
         max(e for _, e in scale_moments))  # two scales: U is the hull of both
+
+
+def test_compare_by_length_puts_both_strategies_side_by_side(trained):
+    from experiments import compare_by_length
+
+    root, run_dir, trainer, result = trained
+    (run_dir / "config.json").write_text(json.dumps({"model": {"model": "vslnet_l"},
+                                                     "data": {"processed_dir": str(root / "processed")}}))
+    results = compare_by_length.compare([str(run_dir)], compare_by_length.metrics_lib.LENGTH_BUCKETS["table7"])
+    assert list(results) == ["vslnet_l-pm (run)", "vslnet_l-u (run)"]
+    pm, u = results["vslnet_l-pm (run)"], results["vslnet_l-u (run)"]
+    assert pm["all"]["miou"] == pytest.approx(result["miou"])
+    assert u["all"]["miou"] == pytest.approx(result["strategies"]["u"]["miou"])
+    assert sum(b["count"] for label, b in pm.items() if label != "all") == result["count"]
+    assert "0-2min" in compare_by_length.format_comparison(results, "miou")
