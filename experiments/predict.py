@@ -40,6 +40,8 @@ def define_flags(flag_values=flags.FLAGS):
                         **define)
     flags.DEFINE_string("ground_truth", None, "Optional 'START,END' seconds shaded in the plot.", **define)
     flags.DEFINE_bool("json", False, "Print one JSON object instead of text.", **define)
+    flags.DEFINE_enum("strategy", "pm", ["pm", "u"], "VSLNet-L only: Pm (most confident scale) or U (union of the "
+                      "two most overlapping scale candidates).", **define)
 
 
 # ==== Inputs =============================================================================================
@@ -94,9 +96,10 @@ class Predictor:
         description: where the model comes from.
     """
 
-    def __init__(self, run_dir=None, saved_model_dir=None, checkpoint=None):
+    def __init__(self, run_dir=None, saved_model_dir=None, checkpoint=None, strategy="pm"):
         if (run_dir is None) == (saved_model_dir is None):
             raise ValueError("give exactly one of --run_dir and --saved_model")
+        self.strategy = strategy
         self._serve = None
         self._run = None
         self._saved_model_dir = saved_model_dir
@@ -127,18 +130,27 @@ class Predictor:
 
     def serving_fn(self):
         """`fn(video_features, query, duration) -> dict of tensors`: the `serving_default` graph."""
+        import tensorflow as tf
+
         if self._serve is None:
             if self._run is not None:
                 from common.export import saved_model
 
-                functions = saved_model.ServingFunctions(self._run.model, self._run.vocab,
-                                                         max_pos_len=self._run.max_pos_len,
-                                                         feature_dim=self._run.feature_dim)
-                self._serve = functions.serve
+                functions = saved_model.serving_functions(self._run.model, self._run.vocab,
+                                                          max_pos_len=self._run.max_pos_len,
+                                                          feature_dim=self._run.feature_dim)
+                serve = functions.serve
             else:
                 signature = self._signature()
-                self._serve = lambda video_features, query, duration: signature(
-                    video_features=video_features, query=query, duration=duration)
+
+                def serve(video_features, query, duration, *strategy):
+                    extra = {"strategy": strategy[0]} if strategy else {}
+                    return signature(video_features=video_features, query=query, duration=duration, **extra)
+
+            if self.model_name == "vslnet_l":
+                self._serve = lambda *args: serve(*args, tf.constant(self.strategy))
+            else:
+                self._serve = serve
         return self._serve
 
     def predict(self, features, query, duration):
@@ -148,6 +160,11 @@ class Predictor:
         outputs = self.serving_fn()(tf.constant(features, tf.float32), tf.constant(query, tf.string),
                                     tf.constant(duration, tf.float32))
         result = {name: value.numpy() for name, value in outputs.items()}
+        if "start_probs" in result and result["start_probs"].ndim == 2:
+            # VSLNet-L gives the curves of every scale; show those of the most confident scale (Pm's).
+            scale = int(np.argmax(result["scale_span_prob"]))
+            for name in ("start_probs", "end_probs", "highlight_probs"):
+                result[name] = result[name][scale]
         result["tokens"] = [t.decode("utf-8") for t in result["tokens"]]
         result["duration"] = float(duration)
         result["query"] = query
@@ -156,7 +173,17 @@ class Predictor:
 
 
 def to_json(result):
-    """JSON-ready dict: times, score, indices, resampled length, tokens and the three probability curves."""
+    """JSON-ready dict: times, score, indices, resampled length, tokens and the three probability curves (LPNet,
+    which ranks proposals, has no curves: its JSON has the top-k proposals instead)."""
+    if "start_probs" not in result:
+        return {
+            "query": result["query"], "tokens": result["tokens"], "start_time": float(result["start_time"]),
+            "end_time": float(result["end_time"]), "score": float(result["score"]),
+            "start_index": int(result["start_index"]), "end_index": int(result["end_index"]),
+            "duration": result["duration"], "num_clips": result["num_clips"],
+            "topk": [[float(s), float(e), float(p)] for s, e, p in zip(
+                result["topk_start_time"], result["topk_end_time"], result["topk_scores"])],
+        }
     return {
         "query": result["query"],
         "tokens": result["tokens"],
@@ -175,11 +202,11 @@ def to_json(result):
 
 
 def format_result(result):
-    units = len(result["start_probs"])
+    units = f" of {len(result['start_probs'])}" if "start_probs" in result else ""
     return (f"query: {result['query']}\n"
             f"moment: {float(result['start_time']):.2f} s - {float(result['end_time']):.2f} s "
-            f"(of {result['duration']:.2f} s; clips {int(result['start_index'])}-{int(result['end_index'])} "
-            f"of {units}), score {float(result['score']):.4f}")
+            f"(of {result['duration']:.2f} s; clips {int(result['start_index'])}-{int(result['end_index'])}"
+            f"{units}), score {float(result['score']):.4f}")
 
 
 # ==== Plot ===============================================================================================
@@ -264,10 +291,13 @@ def run(flag_values):
         _pyplot()  # fail before any work when matplotlib is missing
     ground_truth = _parse_ground_truth(flag_values.ground_truth)
     predictor = Predictor(run_dir=flag_values.run_dir, saved_model_dir=flag_values.saved_model,
-                          checkpoint=flag_values.checkpoint)
+                          checkpoint=flag_values.checkpoint, strategy=flag_values.strategy)
     features = check_inputs(load_features(flag_values.features), flag_values.duration, flag_values.query,
                             predictor.feature_dim)
     result = predictor.predict(features, flag_values.query, flag_values.duration)
+    if flag_values.plot and "start_probs" not in result:
+        raise app.UsageError("--plot draws boundary probabilities, which LPNet's proposal ranking does not have; "
+                             "plot its proposals with experiments.plot_proposals")
     if flag_values.plot:
         plot_prediction(result, flag_values.plot, ground_truth=ground_truth,
                         show_highlight=predictor.model_name != "vslbase" and bool(np.any(result["highlight_probs"])))
