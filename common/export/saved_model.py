@@ -8,7 +8,8 @@ as TensorFlow ops, so serving needs neither this package nor NLTK:
   `QueryPreprocessor` (the in-graph tokenizer `common.export.text_graph.graph_tokenize`, then word / char ids from
   `tf.lookup.StaticHashTable`s of the vocabulary, UNK = 1);
 - decoding: softmax, `span_decode` (the original's banded outer-product argmax) and the float32 `index_to_time`
-  rule `start = float32(s)·T/N`, `end = float32(e + 1)·T/N` with `N` the resampled length.
+  rule `start = float32(s)·T/N`, `end = float32(e + 1)·T/N` with `N` the resampled length (a model trained with
+  the paper's `label_rule="round"` decodes with its inverse, `end = float32(e)·T/N`).
 
 Signatures:
 
@@ -117,12 +118,13 @@ def resample_features(features, max_len):
     return tf.cond(num_clips > max_len, sample, lambda: features)
 
 
-def index_to_time(start_index, end_index, num_units, duration):
-    """`labels.index_to_time` in float32 TensorFlow ops: `(float32(s)·T/N, float32(e + 1)·T/N)`."""
+def index_to_time(start_index, end_index, num_units, duration, rule="iou_argmax"):
+    """`labels.index_to_time` in float32 TensorFlow ops: `(float32(s)·T/N, float32(e + 1)·T/N)` with the code's
+    rule, `(float32(s)·T/N, float32(e)·T/N)` with the paper's `round` rule (VSLNet spec §6 #1)."""
     duration = tf.cast(duration, tf.float32)
     num_units = tf.cast(num_units, tf.float32)
     start = tf.cast(start_index, tf.float32) * duration / num_units
-    end = tf.cast(end_index + 1, tf.float32) * duration / num_units
+    end = tf.cast(end_index + (1 if rule == "iou_argmax" else 0), tf.float32) * duration / num_units
     return start, end
 
 
@@ -207,6 +209,8 @@ class ServingFunctions:
         self.model = model
         self.max_pos_len = int(max_pos_len)
         self.feature_dim = int(feature_dim)
+        # VSLNet trained with the paper's `round` labels decodes with its inverse; LPNet has one rule (spec §10).
+        self.label_rule = getattr(model.config, "label_rule", "iou_argmax")
         self.preprocessor = QueryPreprocessor(vocab, max_pos_len, name="query_preprocessor")
         # No AutoGraph (no Python control flow on tensors here), as `ExportArchive` traces its endpoints.
         self.serve = tf.function(self._serve, input_signature=self.serving_input_signature(), autograph=False)
@@ -247,7 +251,7 @@ class ServingFunctions:
         inputs, length, duration, tokens = self._prepare(video_features, query, duration)
         decoded = _decode(self.model, inputs)
         start_index, end_index = decoded["start_index"][0], decoded["end_index"][0]
-        start_time, end_time = index_to_time(start_index, end_index, length, duration)
+        start_time, end_time = index_to_time(start_index, end_index, length, duration, self.label_rule)
         return {
             "start_time": start_time,
             "end_time": end_time,
@@ -328,9 +332,10 @@ class VSLNetLServingFunctions(ServingFunctions):
                   "scale_span_prob": decoded["scale_span_prob"][0], "start_probs": decoded["start_probs"][0],
                   "end_probs": decoded["end_probs"][0], "highlight_probs": decoded["highlight_probs"][0],
                   "tokens": tokens}
-        result["start_time"], result["end_time"] = index_to_time(start_index, end_index, length, duration)
+        result["start_time"], result["end_time"] = index_to_time(start_index, end_index, length, duration,
+                                                                 self.label_rule)
         result["scale_start_time"], result["scale_end_time"] = index_to_time(
-            decoded["scale_start_index"][0], decoded["scale_end_index"][0], length, duration)
+            decoded["scale_start_index"][0], decoded["scale_end_index"][0], length, duration, self.label_rule)
         return result
 
     def _predict_ids(self, video_features, video_mask, word_ids, char_ids):

@@ -221,6 +221,27 @@ def test_index_to_time_equals_labels():
     for start, end, units, duration in [(0, 0, 1, 2.0), (3, 7, 16, 30.17), (0, 15, 16, 123.4), (5, 5, 11, 7.3)]:
         got = saved_model.index_to_time(tf.constant(start), tf.constant(end), tf.constant(units), tf.constant(duration))
         assert tuple(float(x) for x in got) == labels.index_to_time(start, end, units, duration)
+        got = saved_model.index_to_time(tf.constant(start), tf.constant(end), tf.constant(units),
+                                        tf.constant(duration), rule="round")
+        assert tuple(float(x) for x in got) == labels.index_to_time(start, end, units, duration, rule="round")
+
+
+def test_serving_decodes_with_the_models_label_rule(run):
+    _, model, vocab = run
+    features, query, duration = serving_cases()[0]
+    times = {}
+    for rule in ("iou_argmax", "round"):
+        model.config.label_rule = rule
+        try:
+            got = saved_model.serving_functions(model, vocab, max_pos_len=MAX_POS_LEN,
+                                                feature_dim=FEATURE_DIM).serve(features, query, duration)
+        finally:
+            model.config.label_rule = "iou_argmax"
+        units = min(len(features), MAX_POS_LEN)
+        times[rule] = (float(got["start_time"]), float(got["end_time"]))
+        assert times[rule] == labels.index_to_time(int(got["start_index"]), int(got["end_index"]), units, duration,
+                                                   rule=rule)
+    assert times["round"][1] < times["iou_argmax"][1]
 
 
 # ==== Serving functions =================================================================================
