@@ -1,0 +1,125 @@
+import keras
+import numpy as np
+import tensorflow as tf
+from absl.testing import parameterized
+
+from common.layers.lstm_sequence import lstm_sequence
+from tests.test_case import TestCase
+
+
+def keras_lstm(input_dim, units, seed=0):
+    """A built `keras.layers.LSTM(return_sequences=True)` with random weights (all of similar scale, bias too)."""
+    layer = keras.layers.LSTM(units, return_sequences=True)
+    layer.build((None, None, input_dim))
+    rng = np.random.RandomState(seed)
+    for weight in layer.weights:
+        weight.assign(rng.uniform(-0.6, 0.6, size=weight.shape).astype("float32"))
+    return layer
+
+
+def weights(layer):
+    return [layer.cell.kernel, layer.cell.recurrent_kernel, layer.cell.bias]
+
+
+def with_weights_of(layer):
+    """`lstm_sequence` with `layer`'s weights: the function under test."""
+    return lambda inputs: lstm_sequence(inputs, *weights(layer))
+
+
+def outputs_and_gradients(fn, layer, inputs, upstream):
+    """`fn(inputs)` and the gradients of `sum(fn(inputs) * upstream)` w.r.t. inputs, kernel, recurrent kernel, bias."""
+    inputs = tf.convert_to_tensor(inputs)
+    with tf.GradientTape() as tape:
+        tape.watch(inputs)
+        outputs = fn(inputs)
+        loss = tf.reduce_sum(tf.cast(outputs, tf.float32) * upstream)
+    return outputs, tape.gradient(loss, [inputs] + weights(layer))
+
+
+class LSTMSequenceTest(TestCase):
+    def assert_relative_close(self, actual, expected, tolerance=1e-5):
+        expected = np.asarray(expected)
+        scale = max(np.abs(expected).max(), 1e-6)
+        np.testing.assert_allclose(np.asarray(actual) / scale, expected / scale, atol=tolerance)
+
+    def assert_matches_keras(self, ours, layer, inputs, upstream):
+        """`ours` = `(outputs, gradients)` as `outputs_and_gradients` gives them; compared with the Keras layer's."""
+        outputs, grads = ours
+        expected, expected_grads = outputs_and_gradients(layer, layer, inputs, upstream)
+        np.testing.assert_allclose(outputs, expected, atol=1e-5)
+        for name, grad, expected_grad in zip(("inputs", "kernel", "recurrent", "bias"), grads, expected_grads):
+            with self.subTest(gradient=name):
+                self.assert_relative_close(grad, expected_grad)
+
+    @parameterized.named_parameters(
+        ("one_step", 3, 1, 5, 4),
+        ("short", 2, 7, 5, 4),
+        ("batch_of_one", 1, 9, 3, 6),
+        ("longer", 4, 23, 6, 8),
+    )
+    def test_outputs_and_gradients_match_keras_lstm(self, batch, steps, input_dim, units):
+        rng = np.random.RandomState(batch * steps)
+        layer = keras_lstm(input_dim, units, seed=steps)
+        inputs = rng.normal(size=(batch, steps, input_dim)).astype("float32")
+        upstream = rng.normal(size=(batch, steps, units)).astype("float32")
+        ours = outputs_and_gradients(with_weights_of(layer), layer, inputs, upstream)
+        self.assert_matches_keras(ours, layer, inputs, upstream)
+
+    def test_tf_function_with_unknown_batch_and_time(self):
+        layer = keras_lstm(5, 4)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None, 5]), tf.TensorSpec([None, None, 4])])
+        def step(inputs, upstream):
+            outputs, grads = outputs_and_gradients(with_weights_of(layer), layer, inputs, upstream)
+            self.assertEqual(outputs.shape.as_list(), [None, None, 4])
+            self.assertEqual(grads[0].shape.as_list(), [None, None, 5])
+            return outputs, grads
+
+        rng = np.random.RandomState(0)
+        for batch, steps in ((2, 6), (3, 1), (1, 11)):  # one trace serves every shape
+            inputs = rng.normal(size=(batch, steps, 5)).astype("float32")
+            upstream = rng.normal(size=(batch, steps, 4)).astype("float32")
+            self.assert_matches_keras(step(inputs, upstream), layer, inputs, upstream)
+        self.assertEqual(len(step._list_all_concrete_functions()), 1)
+
+    def test_xla(self):
+        layer = keras_lstm(5, 4)
+        rng = np.random.RandomState(1)
+        inputs = rng.normal(size=(2, 6, 5)).astype("float32")
+        upstream = rng.normal(size=(2, 6, 4)).astype("float32")
+        # The gradient is taken inside the compiled function, as in a train step with `jit_compile=True`.
+        step = tf.function(
+            lambda x: outputs_and_gradients(with_weights_of(layer), layer, x, upstream), jit_compile=True
+        )
+        self.assert_matches_keras(step(inputs), layer, inputs, upstream)
+
+    def test_mirrored_strategy(self):
+        strategy = tf.distribute.MirroredStrategy(["/cpu:0"])
+        with strategy.scope():
+            layer = keras_lstm(5, 4)
+        rng = np.random.RandomState(2)
+        inputs = rng.normal(size=(2, 6, 5)).astype("float32")
+        upstream = rng.normal(size=(2, 6, 4)).astype("float32")
+
+        @tf.function
+        def step():
+            return strategy.run(lambda: outputs_and_gradients(with_weights_of(layer), layer, inputs, upstream))
+
+        self.assert_matches_keras(step(), layer, inputs, upstream)
+
+    @parameterized.parameters("bfloat16", "float16")
+    def test_half_precision_inputs(self, dtype):
+        layer = keras_lstm(5, 4)
+        rng = np.random.RandomState(3)
+        inputs = rng.normal(size=(2, 6, 5)).astype("float32")
+        upstream = rng.normal(size=(2, 6, 4)).astype("float32")
+        outputs, grads = outputs_and_gradients(
+            lambda x: lstm_sequence(tf.cast(x, dtype), *weights(layer)), layer, inputs, upstream
+        )
+        expected, expected_grads = outputs_and_gradients(layer, layer, inputs, upstream)
+        self.assertEqual(outputs.dtype, dtype)
+        self.assertEqual([grad.dtype for grad in grads], [tf.float32] * 4)
+        tolerance = 0.05 if dtype == "bfloat16" else 0.01
+        np.testing.assert_allclose(tf.cast(outputs, tf.float32), expected, atol=tolerance)
+        for grad, expected_grad in zip(grads, expected_grads):
+            self.assert_relative_close(grad, expected_grad, tolerance=tolerance)
