@@ -95,7 +95,8 @@ class LPNet(keras.Model):
                 self.predictor = BiLSTMBoundaryPredictor(d, name="bilstm_predictor")
         self.proposals = LearnableProposals(config.num_proposals,
                                             initial_max_half_length=config.initial_max_half_length,
-                                            clamp_half_length=config.clamp_half_length, name="proposals")
+                                            clamp_half_length=config.clamp_half_length, dtype="float32",
+                                            name="proposals")
         self.roi_align = TemporalRoIAlign(config.roi_length, roi_frame=config.roi_frame,
                                           implementation=config.roi_align_implementation, name="roi_align")
         self.dynamic_head = DynamicHead(config.num_proposals, d, roi_length=config.roi_length,
@@ -103,8 +104,9 @@ class LPNet(keras.Model):
                                         use_mhsa=config.use_proposal_mhsa, dropout=rate, name="dynamic_head")
         self.scorer = ProposalScorer(d, scoring_hidden_dim=config.scoring_hidden_dim, dropout=rate,
                                      name="proposal_scorer")
+        # Box coordinates, IoUs and the selection stay float32 under a mixed-precision policy.
         self.adjustor = DynamicAdjustor(iou_clamp=config.iou_clamp, end_exclusive=config.gt_end_exclusive,
-                                        name="dynamic_adjustor")
+                                        dtype="float32", name="dynamic_adjustor")
 
     @property
     def proposal_box(self):

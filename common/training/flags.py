@@ -87,6 +87,9 @@ def define_flags():
     flags.DEFINE_integer("max_steps", None, "Stop after this many updates (smoke runs).")
     flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"], "tf.distribute strategy.")
     flags.DEFINE_bool("jit", False, "Compile the train step with XLA.")
+    flags.DEFINE_enum("dtype_policy", "float32", ["float32", "mixed_bfloat16"],
+                      "Keras dtype policy of the model (mixed_bfloat16: bfloat16 compute, float32 variables, losses, "
+                      "masks and decoding).")
     flags.DEFINE_enum("protocol", None, ["original", "clean"],
                       "original: test-set checkpoint selection as the papers; clean: last epoch / validation.")
     flags.DEFINE_enum("quirks", "original", ["original", "fixed"], "Reproduce or correct the originals' defects.")
@@ -129,7 +132,7 @@ def build_configs(flag_values, model_config, data_dir=None):
             raise ValueError(f"--params_override has unknown fields: {sorted(unknown)}")
         _set(model_config, **overrides)
     _set(trainer, epochs=fv.epochs, batch_size=fv.batch_size, seed=fv.seed, max_steps=fv.max_steps,
-         strategy=fv.strategy, jit=fv.jit, verbose=fv.verbose)
+         strategy=fv.strategy, jit=fv.jit, verbose=fv.verbose, dtype_policy=fv.dtype_policy)
     trainer.protocol = fv.protocol or ("clean" if fv.quirks == "fixed" else "original")
     # LPNet's original code drops the last partial training batch (spec lpnet D2).
     trainer.drop_last_train = model_family(fv.model) == "lpnet" and fv.quirks == "original"

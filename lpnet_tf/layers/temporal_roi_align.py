@@ -80,15 +80,16 @@ class TemporalRoIAlign(keras.layers.Layer):
 
     def _crop_and_resize(self, features, boxes):
         batch, num_boxes = ops.shape(boxes)[0], ops.shape(boxes)[1]
+        # CropAndResize has float32 kernels only (no bfloat16): mixed precision samples in float32.
         crops = tf.image.crop_and_resize(
-            ops.expand_dims(features, 1),  # (B, 1, W, d)
-            ops.reshape(boxes, (-1, 4)),
+            ops.expand_dims(ops.cast(features, "float32"), 1),  # (B, 1, W, d)
+            ops.reshape(ops.cast(boxes, "float32"), (-1, 4)),
             ops.repeat(ops.arange(batch, dtype="int32"), num_boxes),
             crop_size=(1, self.roi_length),
             method="bilinear",
             extrapolation_value=0.0,
         )  # (B·K, 1, l, d) float32
-        return ops.reshape(crops, (batch, num_boxes, self.roi_length, features.shape[-1]))
+        return ops.cast(ops.reshape(crops, (batch, num_boxes, self.roi_length, features.shape[-1])), features.dtype)
 
     def _gather(self, features, boxes):
         # The kernel's arithmetic with gathers (XLA-compilable): X[lo] + (X[hi] − X[lo])·(u − lo), 0 outside.

@@ -7,7 +7,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from common.data import dataset, synthetic
+from common.data import dataset, pipeline, synthetic
 from common.training.trainer import Trainer, TrainerConfig
 from vslnet_tf.config import VSLNetConfig
 from vslnet_tf.task import VSLNetTask
@@ -118,3 +118,24 @@ def test_mirrored_strategy_matches_default(tiny, tmp_path):
         np.testing.assert_allclose(out["mirrored"]["losses"][key], value, rtol=1e-5, err_msg=key)
     np.testing.assert_allclose(out["mirrored"]["update"], out["default"]["update"], rtol=1e-4, atol=1e-7)
     assert sum(out["default"]["update"]) > 0
+
+
+def test_mixed_bfloat16_computes_in_bfloat16_and_keeps_float32_variables_and_losses(tiny, tmp_path):
+    import keras
+
+    _, processed = tiny
+    trainer = _trainer(processed, tmp_path, max_steps=3, epochs=1, dtype_policy="mixed_bfloat16")
+    assert keras.mixed_precision.dtype_policy().name == "float32"  # the global policy is restored
+    assert trainer.model.video_projection.compute_dtype == "bfloat16"
+    assert {v.dtype for v in trainer.model.trainable_variables} == {"float32"}
+    before = [v.numpy().copy() for v in trainer.model.trainable_variables]
+    result = trainer.train()
+    assert result["steps"] == 3 and np.isfinite(result["miou"])
+    changed = [not np.array_equal(b, v.numpy()) for b, v in zip(before, trainer.model.trainable_variables)]
+    assert all(changed[:3]) and np.mean(changed) > 0.9
+    batch = next(iter(pipeline.make_dataset(processed.splits["train"], trainer.store, batch_size=4, max_pos_len=64,
+                                            feature_dim=processed.feature_dim, training=True, seed=0)))
+    losses = trainer.task.compute_losses(trainer.model, batch, training=True)
+    assert all(v.dtype == "float32" and np.isfinite(v.numpy()) for v in losses.values())
+    with pytest.raises(ValueError, match="dtype_policy"):
+        TrainerConfig(dtype_policy="mixed_float16").validate()
