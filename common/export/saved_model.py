@@ -247,9 +247,13 @@ class ServingFunctions:
         }
         return inputs, length, duration, query_inputs["tokens"][0]
 
+    def decode(self, inputs):
+        """The model's batched decoding (`_decode`: `VSLNetTask.predict_step` keeping the probabilities)."""
+        return _decode(self.model, inputs)
+
     def _serve(self, video_features, query, duration):
         inputs, length, duration, tokens = self._prepare(video_features, query, duration)
-        decoded = _decode(self.model, inputs)
+        decoded = self.decode(inputs)
         start_index, end_index = decoded["start_index"][0], decoded["end_index"][0]
         start_time, end_time = index_to_time(start_index, end_index, length, duration, self.label_rule)
         return {
@@ -265,9 +269,9 @@ class ServingFunctions:
         }
 
     def _predict_ids(self, video_features, video_mask, word_ids, char_ids):
-        decoded = _decode(self.model, {"video_features": video_features, "video_mask": video_mask,
-                                       "word_ids": word_ids, "char_ids": char_ids})
-        return {name: decoded[name] for name in PREDICT_IDS_OUTPUTS}
+        decoded = self.decode({"video_features": video_features, "video_mask": video_mask, "word_ids": word_ids,
+                               "char_ids": char_ids})
+        return {name: decoded[name] for name in self.predict_ids_outputs}
 
 
 class LPNetServingFunctions(ServingFunctions):
@@ -285,9 +289,12 @@ class LPNetServingFunctions(ServingFunctions):
         self.task = LPNetTask(model.config)
         super().__init__(model, vocab, max_pos_len=max_pos_len, feature_dim=feature_dim)
 
+    def decode(self, inputs):
+        return self.task.predict_step(self.model, inputs)
+
     def _serve(self, video_features, query, duration):
         inputs, length, duration, tokens = self._prepare(video_features, query, duration)
-        decoded = self.task.predict_step(self.model, inputs)
+        decoded = self.decode(inputs)
         result = {name: decoded[name][0] for name in LPNET_PREDICT_IDS_OUTPUTS}
         result["start_time"], result["end_time"] = index_to_time(result["start_index"], result["end_index"], length,
                                                                  duration)
@@ -295,11 +302,6 @@ class LPNetServingFunctions(ServingFunctions):
             result["topk_start_index"], result["topk_end_index"], length, duration)
         result["tokens"] = tokens
         return {name: result[name] for name in LPNET_SERVING_OUTPUTS}
-
-    def _predict_ids(self, video_features, video_mask, word_ids, char_ids):
-        decoded = self.task.predict_step(self.model, {"video_features": video_features, "video_mask": video_mask,
-                                                      "word_ids": word_ids, "char_ids": char_ids})
-        return {name: decoded[name] for name in LPNET_PREDICT_IDS_OUTPUTS}
 
 
 class VSLNetLServingFunctions(ServingFunctions):
@@ -320,12 +322,15 @@ class VSLNetLServingFunctions(ServingFunctions):
     def serving_input_signature(self):
         return serving_signature(self.feature_dim) + [tf.TensorSpec([], tf.string, name="strategy")]
 
+    def decode(self, inputs):
+        return self.task.predict_step(self.model, inputs)
+
     def _serve(self, video_features, query, duration, strategy):
         inputs, length, duration, tokens = self._prepare(video_features, query, duration)
         known = tf.reduce_any(tf.equal(strategy, ["", "pm", "u"]))
         with tf.control_dependencies([tf.debugging.Assert(known, ["strategy must be 'pm' or 'u', got", strategy])]):
             use_union = tf.equal(strategy, "u")
-        decoded = self.task.predict_step(self.model, inputs)
+        decoded = self.decode(inputs)
         start_index = tf.where(use_union, decoded["u_start_index"][0], decoded["start_index"][0])
         end_index = tf.where(use_union, decoded["u_end_index"][0], decoded["end_index"][0])
         result = {"start_index": start_index, "end_index": end_index, "score": decoded["score"][0],
@@ -337,11 +342,6 @@ class VSLNetLServingFunctions(ServingFunctions):
         result["scale_start_time"], result["scale_end_time"] = index_to_time(
             decoded["scale_start_index"][0], decoded["scale_end_index"][0], length, duration, self.label_rule)
         return result
-
-    def _predict_ids(self, video_features, video_mask, word_ids, char_ids):
-        decoded = self.task.predict_step(self.model, {"video_features": video_features, "video_mask": video_mask,
-                                                      "word_ids": word_ids, "char_ids": char_ids})
-        return {name: decoded[name] for name in VSLNET_L_PREDICT_IDS_OUTPUTS}
 
 
 def serving_functions(model, vocab, *, max_pos_len, feature_dim):
