@@ -1,8 +1,10 @@
 """BiLSTM feature encoder: the "BiLSTM" alternative of VSLNet's Table 8 ablation (paper-derived, no code)."""
 
 import keras
+import tensorflow as tf
 from keras import ops
 
+from common.layers.lstm_sequence import keras_lstm_sequence
 from common.layers.span_predictor import build_tf1_lstm
 
 
@@ -16,9 +18,11 @@ class BiLSTMEncoder(keras.layers.Layer):
 
     - one BiLSTM layer with `hidden_dim // 2` units per direction, outputs concatenated (forward first), so the
       output width is `hidden_dim`;
-    - the backward direction starts at each sequence's last valid position (the mask is given to the LSTMs, so
-      padding on the right never reaches valid outputs); outputs past the length are zero;
-    - LSTMs use the TF1 `LSTMCell` initialization of the rnn predictor (`build_tf1_lstm`);
+    - the backward direction starts at each sequence's last valid position: each sequence is reversed within its
+      length, so padding on the right never reaches valid outputs (what the Keras LSTMs give when called with the
+      mask, the backward one with `go_backwards`); outputs past the length are zero;
+    - LSTMs use the TF1 `LSTMCell` initialization of the rnn predictor (`build_tf1_lstm`); the two Keras LSTM layers
+      hold the weights and `keras_lstm_sequence` computes them, with a cheaper gradient;
     - dropout (`dropout`) on the output, like the residual dropout of the conv/attention encoder;
     - no position embedding (the recurrence is order-aware).
     Like `FeatureEncoder`, call the **same instance** for video and query.
@@ -66,9 +70,13 @@ class BiLSTMEncoder(keras.layers.Layer):
         if padding_mask is None:
             padding_mask = ops.ones(ops.shape(inputs)[:2], dtype="bool")
         padding_mask = ops.cast(padding_mask, "bool")
-        forward = self.forward_rnn(inputs, mask=padding_mask, training=training)
-        # go_backwards returns the outputs in reversed time order; flip them back.
-        backward = ops.flip(self.backward_rnn(inputs, mask=padding_mask, training=training), axis=1)
+        lengths = ops.sum(ops.cast(padding_mask, "int32"), axis=1)
+
+        def reverse_valid_steps(sequences):
+            return tf.reverse_sequence(sequences, lengths, seq_axis=1, batch_axis=0)
+
+        forward = keras_lstm_sequence(self.forward_rnn, inputs)
+        backward = reverse_valid_steps(keras_lstm_sequence(self.backward_rnn, reverse_valid_steps(inputs)))
         outputs = ops.concatenate([forward, backward], axis=-1)
         outputs = outputs * ops.expand_dims(ops.cast(padding_mask, outputs.dtype), -1)
         return self.dropout_layer(outputs, training=training)

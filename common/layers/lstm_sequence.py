@@ -35,6 +35,23 @@ def lstm_sequence(inputs, kernel, recurrent_kernel, bias):
     return _lstm_sequence(inputs, tf.cast(kernel, dtype), tf.cast(recurrent_kernel, dtype), tf.cast(bias, dtype))
 
 
+def keras_lstm_sequence(lstm, inputs):
+    """What calling a built `keras.layers.LSTM(return_sequences=True)` without a mask gives, via `lstm_sequence`.
+
+    For the LSTMs of `build_tf1_lstm` (tanh/sigmoid, bias, no dropout): the layer keeps its weights (names,
+    initializers, checkpoints); only the computation is replaced. `go_backwards` is not applied: reverse the inputs.
+
+    Args:
+        lstm: a built `keras.layers.LSTM`.
+        inputs: float tensor `[batch, time, input_dim]`.
+
+    Returns:
+        `[batch, time, units]`.
+    """
+    cell = lstm.cell
+    return lstm_sequence(inputs, cell.kernel, cell.recurrent_kernel, cell.bias)
+
+
 def _dim(tensor, axis):
     """The static size of `tensor`'s `axis` where known (it keeps static shapes), else the dynamic one."""
     return tensor.shape[axis] if tensor.shape[axis] is not None else tf.shape(tensor)[axis]

@@ -7,7 +7,7 @@ from keras import ops
 
 from common.layers.feature_encoder import FeatureEncoder
 from common.layers.initializers import clone_initializer
-from common.layers.lstm_sequence import lstm_sequence
+from common.layers.lstm_sequence import keras_lstm_sequence
 from common.layers.masking import mask_logits
 
 PREDICTORS = ("rnn", "transformer")
@@ -62,7 +62,7 @@ class ConditionedSpanPredictor(keras.layers.Layer):
     - `predictor="rnn"` (default): h^s = LSTM_s(F), h^e = LSTM_e(h^s); unidirectional, `hidden_dim` units each,
       TF1 `LSTMCell` initialization (see `build_tf1_lstm`). Outputs past each length are zero, like
       `dynamic_rnn(sequence_length=...)`; the LSTMs are causal and padding is on the right, so valid outputs do not
-      depend on padding. The two `keras.layers.LSTM` layers only hold the weights: `lstm_sequence` computes what
+      depend on padding. The two `keras.layers.LSTM` layers only hold the weights: `keras_lstm_sequence` computes what
       calling them would, with a hand-written gradient that is much cheaper on CPU.
     - `predictor="transformer"`: start = Enc_p(F), end = Enc_p(start) with **one** `FeatureEncoder` (own position
       table, own weights) called twice; then start = LN_s(start), end = LN_e(end) (end is computed from the
@@ -206,8 +206,8 @@ class ConditionedSpanPredictor(keras.layers.Layer):
     def call(self, features, video_mask, training=None, return_features=False):
         if self.predictor == "rnn":
             keep = ops.expand_dims(ops.cast(video_mask, self.compute_dtype), -1)
-            start_features = self._run_lstm(self.start_rnn, features) * keep
-            end_features = self._run_lstm(self.end_rnn, start_features) * keep
+            start_features = keras_lstm_sequence(self.start_rnn, features) * keep
+            end_features = keras_lstm_sequence(self.end_rnn, start_features) * keep
         else:
             start_features = self.encoder(features, padding_mask=video_mask, training=training)
             end_features = self.encoder(start_features, padding_mask=video_mask, training=training)
@@ -223,13 +223,6 @@ class ConditionedSpanPredictor(keras.layers.Layer):
         if return_features:
             return start_logits, end_logits, start_features, end_features
         return start_logits, end_logits
-
-    @staticmethod
-    def _run_lstm(lstm, inputs):
-        # The Keras layer holds the weights (names, initializers, checkpoints); `lstm_sequence` computes what
-        # `lstm(inputs)` would, with a much cheaper gradient.
-        cell = lstm.cell
-        return lstm_sequence(inputs, cell.kernel, cell.recurrent_kernel, cell.bias)
 
     def get_config(self):
         config = super().get_config()

@@ -1,4 +1,5 @@
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from common.layers.bilstm_encoder import BiLSTMEncoder
@@ -33,6 +34,31 @@ class BiLSTMEncoderTest(TestCase):
         np.testing.assert_allclose(out_changed[1, :3], out[1, :3], atol=1e-6)
         alone = ops.convert_to_numpy(layer(self.x[1:, :3], padding_mask=self.mask[1:, :3]))
         np.testing.assert_allclose(alone[0], out[1, :3], atol=1e-5)
+
+    def test_matches_the_masked_keras_lstms(self):
+        layer = BiLSTMEncoder(4)
+        layer.build(self.x.shape)
+        rng = np.random.RandomState(1)
+        for weight in layer.weights:
+            weight.assign(rng.uniform(-0.6, 0.6, size=weight.shape).astype("float32"))
+        keep = tf.cast(self.mask[..., None], tf.float32)
+
+        def keras_reference(x):
+            forward = layer.forward_rnn(x, mask=self.mask)
+            backward = tf.reverse(layer.backward_rnn(x, mask=self.mask), axis=[1])
+            return tf.concat([forward, backward], axis=-1) * keep
+
+        upstream = rng.normal(size=(2, 6, 4)).astype("float32")
+        results = []
+        for fn in (lambda x: layer(x, padding_mask=self.mask), keras_reference):
+            x = tf.constant(self.x)
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                outputs = fn(x)
+                loss = tf.reduce_sum(outputs * upstream)
+            results.append([outputs] + tape.gradient(loss, [x] + layer.trainable_weights))
+        for ours, expected in zip(*results):
+            np.testing.assert_allclose(ours, expected, atol=1e-5)
 
     def test_backward_direction_reads_the_future(self):
         layer = BiLSTMEncoder(4)
