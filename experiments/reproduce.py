@@ -71,6 +71,10 @@ class DataProblemError(RuntimeError):
     """The data under `--data_root` does not fit the selected rows; the message lists what is missing."""
 
 
+class RunFolderError(RuntimeError):
+    """A run folder holds something else than the run it is reserved for."""
+
+
 @dataclasses.dataclass
 class Options:
     """What to reproduce (the flags of this entry point).
@@ -202,11 +206,11 @@ def run_state(run_dir, identity):
     record_path = os.path.join(run_dir, RUN_FILE)
     if not os.path.exists(record_path):
         if os.path.isdir(run_dir) and os.listdir(run_dir):
-            raise RuntimeError(f"{run_dir} is not empty but has no {RUN_FILE}: it was not made by "
+            raise RunFolderError(f"{run_dir} is not empty but has no {RUN_FILE}: it was not made by "
                                "experiments.reproduce; move it away or choose another --out_dir")
         return "new"
     if _read_json(record_path)["identity"] != identity:
-        raise RuntimeError(f"{run_dir} was trained with other settings than the current config (see its {RUN_FILE}); "
+        raise RunFolderError(f"{run_dir} was trained with other settings than the current config (see its {RUN_FILE}); "
                            "delete the folder to retrain it, or choose another --out_dir")
     return "done" if os.path.exists(os.path.join(run_dir, "metrics.json")) else "partial"
 
@@ -476,7 +480,7 @@ def main(argv):
     options = options_from_flags(FLAGS)
     try:
         reproduce(options)
-    except (DataProblemError, KeyError) as error:
+    except (DataProblemError, RunFolderError, KeyError) as error:
         print(f"error: {error.args[0]}", file=sys.stderr)
         sys.exit(1)
 
