@@ -187,7 +187,7 @@ def plan_run(run, seed, options):
     args += [f"--quirks={run.quirks}", f"--protocol={run.protocol}", f"--seed={seed}", "--noexport", *extra]
     if options.smoke:
         # Rows whose shrunk settings coincide give the same computation: one folder, named by its flags.
-        digest = hashlib.sha1(base.canonical_json(args).encode()).hexdigest()[:10]
+        digest = hashlib.sha1(json.dumps(args).encode()).hexdigest()[:10]
         run_dir = os.path.join(out_dir, "runs", f"smoke_{run.model}_{digest}")
         identity = {"smoke": True, "args": args}
     else:

@@ -9,7 +9,6 @@ length. Runs are identified by `name`, so a run shared by two tables is trained 
 """
 
 import dataclasses
-import json
 
 #: Seeds of every run, in order; `--seeds=N` takes the first N. 12345 is the originals' seed (spec vslnet §1,
 #: lpnet §1), so one seed reproduces their single run.
@@ -159,7 +158,3 @@ class Table:
     def runs(self):
         """The distinct runs of the table, in first-use order."""
         return list({row.run.name: row.run for row in self.rows}.values())
-
-
-def canonical_json(value):
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))

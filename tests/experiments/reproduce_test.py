@@ -1,13 +1,15 @@
 import json
 import os
+import subprocess
+import sys
 
 import pytest
-from absl import app
+from absl import app, flags
 from absl.testing import flagsaver
 
 from common.data import synthetic
 from common.evaluation import metrics
-from experiments import configs, reproduce, reproduce_report
+from experiments import configs, reproduce, reproduce_report, train
 from experiments.configs import base, data, paper
 
 # The rows of each published table that our models produce (the other methods' rows are quoted, not reproduced).
@@ -156,6 +158,9 @@ def test_data_check_accepts_the_real_annotations(shared_dir, tmp_path):
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("reproduce") / "smoke"
+    if "run_dir" not in flags.FLAGS:
+        train.define_flags()
+    # The runs parse train flags into the global FLAGS; later tests expect them as they were.
     with flagsaver.flagsaver():
         documents = reproduce.reproduce(reproduce.Options(tables=("all",), smoke=True, out_dir=str(out_dir), jobs=2))
     return out_dir, documents
@@ -231,3 +236,43 @@ def test_rows_and_seeds_are_validated():
     with pytest.raises(app.UsageError, match="lists 5 seeds"):
         reproduce.run_seeds(run, reproduce.Options(tables=(), seeds=9))
     assert reproduce.run_seeds(run, reproduce.Options(tables=(), seeds=2)) == (12345, 1)
+
+
+def test_every_real_run_gives_valid_train_flags(tmp_path):
+    from common.training import flags as flags_lib
+
+    for feature_set in data.FEATURE_SETS.values():
+        os.makedirs(tmp_path / "features" / feature_set.paths[0])
+    os.makedirs(tmp_path / "tacos_org")
+    (tmp_path / "tacos_org" / "durations.json").write_text("{}")
+    options = reproduce.Options(tables=("all",), data_root=str(tmp_path), out_dir=str(tmp_path / "out"))
+    if "run_dir" not in flags.FLAGS:
+        train.define_flags()
+    with flagsaver.flagsaver():
+        for run in configs.all_runs().values():
+            run_dir, args, identity = reproduce.plan_run(run, run.seeds[1], options)
+            assert run_dir == str(tmp_path / "out" / "runs" / run.name / "seed_1") and identity["seed"] == 1
+            flag_values = reproduce._parse_train_flags([f"--run_dir={run_dir}", *args])
+            model, data_config, trainer = flags_lib.build_configs(flag_values, train.initial_model_config(flag_values))
+            feature_set = data.FEATURE_SETS[run.features]
+            assert data_config.feature_path == str(tmp_path / "features" / feature_set.paths[0]).rstrip("/")
+            assert data_config.dataset == run.dataset and model.max_pos_len == run.max_pos_len
+            assert (trainer.seed, trainer.protocol, trainer.epochs) == (1, "original", run.hparam_dict["epochs"])
+            assert not flag_values.export and data_config.processed_dir.startswith(str(tmp_path / "out"))
+            for name, value in run.hparam_dict.items():
+                expected = tuple(int(v) for v in value.split(",")) if name == "scales" else value
+                assert getattr(model, name, getattr(trainer, name, None)) == expected, (run.name, name)
+            for name, value in run.override_dict.items():
+                assert getattr(model, name) == value
+            if run.dataset == "activitynet":
+                assert (data_config.anet_test_split, data_config.reversed_moments) == (run.test_split, "keep")
+            if run.dataset == "tacos_org":
+                assert data_config.tacos_org_durations == str(tmp_path / "tacos_org" / "durations.json")
+
+
+def test_command_line_rerun_writes_the_table_from_finished_runs(smoke):
+    out_dir, _ = smoke
+    process = subprocess.run([sys.executable, "-m", "experiments.reproduce", "--table=vslnet_table7", "--smoke",
+                              f"--out_dir={out_dir}"], capture_output=True, text=True, check=True)
+    assert "done already" in process.stdout and "training in" not in process.stdout
+    assert "wrote" in process.stdout and (out_dir / "vslnet_table7.md").exists()
