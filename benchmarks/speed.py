@@ -31,6 +31,7 @@ Valid lengths are drawn per sample (videos: at least half of n; queries: at leas
 padded to n clips and m words, as the pipeline pads to the longest sample. The references are the original TF1
 code measured on the same kind of machine (`REFERENCES`); the table prints our rate divided by theirs.
 
+`--dtype_policy=mixed_bfloat16` builds the model under that Keras policy (as `experiments.train --dtype_policy`).
 `--jit` compiles both steps with XLA (`TrainerConfig.jit` does the same for training; LPNet then needs
 `roi_align_implementation="gather"`, which this script sets). `--intra_op_threads` and
 `--inter_op_threads` set TensorFlow's thread pools (0 = TensorFlow's default). With `--json` the last line is
@@ -88,6 +89,8 @@ flags.DEFINE_enum("shape", "charades", ["charades", "anet"], "Input shape preset
 flags.DEFINE_integer("steps", 20, "Timed steps per measurement (each timed individually; the median is used).")
 flags.DEFINE_integer("warmup", 5, "Untimed steps before timing (the first traces and compiles).")
 flags.DEFINE_bool("jit", False, "Compile the train and inference steps with XLA (`jit_compile=True`).")
+flags.DEFINE_enum("dtype_policy", "float32", list(trainer_lib.DTYPE_POLICIES),
+                  "Keras dtype policy of the model, as `--dtype_policy` of experiments.train.")
 flags.DEFINE_integer("intra_op_threads", 0, "TensorFlow intra-op threads (0: TensorFlow's default).")
 flags.DEFINE_integer("inter_op_threads", 0, "TensorFlow inter-op threads (0: TensorFlow's default).")
 flags.DEFINE_integer("seed", 0, "Seed of the random inputs, weights and dropout.")
@@ -180,7 +183,7 @@ def build_steps(model_name, shape, jit):
 
     trainer_lib.set_seed(FLAGS.seed)
     strategy = tf.distribute.get_strategy()
-    with strategy.scope():
+    with strategy.scope(), trainer_lib.dtype_policy_scope(FLAGS.dtype_policy):
         model = task.build_model(data_info)
         optimizer = task.build_optimizer(total_steps=100_000)
         task.prepare_optimizer(optimizer, model)
@@ -252,7 +255,7 @@ def report(shape_name, shape, results):
     refs = REFERENCES[FLAGS.model][shape_name]
     print(
         f"{FLAGS.model} | shape {shape_name}: batch {shape['batch_size']}, {shape['num_clips']} clips x "
-        f"{FEATURE_DIM}, {shape['num_words']} words | jit={FLAGS.jit} | intra/inter-op threads "
+        f"{FEATURE_DIM}, {shape['num_words']} words | jit={FLAGS.jit} | {FLAGS.dtype_policy} | intra/inter-op threads "
         f"{FLAGS.intra_op_threads or 'default'}/{FLAGS.inter_op_threads or 'default'}"
     )
     print(

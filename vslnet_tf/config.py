@@ -124,7 +124,7 @@ class VSLNetConfig:
     paper_extension: bool = False
     optimizer: str = "adam_weight_decay"
     use_char_embedding: bool = True
-    scales: tuple = ()
+    scales: list = dataclasses.field(default_factory=list)
     split_padding: str = "exact_n"
     clip_positions: str = "restart"
     npm_own_encoder: bool = True
@@ -137,7 +137,8 @@ class VSLNetConfig:
     multiscale_loss: str = "mean"
 
     def validate(self):
-        self.scales = tuple(int(l) for l in self.scales)
+        # A list, so that the config equals itself after a JSON round trip (config.json).
+        self.scales = [int(l) for l in self.scales]
         for name, allowed in (("model", MODELS), ("npm_ffn", NPM_FFNS), ("npm_label", NPM_LABELS),
                               ("clip_positions", CLIP_POSITIONS), ("split_padding", SPLIT_PADDINGS),
                               ("multiscale_loss", MULTISCALE_LOSSES), ("predictor", PREDICTORS), ("encoder", ENCODERS),
@@ -152,7 +153,7 @@ class VSLNetConfig:
                 if self.max_pos_len not in PAPER_SCALES:
                     raise ValueError(f"vslnet_l with max_pos_len={self.max_pos_len} needs explicit scales (clip "
                                      f"lengths l dividing it); the paper's are {PAPER_SCALES}")
-                self.scales = PAPER_SCALES[self.max_pos_len]
+                self.scales = list(PAPER_SCALES[self.max_pos_len])
             bad = [l for l in self.scales if l < 1 or self.max_pos_len % l]
             if bad:
                 raise ValueError(f"scales {bad} do not divide max_pos_len={self.max_pos_len} (K = n / l clips)")

@@ -123,7 +123,7 @@ def build_configs(flag_values, model_config, data_dir=None):
          encoder=fv.encoder, interaction=fv.interaction, highlight_lambda=fv.highlight_lambda, extend=fv.extend,
          init_lr=fv.init_lr, num_proposals=fv.num_proposals, use_proposal_mhsa=fv.use_proposal_mhsa,
          use_bal=fv.use_bal, bal_predictor=fv.bal_predictor, lr_schedule=fv.lr_schedule,
-         scales=tuple(int(l) for l in fv.scales) if fv.scales else None, npm_lambda=fv.npm_lambda,
+         scales=[int(l) for l in fv.scales] if fv.scales else None, npm_lambda=fv.npm_lambda,
          multiscale_loss=fv.multiscale_loss)
     if fv.params_override:
         overrides = json.loads(fv.params_override)

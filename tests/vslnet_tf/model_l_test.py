@@ -39,8 +39,8 @@ def _batch(lengths, total, feature_dim=8, seed=0):
 
 
 def test_config_scales():
-    assert VSLNetConfig(model="vslnet_l", max_pos_len=300).validate().scales == (60, 75, 100, 150)
-    assert VSLNetConfig(model="vslnet_l", max_pos_len=600).validate().scales == (100, 120, 150, 200)
+    assert VSLNetConfig(model="vslnet_l", max_pos_len=300).validate().scales == [60, 75, 100, 150]
+    assert VSLNetConfig(model="vslnet_l", max_pos_len=600).validate().scales == [100, 120, 150, 200]
     with pytest.raises(ValueError, match="explicit scales"):
         VSLNetConfig(model="vslnet_l", max_pos_len=128).validate()
     with pytest.raises(ValueError, match="do not divide"):
