@@ -260,7 +260,7 @@ def test_every_real_run_gives_valid_train_flags(tmp_path):
             assert (trainer.seed, trainer.protocol, trainer.epochs) == (1, "original", run.hparam_dict["epochs"])
             assert not flag_values.export and data_config.processed_dir.startswith(str(tmp_path / "out"))
             for name, value in run.hparam_dict.items():
-                expected = tuple(int(v) for v in value.split(",")) if name == "scales" else value
+                expected = [int(v) for v in value.split(",")] if name == "scales" else value
                 assert getattr(model, name, getattr(trainer, name, None)) == expected, (run.name, name)
             for name, value in run.override_dict.items():
                 assert getattr(model, name) == value
