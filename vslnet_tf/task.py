@@ -4,8 +4,7 @@ from keras import ops
 
 from common import losses
 from common.layers.span_decoding import span_decode
-from common.training import distribute
-from common.training import optimization
+from common.training import distribute, optimization
 from common.training.task import Task
 from vslnet_tf import multiscale_inference
 from vslnet_tf.layers import clip_split

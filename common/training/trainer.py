@@ -23,12 +23,11 @@ import time
 
 import keras
 import tensorflow as tf
+from tensorflow.core.framework import summary_pb2
 
-from common.data import labels
-from common.data import pipeline
+from common.data import labels, pipeline
 from common.evaluation import metrics as metrics_lib
 from common.training import distribute
-from tensorflow.core.framework import summary_pb2
 
 PROTOCOLS = ("original", "clean")
 DTYPE_POLICIES = ("float32", "mixed_bfloat16")

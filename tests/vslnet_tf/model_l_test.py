@@ -9,6 +9,7 @@ import tensorflow as tf
 from common.data import dataset, synthetic
 from common.export import saved_model
 from common.training.trainer import Trainer, TrainerConfig
+from experiments import compare_by_length
 from tests.test_case import reload_saved_model_in_fresh_process
 from vslnet_tf.config import VSLNetConfig
 from vslnet_tf.model_l import VSLNetL
@@ -174,9 +175,7 @@ def test_saved_model_round_trip_with_both_strategies(trained, tmp_path):
 
 
 def test_compare_by_length_puts_both_strategies_side_by_side(trained):
-    from experiments import compare_by_length
-
-    root, run_dir, trainer, result = trained
+    root, run_dir, _, result = trained
     (run_dir / "config.json").write_text(json.dumps({"model": {"model": "vslnet_l"},
                                                      "data": {"processed_dir": str(root / "processed")}}))
     results = compare_by_length.compare([str(run_dir)], compare_by_length.metrics_lib.LENGTH_BUCKETS["table7"])
