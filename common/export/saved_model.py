@@ -274,7 +274,20 @@ class ServingFunctions:
         return {name: decoded[name] for name in self.predict_ids_outputs}
 
 
-class LPNetServingFunctions(ServingFunctions):
+class TaskServingFunctions(ServingFunctions):
+    """`ServingFunctions` whose decoding is the task's own `predict_step` (`task_class` of the model's config)."""
+
+    task_class = None
+
+    def __init__(self, model, vocab, *, max_pos_len, feature_dim):
+        self.task = self.task_class(model.config)
+        super().__init__(model, vocab, max_pos_len=max_pos_len, feature_dim=feature_dim)
+
+    def decode(self, inputs):
+        return self.task.predict_step(self.model, inputs)
+
+
+class LPNetServingFunctions(TaskServingFunctions):
     """`ServingFunctions` of a built `LPNet`: the same inputs and preprocessing, LPNet's decoding (module docstring).
 
     Args:
@@ -282,15 +295,9 @@ class LPNetServingFunctions(ServingFunctions):
         vocab, max_pos_len, feature_dim: as `ServingFunctions`.
     """
 
+    task_class = LPNetTask
     serving_outputs = LPNET_SERVING_OUTPUTS
     predict_ids_outputs = LPNET_PREDICT_IDS_OUTPUTS
-
-    def __init__(self, model, vocab, *, max_pos_len, feature_dim):
-        self.task = LPNetTask(model.config)
-        super().__init__(model, vocab, max_pos_len=max_pos_len, feature_dim=feature_dim)
-
-    def decode(self, inputs):
-        return self.task.predict_step(self.model, inputs)
 
     def _serve(self, video_features, query, duration):
         inputs, length, duration, tokens = self._prepare(video_features, query, duration)
@@ -304,7 +311,7 @@ class LPNetServingFunctions(ServingFunctions):
         return {name: result[name] for name in LPNET_SERVING_OUTPUTS}
 
 
-class VSLNetLServingFunctions(ServingFunctions):
+class VSLNetLServingFunctions(TaskServingFunctions):
     """`ServingFunctions` of a built `VSLNetL`: the raw-query signature also takes `strategy` (module docstring).
 
     Args:
@@ -312,18 +319,12 @@ class VSLNetLServingFunctions(ServingFunctions):
         vocab, max_pos_len, feature_dim: as `ServingFunctions`.
     """
 
+    task_class = VSLNetTask
     serving_outputs = VSLNET_L_SERVING_OUTPUTS
     predict_ids_outputs = VSLNET_L_PREDICT_IDS_OUTPUTS
 
-    def __init__(self, model, vocab, *, max_pos_len, feature_dim):
-        self.task = VSLNetTask(model.config)
-        super().__init__(model, vocab, max_pos_len=max_pos_len, feature_dim=feature_dim)
-
     def serving_input_signature(self):
         return serving_signature(self.feature_dim) + [tf.TensorSpec([], tf.string, name="strategy")]
-
-    def decode(self, inputs):
-        return self.task.predict_step(self.model, inputs)
 
     def _serve(self, video_features, query, duration, strategy):
         inputs, length, duration, tokens = self._prepare(video_features, query, duration)
