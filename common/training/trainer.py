@@ -166,9 +166,12 @@ def predict_split(predict_fn, examples, store, *, batch_size, max_pos_len, featu
                                     feature_dim=feature_dim, training=False, extend=extend,
                                     extension_length=extension_length)
     predictions = {}
+    needed = {"example_index", "start_index", "end_index", "score"}
+    needed.update(f"{name}_{key}" for name in prediction_strategies[1:] for key in ("start_index", "end_index"))
     dist = strategy.experimental_distribute_dataset(dataset)
     for batch in dist:
-        outputs = {k: _to_numpy(strategy, v) for k, v in predict_fn(batch, dist.element_spec).items()}
+        # Only the indices and scores leave the device: VSLNet-L also returns [B, S, n] probabilities.
+        outputs = {k: _to_numpy(strategy, v) for k, v in predict_fn(batch, dist.element_spec).items() if k in needed}
         for row, index in enumerate(outputs["example_index"]):
             example = examples[int(index)]
             s_idx, e_idx = int(outputs["start_index"][row]), int(outputs["end_index"][row])
