@@ -8,6 +8,7 @@ LR_SCHEDULES = ("staircase", "constant")
 BAL_PREDICTORS = ("conditioned", "bilstm")
 ROI_FRAMES = ("padded", "per_sample")
 ROI_ALIGN_IMPLEMENTATIONS = ("crop_and_resize", "gather")
+LSTM_IMPLEMENTATIONS = ("auto", "keras", "sequence")  # = common.layers.lstm_sequence.LSTM_IMPLEMENTATIONS
 QUIRK_PRESETS = ("original", "fixed")
 
 
@@ -29,6 +30,12 @@ class LPNetConfig:
         roi_length: l, RoIAlign samples per proposal (16).
         roi_align_implementation: `crop_and_resize` (the original's op) or `gather` (the same arithmetic with
             gathers; needed for a `jit_compile`d train step, since `CropAndResize` has no XLA kernel).
+        lstm_implementation: how the LSTMs of the boundary predictor (`bal_predictor`, either) are computed (the
+            same function and weights either way; `common.layers.lstm_sequence.run_lstm`): `keras` calls the
+            `keras.layers.LSTM` layer itself (on a GPU, in float32/float16 and outside XLA, Keras' TF backend runs
+            cuDNN), `sequence` runs `lstm_sequence` (a hand-written BPTT, fast on CPU), `auto` (default) picks
+            `keras` when a GPU is visible and the layer's compute dtype is float32 or float16, else `sequence`.
+            cuDNN has no XLA kernel: with `--jit` the entry points use `sequence` for `auto`.
         proposal_heads: heads of the proposal self-attention (4).
         dynamic_dim: bottleneck of the dynamic interaction (64).
         scoring_hidden_dim: width of the scoring head (256).
@@ -80,6 +87,7 @@ class LPNetConfig:
     initial_max_half_length: float = 0.25
     roi_length: int = 16
     roi_align_implementation: str = "crop_and_resize"
+    lstm_implementation: str = "auto"
     proposal_heads: int = 4
     dynamic_dim: int = 64
     scoring_hidden_dim: int = 256
@@ -108,7 +116,8 @@ class LPNetConfig:
     def validate(self):
         for name, allowed in (("lr_schedule", LR_SCHEDULES), ("bal_predictor", BAL_PREDICTORS),
                               ("roi_frame", ROI_FRAMES),
-                              ("roi_align_implementation", ROI_ALIGN_IMPLEMENTATIONS)):
+                              ("roi_align_implementation", ROI_ALIGN_IMPLEMENTATIONS),
+                              ("lstm_implementation", LSTM_IMPLEMENTATIONS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r}; expected one of {allowed}")
         if self.hidden_dim % self.num_heads or self.hidden_dim % self.proposal_heads:

@@ -90,9 +90,12 @@ class LPNet(keras.Model):
             self.highlighting = QueryGuidedHighlighting(name="highlighting_layer")
         if config.use_bal:
             if config.bal_predictor == "conditioned":
-                self.predictor = ConditionedSpanPredictor(d, predictor="rnn", name="conditioned_predictor")
+                self.predictor = ConditionedSpanPredictor(d, predictor="rnn",
+                                                          lstm_implementation=config.lstm_implementation,
+                                                          name="conditioned_predictor")
             else:
-                self.predictor = BiLSTMBoundaryPredictor(d, name="bilstm_predictor")
+                self.predictor = BiLSTMBoundaryPredictor(d, lstm_implementation=config.lstm_implementation,
+                                                         name="bilstm_predictor")
         self.proposals = LearnableProposals(config.num_proposals,
                                             initial_max_half_length=config.initial_max_half_length,
                                             clamp_half_length=config.clamp_half_length, dtype="float32",

@@ -159,6 +159,50 @@ class TestCase(tf.test.TestCase, parameterized.TestCase):
         flat_trained = np.concatenate([np.ravel(x) for x in tf.nest.flatten(trained)])
         self.assertFalse(np.allclose(flat_inference, flat_trained), msg="training=True did not apply dropout")
 
+    def assert_same_outputs_and_gradients(self, reference, other, inputs, atol=1e-5, rtol=1e-5):
+        """Two computations give the same outputs on `inputs` and the same gradients w.r.t. the float arrays of
+        `inputs` and their variables (pairwise, in order).
+
+        The loss is a fixed random projection of every float output, so each output element is checked separately.
+
+        Args:
+            reference, other: `(call, variables)`; `call` takes `inputs` as a dict of tensors.
+            inputs: dict of numpy arrays.
+            atol, rtol: tolerances of outputs and gradients.
+        """
+        (outputs, grads), (other_outputs, other_grads) = (
+            _outputs_and_gradients(call, variables, inputs) for call, variables in (reference, other)
+        )
+        self.assertAllClose(_to_numpy(other_outputs), _to_numpy(outputs), atol=atol, rtol=rtol)
+        self.assertLen(other_grads, len(grads))
+        names = [name for name, value in inputs.items() if np.issubdtype(np.asarray(value).dtype, np.floating)]
+        names += [getattr(v, "path", str(i)) for i, v in enumerate(reference[1])]
+        for name, grad, other_grad in zip(names, grads, other_grads):
+            if grad is None:
+                self.assertIsNone(other_grad, msg=name)
+            else:
+                self.assertIsNotNone(other_grad, msg=name)
+                self.assertAllClose(other_grad, grad, atol=atol, rtol=rtol, msg=name)
+
+
+def _outputs_and_gradients(call, variables, inputs):
+    """`call(inputs)` and the gradients of a fixed random projection of its float outputs w.r.t. the float inputs,
+    then `variables` (`None` where there is no path)."""
+    tensors = {name: tf.constant(value) for name, value in inputs.items()}
+    sources = [tensor for tensor in tensors.values() if tensor.dtype.is_floating]
+    rng = np.random.RandomState(0)
+    with tf.GradientTape() as tape:
+        tape.watch(sources)
+        outputs = call(tensors)
+        loss = 0.0
+        for output in tf.nest.flatten(outputs):
+            output = tf.convert_to_tensor(output)  # an output may be a (Keras) variable
+            if output.dtype.is_floating:
+                projection = rng.normal(size=output.shape).astype("float32")
+                loss += tf.reduce_sum(tf.cast(output, tf.float32) * projection)
+    grads = tape.gradient(loss, sources + list(variables))
+    return outputs, [None if grad is None else tf.convert_to_tensor(grad) for grad in grads]
+
 
 def num_params(weights):
     """Total number of values in a list of weights."""

@@ -19,6 +19,7 @@ L2_MODES = ("tf1", "none")
 QUIRK_PRESETS = ("original", "fixed")
 LABEL_RULES = ("iou_argmax", "round")  # = common.data.labels.LABEL_RULES
 OPTIMIZERS = ("adam_weight_decay", "adam")
+LSTM_IMPLEMENTATIONS = ("auto", "keras", "sequence")  # = common.layers.lstm_sequence.LSTM_IMPLEMENTATIONS
 
 
 @dataclasses.dataclass
@@ -38,6 +39,12 @@ class VSLNetConfig:
         predictor: `rnn` (two stacked uni-LSTMs, the default) or `transformer` (spec §3.9).
         encoder: `cmf` (conv + multi-head attention + FFN, the default) or `bilstm` (paper Table 8 ablation).
         interaction: `cqa` (context-query attention, the default) or `cat` (paper Table 8 ablation).
+        lstm_implementation: how the LSTMs of the `rnn` predictor and the `bilstm` encoder are computed (the same
+            function and weights either way; `common.layers.lstm_sequence.run_lstm`): `keras` calls the
+            `keras.layers.LSTM` layer itself (on a GPU, in float32/float16 and outside XLA, Keras' TF backend runs
+            cuDNN), `sequence` runs `lstm_sequence` (a hand-written BPTT, fast on CPU), `auto` (default) picks
+            `keras` when a GPU is visible and the layer's compute dtype is float32 or float16, else `sequence`.
+            cuDNN has no XLA kernel: with `--jit` the entry points use `sequence` for `auto`.
         highlight_lambda: weight of the QGH loss (5.0 in the code; the paper's Eq. 9 has 1).
         extend: highlight extension α (0.1; paper Fig. 13 sweeps it).
         init_lr, warmup_proportion, weight_decay, clip_norm: the BERT-style optimizer of spec §4.1–4.3.
@@ -106,6 +113,7 @@ class VSLNetConfig:
     predictor: str = "rnn"
     encoder: str = "cmf"
     interaction: str = "cqa"
+    lstm_implementation: str = "auto"
     highlight_lambda: float = 5.0
     extend: float = 0.1
     init_lr: float = 1e-4
@@ -143,7 +151,7 @@ class VSLNetConfig:
                               ("clip_positions", CLIP_POSITIONS), ("split_padding", SPLIT_PADDINGS),
                               ("multiscale_loss", MULTISCALE_LOSSES), ("predictor", PREDICTORS), ("encoder", ENCODERS),
                               ("interaction", INTERACTIONS), ("l2_mode", L2_MODES), ("label_rule", LABEL_RULES),
-                              ("optimizer", OPTIMIZERS)):
+                              ("optimizer", OPTIMIZERS), ("lstm_implementation", LSTM_IMPLEMENTATIONS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r}; expected one of {allowed}")
         if self.hidden_dim % self.num_heads:

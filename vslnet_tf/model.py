@@ -110,7 +110,8 @@ class VSLNet(keras.Model):
                                           dropout=config.drop_rate, masked_conv=config.masked_conv,
                                           name="feature_encoder")
         else:
-            self.encoder = BiLSTMEncoder(d, dropout=config.drop_rate, name="feature_encoder")
+            self.encoder = BiLSTMEncoder(d, dropout=config.drop_rate, lstm_implementation=config.lstm_implementation,
+                                         name="feature_encoder")
         if config.interaction == "cqa":
             self.interaction = ContextQueryAttention(d, dropout=config.drop_rate, use_bias=config.cqa_output_bias,
                                                      name="video_query_attention")
@@ -127,7 +128,7 @@ class VSLNet(keras.Model):
         self.predictor = ConditionedSpanPredictor(d, predictor=config.predictor, num_heads=config.num_heads,
                                                   max_pos_len=config.max_pos_len, dropout=config.drop_rate,
                                                   head="linear" if config.paper_predictor_head else "mlp",
-                                                  name="predictor")
+                                                  lstm_implementation=config.lstm_implementation, name="predictor")
 
     @property
     def uses_highlighting(self):

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from common.layers.lstm_sequence import keras_lstm_sequence
+from common.layers.lstm_sequence import LSTM_IMPLEMENTATIONS, resolve_lstm_implementation, run_lstm
 from common.layers.span_predictor import build_tf1_lstm
 
 
@@ -22,7 +22,9 @@ class BiLSTMEncoder(keras.layers.Layer):
       length, so padding on the right never reaches valid outputs (what the Keras LSTMs give when called with the
       mask, the backward one with `go_backwards`); outputs past the length are zero;
     - LSTMs use the TF1 `LSTMCell` initialization of the rnn predictor (`build_tf1_lstm`); the two Keras LSTM layers
-      hold the weights and `keras_lstm_sequence` computes them, with a cheaper gradient;
+      hold the weights, and `lstm_implementation` chooses who computes them (`run_lstm`: the layers themselves,
+      i.e. cuDNN on a GPU, or `lstm_sequence`, with a cheaper gradient on CPU); the within-length reversal is the
+      same for both;
     - dropout (`dropout`) on the output, like the residual dropout of the conv/attention encoder;
     - no position embedding (the recurrence is order-aware).
     Like `FeatureEncoder`, call the **same instance** for video and query.
@@ -32,6 +34,9 @@ class BiLSTMEncoder(keras.layers.Layer):
     Args:
         hidden_dim: int, output width `d`; must be even.
         dropout: float, dropout rate on the output. Defaults to 0.
+        lstm_implementation: `"auto"`, `"keras"` or `"sequence"`, how the LSTMs are computed
+            (`common.layers.lstm_sequence.resolve_lstm_implementation`; `auto` is resolved when the layer is built).
+            Defaults to `"auto"`.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -47,12 +52,15 @@ class BiLSTMEncoder(keras.layers.Layer):
     (2, 5, 8)
     """
 
-    def __init__(self, hidden_dim, dropout=0.0, **kwargs):
+    def __init__(self, hidden_dim, dropout=0.0, lstm_implementation="auto", **kwargs):
         super().__init__(**kwargs)
         if hidden_dim % 2 != 0:
             raise ValueError(f"hidden_dim must be even (two directions of hidden_dim // 2), got {hidden_dim}.")
+        if lstm_implementation not in LSTM_IMPLEMENTATIONS:
+            raise ValueError(f"lstm_implementation must be one of {LSTM_IMPLEMENTATIONS}, got {lstm_implementation!r}.")
         self.hidden_dim = int(hidden_dim)
         self.dropout = float(dropout)
+        self.lstm_implementation = lstm_implementation
         self.supports_masking = True
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
 
@@ -65,6 +73,7 @@ class BiLSTMEncoder(keras.layers.Layer):
         )
         self.forward_rnn.build(tuple(inputs_shape))
         self.backward_rnn.build(tuple(inputs_shape))
+        self._resolved_lstm_implementation = resolve_lstm_implementation(self.lstm_implementation, self.compute_dtype)
 
     def call(self, inputs, padding_mask=None, training=None):
         if padding_mask is None:
@@ -75,8 +84,9 @@ class BiLSTMEncoder(keras.layers.Layer):
         def reverse_valid_steps(sequences):
             return tf.reverse_sequence(sequences, lengths, seq_axis=1, batch_axis=0)
 
-        forward = keras_lstm_sequence(self.forward_rnn, inputs)
-        backward = reverse_valid_steps(keras_lstm_sequence(self.backward_rnn, reverse_valid_steps(inputs)))
+        implementation = self._resolved_lstm_implementation
+        forward = run_lstm(self.forward_rnn, inputs, implementation)
+        backward = reverse_valid_steps(run_lstm(self.backward_rnn, reverse_valid_steps(inputs), implementation))
         outputs = ops.concatenate([forward, backward], axis=-1)
         outputs = outputs * ops.expand_dims(ops.cast(padding_mask, outputs.dtype), -1)
         return self.dropout_layer(outputs, training=training)
@@ -86,5 +96,7 @@ class BiLSTMEncoder(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"hidden_dim": self.hidden_dim, "dropout": self.dropout})
+        config.update(
+            {"hidden_dim": self.hidden_dim, "dropout": self.dropout, "lstm_implementation": self.lstm_implementation}
+        )
         return config

@@ -4,6 +4,9 @@
 automatically: per-step weight-gradient matmuls and accumulations, TensorLists of every intermediate and large
 `ZerosLike` ops. `lstm_sequence` computes the same function with a hand-written backpropagation through time whose
 weight gradients are single large matmuls over all `batch · time` rows.
+
+On a GPU the opposite holds: Keras' TensorFlow backend runs the layer itself through cuDNN, while the per-step loop
+here is bound by kernel launches. `run_lstm` computes a layer with either implementation (`LSTM_IMPLEMENTATIONS`).
 """
 
 import tensorflow as tf
@@ -53,6 +56,61 @@ def keras_lstm_sequence(lstm, inputs):
     """
     cell = lstm.cell
     return lstm_sequence(inputs, cell.kernel, cell.recurrent_kernel, cell.bias)
+
+
+#: How `run_lstm` computes an LSTM: `auto` resolves to one of the other two (`resolve_lstm_implementation`).
+LSTM_IMPLEMENTATIONS = ("auto", "keras", "sequence")
+
+
+def resolve_lstm_implementation(name, compute_dtype):
+    """`"keras"` or `"sequence"`: what the implementation `name` (one of `LSTM_IMPLEMENTATIONS`) means here.
+
+    `auto` is `keras` where Keras would run the layer through cuDNN, i.e. a GPU is visible (Keras' own test:
+    `tf.config.list_logical_devices("GPU")`) and `compute_dtype` is float32 or float16; otherwise `sequence`.
+    bfloat16 stays on `sequence`: whether cuDNN runs a bfloat16 LSTM depends on the GPU and the cuDNN version, so
+    it has to be asked for explicitly. `auto` cannot see XLA, which has no cuDNN kernel: a `jit_compile`d step needs
+    `sequence`.
+
+    Args:
+        name: one of `LSTM_IMPLEMENTATIONS`.
+        compute_dtype: the LSTM's compute dtype (a string or a `tf.DType`).
+
+    Returns:
+        `"keras"` or `"sequence"`; the other names pass through.
+    """
+    if name not in LSTM_IMPLEMENTATIONS:
+        raise ValueError(f"lstm_implementation must be one of {LSTM_IMPLEMENTATIONS}, got {name!r}.")
+    if name != "auto":
+        return name
+    cudnn_dtype = tf.as_dtype(compute_dtype).name in ("float32", "float16")
+    return "keras" if cudnn_dtype and tf.config.list_logical_devices("GPU") else "sequence"
+
+
+def run_lstm(lstm, inputs, implementation):
+    """`keras_lstm_sequence(lstm, inputs)`, computed by `implementation` (one of `LSTM_IMPLEMENTATIONS`).
+
+    `keras` calls the layer itself without a mask (on a GPU, in float32/float16 and outside XLA, Keras' TensorFlow
+    backend runs cuDNN; elsewhere its generic step loop); `sequence` is `keras_lstm_sequence`; `auto` is resolved
+    with the layer's compute dtype. For the LSTMs of `build_tf1_lstm` the two agree up to float rounding: same gates
+    in the same order, zero initial state, every step returned. As in `keras_lstm_sequence`, `go_backwards` is not
+    applied: reverse the inputs. Keras would apply a Keras mask attached to `inputs` (`_keras_mask`); the layers of
+    this package attach none.
+
+    Args:
+        lstm: a built `keras.layers.LSTM(return_sequences=True)`.
+        inputs: float tensor `[batch, time, input_dim]`.
+        implementation: `"auto"`, `"keras"` or `"sequence"`.
+
+    Returns:
+        `[batch, time, units]`.
+    """
+    if resolve_lstm_implementation(implementation, lstm.compute_dtype) == "sequence":
+        return keras_lstm_sequence(lstm, inputs)
+    if lstm.go_backwards:
+        # The layer reverses its input and returns the steps in the order it ran them; reversing the input first
+        # makes that the forward LSTM of `inputs`, in order.
+        inputs = tf.reverse(inputs, axis=[1])
+    return lstm(inputs)
 
 
 def _dim(tensor, axis):

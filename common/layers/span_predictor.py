@@ -7,7 +7,7 @@ from keras import ops
 
 from common.layers.feature_encoder import FeatureEncoder
 from common.layers.initializers import clone_initializer
-from common.layers.lstm_sequence import keras_lstm_sequence
+from common.layers.lstm_sequence import LSTM_IMPLEMENTATIONS, resolve_lstm_implementation, run_lstm
 from common.layers.masking import mask_logits
 
 PREDICTORS = ("rnn", "transformer")
@@ -62,8 +62,9 @@ class ConditionedSpanPredictor(keras.layers.Layer):
     - `predictor="rnn"` (default): h^s = LSTM_s(F), h^e = LSTM_e(h^s); unidirectional, `hidden_dim` units each,
       TF1 `LSTMCell` initialization (see `build_tf1_lstm`). Outputs past each length are zero, like
       `dynamic_rnn(sequence_length=...)`; the LSTMs are causal and padding is on the right, so valid outputs do not
-      depend on padding. The two `keras.layers.LSTM` layers only hold the weights: `keras_lstm_sequence` computes what
-      calling them would, with a hand-written gradient that is much cheaper on CPU.
+      depend on padding. `lstm_implementation` chooses how the two `keras.layers.LSTM` layers are computed
+      (`run_lstm`): by the layers themselves (cuDNN on a GPU) or by `lstm_sequence`, whose hand-written gradient is
+      much cheaper on CPU; the layers hold the weights either way.
     - `predictor="transformer"`: start = Enc_p(F), end = Enc_p(start) with **one** `FeatureEncoder` (own position
       table, own weights) called twice; then start = LN_s(start), end = LN_e(end) (end is computed from the
       un-normalized start).
@@ -95,6 +96,9 @@ class ConditionedSpanPredictor(keras.layers.Layer):
         layer_norm_epsilon: float. Defaults to 1e-6.
         kernel_initializer: initializer of the Dense kernels and the transformer encoder. Defaults to
             `"glorot_uniform"`.
+        lstm_implementation: `"auto"`, `"keras"` or `"sequence"`, how the rnn predictor's LSTMs are computed
+            (`common.layers.lstm_sequence.resolve_lstm_implementation`; `auto` is resolved when the layer is built).
+            Defaults to `"auto"`.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -125,6 +129,7 @@ class ConditionedSpanPredictor(keras.layers.Layer):
         dropout=0.0,
         layer_norm_epsilon=1e-6,
         kernel_initializer="glorot_uniform",
+        lstm_implementation="auto",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -132,6 +137,8 @@ class ConditionedSpanPredictor(keras.layers.Layer):
             raise ValueError(f"predictor must be one of {PREDICTORS}, got {predictor!r}.")
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}.")
+        if lstm_implementation not in LSTM_IMPLEMENTATIONS:
+            raise ValueError(f"lstm_implementation must be one of {LSTM_IMPLEMENTATIONS}, got {lstm_implementation!r}.")
         self.hidden_dim = int(hidden_dim)
         self.predictor = predictor
         self.head = head
@@ -140,6 +147,7 @@ class ConditionedSpanPredictor(keras.layers.Layer):
         self.dropout = float(dropout)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.lstm_implementation = lstm_implementation
 
         if self.predictor == "transformer":
             self.encoder = FeatureEncoder(
@@ -188,6 +196,9 @@ class ConditionedSpanPredictor(keras.layers.Layer):
             self.end_rnn = build_tf1_lstm(d, d, dtype=self.dtype_policy, name="end_rnn")
             self.start_rnn.build(batch_time + (input_dim,))
             self.end_rnn.build(batch_time + (d,))
+            self._resolved_lstm_implementation = resolve_lstm_implementation(
+                self.lstm_implementation, self.compute_dtype
+            )
         else:
             if input_dim != d:
                 raise ValueError(f"The transformer predictor expects {d} input channels, got {input_dim}.")
@@ -206,8 +217,8 @@ class ConditionedSpanPredictor(keras.layers.Layer):
     def call(self, features, video_mask, training=None, return_features=False):
         if self.predictor == "rnn":
             keep = ops.expand_dims(ops.cast(video_mask, self.compute_dtype), -1)
-            start_features = keras_lstm_sequence(self.start_rnn, features) * keep
-            end_features = keras_lstm_sequence(self.end_rnn, start_features) * keep
+            start_features = run_lstm(self.start_rnn, features, self._resolved_lstm_implementation) * keep
+            end_features = run_lstm(self.end_rnn, start_features, self._resolved_lstm_implementation) * keep
         else:
             start_features = self.encoder(features, padding_mask=video_mask, training=training)
             end_features = self.encoder(start_features, padding_mask=video_mask, training=training)
@@ -236,6 +247,7 @@ class ConditionedSpanPredictor(keras.layers.Layer):
                 "dropout": self.dropout,
                 "layer_norm_epsilon": self.layer_norm_epsilon,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "lstm_implementation": self.lstm_implementation,
             }
         )
         return config

@@ -23,6 +23,8 @@ class BiLSTMBoundaryPredictor(keras.layers.Layer):
     Args:
         hidden_dim: int, d (even).
         kernel_initializer: Dense kernels. Defaults to `"glorot_uniform"`.
+        lstm_implementation: `"auto"`, `"keras"` or `"sequence"`, how the BiLSTM is computed (`BiLSTMEncoder`).
+            Defaults to `"auto"`.
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:
@@ -39,11 +41,14 @@ class BiLSTMBoundaryPredictor(keras.layers.Layer):
     (2, 5)
     """
 
-    def __init__(self, hidden_dim, kernel_initializer="glorot_uniform", **kwargs):
+    def __init__(self, hidden_dim, kernel_initializer="glorot_uniform", lstm_implementation="auto", **kwargs):
         super().__init__(**kwargs)
         self.hidden_dim = int(hidden_dim)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.encoder = BiLSTMEncoder(self.hidden_dim, dtype=self.dtype_policy, name="bilstm")
+        self.lstm_implementation = lstm_implementation
+        self.encoder = BiLSTMEncoder(
+            self.hidden_dim, lstm_implementation=self.lstm_implementation, dtype=self.dtype_policy, name="bilstm"
+        )
 
         def dense(units, activation, name):
             return keras.layers.Dense(units, activation=activation, kernel_initializer=clone_initializer(self.kernel_initializer),
@@ -74,6 +79,7 @@ class BiLSTMBoundaryPredictor(keras.layers.Layer):
             {
                 "hidden_dim": self.hidden_dim,
                 "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "lstm_implementation": self.lstm_implementation,
             }
         )
         return config

@@ -2,7 +2,8 @@ import dataclasses
 
 import pytest
 
-from lpnet_tf.config import FIXED_QUIRKS, LPNetConfig, apply_quirks
+from common.layers import lstm_sequence
+from lpnet_tf.config import FIXED_QUIRKS, LSTM_IMPLEMENTATIONS, LPNetConfig, apply_quirks
 
 
 def test_defaults_are_the_code_constants():
@@ -38,9 +39,15 @@ def test_quirk_presets_switch_every_option():
 
 
 @pytest.mark.parametrize("changes", [{"lr_schedule": "cosine"}, {"roi_frame": "batch"},
-                                     {"roi_align_implementation": "xla"},
+                                     {"roi_align_implementation": "xla"}, {"lstm_implementation": "cudnn"},
                                      {"bal_predictor": "lstm"}, {"hidden_dim": 30}, {"roi_length": 1},
                                      {"num_proposals": 0}])
 def test_validate_rejects(changes):
     with pytest.raises(ValueError):
         LPNetConfig(**changes).validate()
+
+
+def test_lstm_implementation_names_are_the_layers():
+    # config.py keeps its own copy of the names, without importing TensorFlow.
+    assert LSTM_IMPLEMENTATIONS == lstm_sequence.LSTM_IMPLEMENTATIONS
+    assert LPNetConfig().lstm_implementation == "auto"

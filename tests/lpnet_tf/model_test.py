@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+from absl.testing import parameterized
 from keras import ops
 
 from lpnet_tf.config import apply_quirks
@@ -72,6 +73,21 @@ class LPNetModelTest(TestCase):
             model = build(tiny_config(roi_align_implementation=implementation))
             scores.append(ops.convert_to_numpy(model(batch)["scores"]))
         self.assertAllClose(scores[1], scores[0], atol=1e-6)
+
+    @parameterized.parameters("conditioned", "bilstm")
+    def test_lstm_implementations_give_the_same_outputs_and_gradients(self, bal_predictor):
+        models = []
+        for implementation in ("sequence", "keras"):
+            model = build(tiny_config(bal_predictor=bal_predictor, lstm_implementation=implementation))
+            lstm_layer = model.predictor.encoder if bal_predictor == "bilstm" else model.predictor
+            self.assertEqual(lstm_layer.lstm_implementation, implementation)
+            models.append(model)
+        models[1].set_weights(models[0].get_weights())
+        batch = make_batch()
+        inputs = {key: batch[key] for key in ("video_features", "video_mask", "word_ids", "char_ids")}
+        self.assert_same_outputs_and_gradients(
+            *[(lambda x, model=model: model(x), model.trainable_variables) for model in models], inputs
+        )
 
     def test_dropout_only_in_training(self):
         model = build(tiny_config())

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.test_case import TestCase
 from vslnet_tf.config import VSLNetConfig, apply_quirks
 from vslnet_tf.model import VSLNet, dummy_inputs
 from vslnet_tf.task import VSLNetTask
@@ -98,3 +99,20 @@ def test_paper_variants_change_what_they_should():
             assert float(paper["highlight"]) < float(code["highlight"])  # all labels here are positive
     with_bias, _ = _model(hidden_dim=16, num_heads=2, cqa_output_bias=True)
     assert len(with_bias.trainable_variables) == len(model.trainable_variables) + 1
+
+
+class LSTMImplementationTest(TestCase):
+    def test_keras_and_sequence_give_the_same_outputs_and_gradients(self):
+        # With the bilstm encoder (called on the video and the query) and the rnn predictor: every LSTM of VSLNet.
+        models = []
+        for implementation in ("sequence", "keras"):
+            model, _ = _model(encoder="bilstm", hidden_dim=16, num_heads=2, lstm_implementation=implementation)
+            self.assertEqual((model.encoder.lstm_implementation, model.predictor.lstm_implementation),
+                             (implementation, implementation))
+            models.append(model)
+        models[1].set_weights(models[0].get_weights())
+        batch = _batch(np.random.default_rng(0))
+        inputs = {key: batch[key] for key in ("video_features", "video_mask", "word_ids", "char_ids")}
+        self.assert_same_outputs_and_gradients(
+            *[(lambda x, model=model: model(x), model.trainable_variables) for model in models], inputs
+        )

@@ -83,3 +83,39 @@ class BiLSTMEncoderTest(TestCase):
         self.assert_dropout_only_in_training(
             layer, lambda l, training: l(self.x, padding_mask=self.mask, training=training)
         )
+
+
+class BiLSTMEncoderLSTMImplementationTest(TestCase):
+    """`lstm_implementation`: the Keras LSTM layers themselves and `lstm_sequence` compute the same encoder."""
+
+    def setUp(self):
+        super().setUp()
+        rng = np.random.RandomState(5)
+        # Rows of length 7, 4 and 1, right-padded: the backward direction starts at a different step in each.
+        self.inputs = {"inputs": rng.normal(size=(3, 7, 5)).astype("float32"),
+                       "padding_mask": np.arange(7)[None] < np.array([[7], [4], [1]])}
+
+    def computation(self, implementation):
+        """`(call, trainable weights)` of an encoder with fixed random weights, computed by `implementation`."""
+        layer = BiLSTMEncoder(6, lstm_implementation=implementation)
+        layer(**self.inputs)
+        rng = np.random.RandomState(6)
+        layer.set_weights([rng.uniform(-0.6, 0.6, size=w.shape).astype("float32") for w in layer.weights])
+        return (lambda inputs: layer(**inputs)), layer.trainable_weights
+
+    def test_keras_and_sequence_give_the_same_outputs_and_gradients(self):
+        self.assert_same_outputs_and_gradients(self.computation("sequence"), self.computation("keras"), self.inputs)
+
+    def test_keras_basics(self):
+        layer = self.run_layer_test(
+            BiLSTMEncoder,
+            {"hidden_dim": 6, "lstm_implementation": "keras"},
+            self.inputs,
+            expected_output_shape=(3, 7, 6),
+        )
+        self.assertEqual(layer.get_config()["lstm_implementation"], "keras")
+        self.assertEqual(BiLSTMEncoder(6).get_config()["lstm_implementation"], "auto")
+
+    def test_invalid_lstm_implementation(self):
+        with self.assertRaisesRegex(ValueError, "lstm_implementation"):
+            BiLSTMEncoder(6, lstm_implementation="cudnn")

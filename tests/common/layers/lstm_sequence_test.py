@@ -3,13 +3,13 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
-from common.layers.lstm_sequence import lstm_sequence
+from common.layers.lstm_sequence import keras_lstm_sequence, lstm_sequence, resolve_lstm_implementation, run_lstm
 from tests.test_case import TestCase
 
 
-def keras_lstm(input_dim, units, seed=0):
+def keras_lstm(input_dim, units, seed=0, go_backwards=False):
     """A built `keras.layers.LSTM(return_sequences=True)` with random weights (all of similar scale, bias too)."""
-    layer = keras.layers.LSTM(units, return_sequences=True)
+    layer = keras.layers.LSTM(units, return_sequences=True, go_backwards=go_backwards)
     layer.build((None, None, input_dim))
     rng = np.random.RandomState(seed)
     for weight in layer.weights:
@@ -123,3 +123,48 @@ class LSTMSequenceTest(TestCase):
         np.testing.assert_allclose(tf.cast(outputs, tf.float32), expected, atol=tolerance)
         for grad, expected_grad in zip(grads, expected_grads):
             self.assert_relative_close(grad, expected_grad, tolerance=tolerance)
+
+
+class LSTMImplementationTest(TestCase):
+    def test_resolve(self):
+        for dtype in ("float32", "float16", "bfloat16", tf.float32):
+            with self.subTest(dtype=dtype):
+                self.assertEqual(resolve_lstm_implementation("keras", dtype), "keras")
+                self.assertEqual(resolve_lstm_implementation("sequence", dtype), "sequence")
+        # `auto` keeps bfloat16 on `sequence`, with or without a GPU.
+        self.assertEqual(resolve_lstm_implementation("auto", "bfloat16"), "sequence")
+        with self.assertRaisesRegex(ValueError, "lstm_implementation"):
+            resolve_lstm_implementation("cudnn", "float32")
+
+    def test_auto_is_sequence_on_cpu(self):
+        if tf.config.list_logical_devices("GPU"):
+            self.skipTest("auto is keras where a GPU is visible")
+        for dtype in ("float32", "float16", tf.float32):
+            with self.subTest(dtype=dtype):
+                self.assertEqual(resolve_lstm_implementation("auto", dtype), "sequence")
+
+    @parameterized.parameters(False, True)
+    def test_run_lstm_implementations_agree(self, go_backwards):
+        layer = keras_lstm(5, 4, seed=4, go_backwards=go_backwards)
+        rng = np.random.RandomState(4)
+        inputs = rng.normal(size=(3, 7, 5)).astype("float32")
+        upstream = rng.normal(size=(3, 7, 4)).astype("float32")
+        sequence_outputs, sequence_grads = outputs_and_gradients(
+            lambda x: run_lstm(layer, x, "sequence"), layer, inputs, upstream
+        )
+        keras_outputs, keras_grads = outputs_and_gradients(
+            lambda x: run_lstm(layer, x, "keras"), layer, inputs, upstream
+        )
+        # Each implementation is what it names: the layer call (which applies `go_backwards` to its input), or
+        # `keras_lstm_sequence` (which does not).
+        layer_inputs = inputs[:, ::-1] if go_backwards else inputs
+        self.assertAllEqual(keras_outputs, layer(layer_inputs))
+        self.assertAllEqual(sequence_outputs, keras_lstm_sequence(layer, inputs))
+        np.testing.assert_allclose(keras_outputs, sequence_outputs, atol=1e-5)
+        for name, grad, expected_grad in zip(("inputs", "kernel", "recurrent", "bias"), keras_grads, sequence_grads):
+            with self.subTest(gradient=name):
+                np.testing.assert_allclose(grad, expected_grad, rtol=1e-5, atol=1e-5)
+
+    def test_run_lstm_rejects_unknown_implementations(self):
+        with self.assertRaisesRegex(ValueError, "lstm_implementation"):
+            run_lstm(keras_lstm(5, 4), np.zeros((1, 2, 5), "float32"), "cudnn")

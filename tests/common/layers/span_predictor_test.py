@@ -1,4 +1,5 @@
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
 from common.layers.span_predictor import ConditionedSpanPredictor, build_tf1_lstm
@@ -203,3 +204,47 @@ class ConditionedSpanPredictorPaperVariantsTest(TestCase):
     def test_invalid_head(self):
         with self.assertRaisesRegex(ValueError, "head"):
             ConditionedSpanPredictor(4, head="conv")
+
+
+class ConditionedSpanPredictorLSTMImplementationTest(TestCase):
+    """`lstm_implementation`: the Keras LSTM layers themselves and `lstm_sequence` compute the same predictor."""
+
+    def setUp(self):
+        super().setUp()
+        rng = np.random.RandomState(5)
+        # Inputs wider than d (the LSTM_s kernel is then not square); rows of length 7, 5 and 2, right-padded.
+        self.inputs = {"features": rng.normal(size=(3, 7, 6)).astype("float32"),
+                       "video_mask": np.arange(7)[None] < np.array([[7], [5], [2]])}
+
+    def computation(self, implementation):
+        """`(call, trainable weights)` of a predictor with fixed random weights, computed by `implementation`."""
+        layer = ConditionedSpanPredictor(4, lstm_implementation=implementation)
+        layer(**self.inputs)
+        # One scale for every weight, so that the bias gradients are not those of a near-zero bias.
+        rng = np.random.RandomState(6)
+        layer.set_weights([rng.uniform(-0.6, 0.6, size=w.shape).astype("float32") for w in layer.weights])
+        return (lambda inputs: layer(**inputs, return_features=True)), layer.trainable_weights
+
+    def test_keras_and_sequence_give_the_same_outputs_and_gradients(self):
+        self.assert_same_outputs_and_gradients(self.computation("sequence"), self.computation("keras"), self.inputs)
+
+    def test_auto_is_sequence_on_cpu(self):
+        if tf.config.list_logical_devices("GPU"):
+            self.skipTest("auto is keras where a GPU is visible")
+        self.assert_same_outputs_and_gradients(
+            self.computation("sequence"), self.computation("auto"), self.inputs, atol=0, rtol=0
+        )
+
+    def test_keras_basics(self):
+        layer = self.run_layer_test(
+            ConditionedSpanPredictor,
+            {"hidden_dim": 4, "lstm_implementation": "keras"},
+            self.inputs,
+            expected_output_shape=((3, 7), (3, 7)),
+        )
+        self.assertEqual(layer.get_config()["lstm_implementation"], "keras")
+        self.assertEqual(ConditionedSpanPredictor(4).get_config()["lstm_implementation"], "auto")
+
+    def test_invalid_lstm_implementation(self):
+        with self.assertRaisesRegex(ValueError, "lstm_implementation"):
+            ConditionedSpanPredictor(4, lstm_implementation="cudnn")

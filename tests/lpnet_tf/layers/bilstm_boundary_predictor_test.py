@@ -16,6 +16,12 @@ class BiLSTMBoundaryPredictorTest(TestCase):
         self.run_layer_test(BiLSTMBoundaryPredictor, {"hidden_dim": 6}, self.inputs,
                             expected_output_shape=((2, 5), (2, 5)), expected_num_trainable_params=240 + 84 + 14)
 
+    def test_lstm_implementation_reaches_the_encoder(self):
+        layer = self.run_layer_test(BiLSTMBoundaryPredictor, {"hidden_dim": 6, "lstm_implementation": "keras"},
+                                    self.inputs, expected_output_shape=((2, 5), (2, 5)))
+        self.assertEqual(layer.get_config()["lstm_implementation"], "keras")
+        self.assertEqual(layer.encoder.lstm_implementation, "keras")
+
     def test_masked_and_padding_invariant(self):
         layer = BiLSTMBoundaryPredictor(6)
         start, _end = layer(**self.inputs)
