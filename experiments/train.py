@@ -11,14 +11,17 @@ import dataclasses
 import json
 import os
 import sys
+import tempfile
 
 from absl import app
 from absl import flags
 from absl import logging
+import tensorflow as tf
 
 from common.data import dataset as dataset_lib
 from common.data import synthetic
 from common.export import saved_model
+from common.training import distribute
 from common.training import flags as flags_lib
 from common.training.trainer import Trainer
 from experiments import plot_proposals
@@ -30,12 +33,23 @@ from vslnet_tf.task import VSLNetTask
 FLAGS = flags.FLAGS
 
 
-def synthetic_data_dir(flag_values):
-    """The synthetic preset's folder, generated (deterministically, seed 0) if absent."""
+def synthetic_data_dir(flag_values, strategy=None, scratch=None):
+    """The synthetic preset's folder, generated (deterministically, seed 0) if absent.
+
+    Under `multi_worker` the chief generates it and the other workers wait; a worker that does not see the chief's
+    folder generates the same data under `scratch` (a folder it removes).
+    """
     folder = os.path.abspath(os.path.join(flag_values.synthetic_dir, flag_values.synthetic_preset))
+    chief = strategy is None or distribute.is_chief(strategy)
+    if strategy is not None and not chief:
+        distribute.barrier(strategy)
+        if not os.path.exists(os.path.join(folder, "dataset.json")):
+            folder = os.path.join(scratch, flag_values.synthetic_preset)
     if not os.path.exists(os.path.join(folder, "dataset.json")):
         print(f"generating the synthetic '{flag_values.synthetic_preset}' benchmark in {folder}", file=sys.stderr)
         synthetic.make_synthetic(folder, preset=flag_values.synthetic_preset, seed=0)
+    if strategy is not None and chief:
+        distribute.barrier(strategy)
     return folder
 
 
@@ -51,12 +65,35 @@ def build_task(family, model_config):
     return LPNetTask(model_config) if family == "lpnet" else VSLNetTask(model_config)
 
 
-def run(flag_values):
-    """Train as the flags say and return the metrics dict."""
+def prepare_data_on_chief(data_config, strategy, scratch):
+    """The processed dataset, written by the chief; the other workers wait for it and read it where they see the
+    chief's folder, else process the same data under `scratch` (a folder they remove)."""
+    if distribute.is_chief(strategy):
+        processed = dataset_lib.prepare_dataset(data_config)
+        distribute.barrier(strategy)
+        return processed
+    distribute.barrier(strategy)
+    if dataset_lib.is_current(data_config):
+        return dataset_lib.load_processed(data_config.processed_dir)
+    local = dataclasses.replace(data_config, processed_dir=os.path.join(scratch, "data"))
+    return dataset_lib.prepare_dataset(local, progress=False)
+
+
+def run(flag_values, strategy=None):
+    """Train as the flags say and return the metrics dict (`strategy`: the one of `--strategy` if not given)."""
     if not flag_values.run_dir:
         raise app.UsageError("--run_dir is required")
-    os.makedirs(flag_values.run_dir, exist_ok=True)
-    data_dir = synthetic_data_dir(flag_values) if flags_lib.uses_synthetic(flag_values) else None
+    strategy = strategy or distribute.get_strategy(flag_values.strategy)
+    if distribute.is_chief(strategy):
+        os.makedirs(flag_values.run_dir, exist_ok=True)
+        return _run(flag_values, strategy, None)
+    with tempfile.TemporaryDirectory(prefix="nlvl-worker-") as scratch:
+        return _run(flag_values, strategy, scratch)
+
+
+def _run(flag_values, strategy, scratch):
+    chief = scratch is None
+    data_dir = synthetic_data_dir(flag_values, strategy, scratch) if flags_lib.uses_synthetic(flag_values) else None
     family = flags_lib.model_family(flag_values.model)
     model_config, data_config, trainer_config = flags_lib.build_configs(
         flag_values, initial_model_config(flag_values), data_dir)
@@ -68,20 +105,24 @@ def run(flag_values):
         "data_dir": os.path.abspath(data_config.annotation_dir),
         "trainer": dataclasses.asdict(trainer_config),
     }
-    with open(os.path.join(flag_values.run_dir, "config.json"), "w") as f:
-        json.dump(config, f, indent=2)
-    processed = dataset_lib.prepare_dataset(data_config)
+    if chief:
+        with open(os.path.join(flag_values.run_dir, "config.json"), "w") as f:
+            json.dump(config, f, indent=2)
+    processed = prepare_data_on_chief(data_config, strategy, scratch)
     trainer = Trainer(build_task(family, model_config), processed, trainer_config, flag_values.run_dir,
                       extend=model_config.extend,
-                      extension_length=getattr(model_config, "extension_length", "code"))
+                      extension_length=getattr(model_config, "extension_length", "code"), strategy=strategy)
     result = trainer.train()
-    print(format_comparison(result, data_dir))
-    if flag_values.export:
-        export_dir = os.path.join(flag_values.run_dir, "saved_model")
-        saved_model.export_run(flag_values.run_dir, export_dir)
-        print(f"SavedModel of the selected checkpoint: {export_dir}")
-    if family == "lpnet":
-        plot_proposals.plot_run(flag_values.run_dir, missing_ok=True)
+    if chief:
+        print(format_comparison(result, data_dir))
+        if flag_values.export:
+            export_dir = os.path.join(flag_values.run_dir, "saved_model")
+            saved_model.export_run(flag_values.run_dir, export_dir)
+            print(f"SavedModel of the selected checkpoint: {export_dir}")
+        if family == "lpnet":
+            plot_proposals.plot_run(flag_values.run_dir, missing_ok=True)
+    # The workers leave together: one that exits early is reported as a crashed task by the others.
+    distribute.barrier(strategy)
     return result
 
 
@@ -106,6 +147,9 @@ _OUR_FLAGS = set()
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
+    distribute.split_cpu(FLAGS.cpu_devices)
+    if FLAGS.deterministic:
+        tf.config.experimental.enable_op_determinism()
     run(FLAGS)
 
 

@@ -4,6 +4,7 @@ import tensorflow as tf
 from keras import ops
 
 from common import losses as common_losses
+from common.data import pipeline
 from common.training import distribute, optimization
 from common.training.task import Task
 from lpnet_tf import losses
@@ -65,7 +66,8 @@ class LPNetTask(Task):
     def compute_losses(self, model, batch, training):
         config = self.config
         outputs = model(batch, training=training)
-        batch_size = ops.shape(batch["start_index"])[0]
+        real = pipeline.real_rows(batch)
+        batch_size = ops.sum(real)
         gt_start, gt_end = self.ground_truth(batch)
         result = {}
         # Main loss: matching regression, highlighting, boundary KL.
@@ -78,7 +80,8 @@ class LPNetTask(Task):
         if config.use_highlight:
             highlight = common_losses.lpnet_highlight_loss(outputs["highlight_logits"], batch["highlight_labels"],
                                                            batch["video_mask"])
-            result["highlight"] = distribute.global_share(highlight, ops.sum(ops.cast(batch["video_mask"], "float32")))
+            mask_count = ops.sum(ops.cast(batch["video_mask"], "float32") * real[:, None])
+            result["highlight"] = distribute.global_share(highlight, mask_count)
             main = main + result["highlight"]
         if config.use_bal:
             kl = common_losses.boundary_kl(outputs["start_logits"], outputs["end_logits"], batch["soft_start_labels"],

@@ -3,6 +3,7 @@
 from keras import ops
 
 from common import losses
+from common.data import pipeline
 from common.layers.span_decoding import span_decode
 from common.training import distribute, optimization
 from common.training.task import Task
@@ -59,7 +60,8 @@ class VSLNetTask(Task):
 
     def _span_and_highlight(self, outputs, batch):
         """(span loss, highlight loss or None) of one set of logits `[B, n]`, each this replica's global share."""
-        batch_size = ops.shape(batch["start_index"])[0]
+        real = pipeline.real_rows(batch)
+        batch_size = ops.sum(real)
         span = losses.span_cross_entropy(outputs["start_logits"], outputs["end_logits"], batch["start_index"],
                                          batch["end_index"])
         if self.config.paper_span_loss:
@@ -69,7 +71,7 @@ class VSLNetTask(Task):
             return span, None
         highlight = losses.highlight_loss(outputs["highlight_logits"], batch["highlight_labels"], batch["video_mask"],
                                           positive_weight=self.config.highlight_positive_weight)
-        mask_count = ops.sum(ops.cast(batch["video_mask"], "float32"))
+        mask_count = ops.sum(ops.cast(batch["video_mask"], "float32") * real[:, None])
         return span, distribute.global_share(highlight, mask_count)
 
     def nil_loss(self, nil_logits, clip_valid, batch, num_clips, clip_length):
@@ -81,7 +83,8 @@ class VSLNetTask(Task):
                                        rule=self.config.npm_label)
         scored = clip_valid if self.config.exclude_empty_clips else ops.ones_like(clip_valid)
         loss = losses.highlight_loss(nil_logits, labels, scored, positive_weight=self.config.npm_positive_weight)
-        return distribute.global_share(loss, ops.sum(ops.cast(scored, "float32")))
+        scored_count = ops.sum(ops.cast(scored, "float32") * pipeline.real_rows(batch)[:, None])
+        return distribute.global_share(loss, scored_count)
 
     def compute_losses(self, model, batch, training):
         config = self.config

@@ -123,6 +123,15 @@ def make_example(record, tokens, vocab, num_clips, max_pos_len, label_rule="iou_
     }
 
 
+def is_current(config):
+    """Whether `config.processed_dir` holds a processed folder built with `config`'s options."""
+    meta_path = os.path.join(config.processed_dir, "meta.json")
+    if not os.path.exists(meta_path):
+        return False
+    with open(meta_path) as f:
+        return json.load(f).get("fingerprint") == config.fingerprint()
+
+
 def prepare_dataset(config, progress=True):
     """Build (or reuse) the processed folder of `config` and return it as a `ProcessedDataset`.
 
@@ -134,11 +143,9 @@ def prepare_dataset(config, progress=True):
         raise ValueError(f"label_rule must be one of {labels.LABEL_RULES}, got {config.label_rule!r}")
     folder = config.processed_dir
     meta_path = os.path.join(folder, "meta.json")
+    if is_current(config):
+        return load_processed(folder)
     if os.path.exists(meta_path):
-        with open(meta_path) as f:
-            meta = json.load(f)
-        if meta.get("fingerprint") == config.fingerprint():
-            return load_processed(folder)
         _log(f"{folder} was built with other options; rebuilding it")
 
     annotation_set = annotations.read_annotations(

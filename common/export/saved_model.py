@@ -482,7 +482,7 @@ def untracked_weights(model):
 _FAMILIES = {"vslnet": (VSLNetConfig, VSLNetTask), "lpnet": (LPNetConfig, LPNetTask)}
 
 
-def load_run(run_dir, checkpoint=None, require_vocab=False):
+def load_run(run_dir, checkpoint=None, require_vocab=False, portable=False):
     """Rebuild the model of a run directory and restore its selected weights.
 
     Contract (written by `experiments.train` and `experiments.import_tf1`): `RUN/config.json` holds
@@ -495,6 +495,8 @@ def load_run(run_dir, checkpoint=None, require_vocab=False):
         run_dir: the run directory.
         checkpoint: optional checkpoint path overriding `select_checkpoint(run_dir)`.
         require_vocab: fail (before building the model) when the run has no `vocab.json`.
+        portable: build what runs on every device: an `auto` LSTM implementation becomes `sequence`, since a
+            graph traced with cuDNN's LSTM has no CPU kernel (for exports).
 
     Returns:
         `LoadedRun`.
@@ -511,6 +513,8 @@ def load_run(run_dir, checkpoint=None, require_vocab=False):
         raise ValueError(f"{run_dir} is a {family!r} run; supported model families: {sorted(_FAMILIES)}")
     config_cls, task_cls = _FAMILIES[family]
     config = config_cls(**run_config["model"]).validate()
+    if portable and config.lstm_implementation == "auto":
+        config.lstm_implementation = "sequence"
     info, vocab = _data_info(run_config, run_dir)
     if require_vocab and vocab is None:
         raise ValueError(f"{run_dir} has no vocab.json: reading a raw query needs the word list the model was "
@@ -537,7 +541,7 @@ def load_run(run_dir, checkpoint=None, require_vocab=False):
 
 def export_run(run_dir, out_dir, checkpoint=None, verbose=False):
     """`load_run` + `export_saved_model`. Returns the `LoadedRun`."""
-    run = load_run(run_dir, checkpoint=checkpoint, require_vocab=True)
+    run = load_run(run_dir, checkpoint=checkpoint, require_vocab=True, portable=True)
     export_saved_model(run.model, run.vocab, out_dir, max_pos_len=run.max_pos_len, feature_dim=run.feature_dim,
                        verbose=verbose)
     return run

@@ -85,8 +85,20 @@ def define_flags():
     flags.DEFINE_integer("batch_size", None, "Global batch size.")
     flags.DEFINE_integer("seed", None, "Random seed.")
     flags.DEFINE_integer("max_steps", None, "Stop after this many updates (smoke runs).")
-    flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"], "tf.distribute strategy.")
+    flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"],
+                      "tf.distribute strategy: default (one device), mirrored (every GPU of this host, else the "
+                      "--cpu_devices logical CPUs), multi_worker (the hosts of TF_CONFIG; README 'Scaling out').")
+    flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical devices (replicas of "
+                         "--strategy=mirrored on a machine without GPUs; for running and testing, not for speed).",
+                         lower_bound=1)
     flags.DEFINE_bool("jit", False, "Compile the train step with XLA.")
+    flags.DEFINE_enum("lstm_implementation", None, ["auto", "keras", "sequence"],
+                      "How the LSTMs run: keras (the Keras layer: cuDNN on a GPU), sequence (our per-step loop with "
+                      "a hand-written gradient, fast on CPU), auto (keras on a GPU in float32, else sequence; "
+                      "sequence under --jit, which has no cuDNN kernel). Default: auto.")
+    flags.DEFINE_bool("deterministic", False, "Bitwise repeatable GPU runs: TensorFlow's deterministic ops (slower; "
+                      "LPNet then needs --params_override='{\"roi_align_implementation\": \"gather\"}', since "
+                      "crop_and_resize has no deterministic GPU gradient).")
     flags.DEFINE_enum("dtype_policy", "float32", ["float32", "mixed_bfloat16"],
                       "Keras dtype policy of the model (mixed_bfloat16: bfloat16 compute, float32 variables, losses, "
                       "masks and decoding).")
@@ -124,7 +136,7 @@ def build_configs(flag_values, model_config, data_dir=None):
          init_lr=fv.init_lr, num_proposals=fv.num_proposals, use_proposal_mhsa=fv.use_proposal_mhsa,
          use_bal=fv.use_bal, bal_predictor=fv.bal_predictor, lr_schedule=fv.lr_schedule,
          scales=[int(l) for l in fv.scales] if fv.scales else None, npm_lambda=fv.npm_lambda,
-         multiscale_loss=fv.multiscale_loss)
+         multiscale_loss=fv.multiscale_loss, lstm_implementation=fv.lstm_implementation)
     if fv.params_override:
         overrides = json.loads(fv.params_override)
         unknown = set(overrides) - {f.name for f in dataclasses.fields(model_config)}
@@ -139,6 +151,8 @@ def build_configs(flag_values, model_config, data_dir=None):
     if fv.jit and hasattr(model_config, "roi_align_implementation"):
         # `tf.image.crop_and_resize` has no XLA kernel; the gather implementation computes the same samples.
         model_config.roi_align_implementation = "gather"
+    if fv.jit and model_config.lstm_implementation == "auto":
+        model_config.lstm_implementation = "sequence"  # XLA has no cuDNN kernel.
     if synthetic:
         data = DataConfig(dataset="charades", annotation_dir=data_dir, feature_path=os.path.join(data_dir, "features"),
                           glove_path=os.path.join(data_dir, "glove.txt"))

@@ -16,13 +16,19 @@ counting). Keras' own classes are not: `keras.optimizers.AdamW` applies bias cor
 and computes `β^t` with `pow`, while TF1's kernel subtracts in float32 and multiplies float32 power accumulators
 once per `minimize`.
 
-**Clipping under `tf.distribute`.** On one device, Keras 3's `global_clipnorm` gives the same floats as
-`tf.clip_by_global_norm`. But its TF backend applies it to each replica's *local* gradients, before the
-all-reduce, so with two replicas the norm that is clipped is not the batch's norm.
-Both optimizers here take over `global_clipnorm`: they all-reduce first and then call `tf.clip_by_global_norm`,
-the function the original calls, over all gradients of the step. The result is the single-device result for the
-same global batch. `tf.IndexedSlices` gradients (embedding rows) keep the original's quirk: their norm is taken
-over the slices as given, duplicates not summed. `clipnorm`/`clipvalue` keep Keras' per-replica behaviour.
+**Summing and clipping under `tf.distribute`.** On one device, Keras 3's `global_clipnorm` gives the same floats
+as `tf.clip_by_global_norm`. But its TF backend applies it to each replica's *local* gradients, before the
+all-reduce, so with two replicas the norm that is clipped is not the batch's norm. And its all-reduce sends
+`tf.IndexedSlices` gradients (embedding rows) through an all-gather whose row count differs between replicas and
+steps, which crashes TensorFlow's collective ring (segfault in `RingGatherer`, or `UnavailableError` across
+workers). Both optimizers here take the sum over: `all_reduce_gradients` densifies each replica's slices (one
+`unsorted_segment_sum`, what the update does with them anyway) and sums fixed-shape tensors; then
+`tf.clip_by_global_norm`, the function the original calls, clips all gradients of the step after the sum. Its
+norm keeps the original's quirk for slices, which are normed as given, duplicates not summed: each replica
+contributes the squared norm of its own slices' values, and these sum to the global batch's. The result is the
+single-device result for the same global batch, to float32 rounding of the sums' order. On one replica nothing
+is densified or summed, so the single-device floats are unchanged. `clipnorm`/`clipvalue` keep Keras'
+per-replica behaviour.
 
 **Order of calls.** Create the optimizer under `strategy.scope()`, declare the roles
 (`exclude_from_weight_decay`, `mark_first_update`), then `build(model.trainable_variables)`; the roles are fixed
@@ -48,15 +54,62 @@ __all__ = [
 _LAYER_NORM_CLASS_NAME = re.compile(r"layer_?norm", re.IGNORECASE)
 
 
-# === Clipping after the all-reduce ===
+# === Summing and clipping across replicas ===
 
 
-class _ClipAfterAllReduceMixin:
-    """Moves Keras' `global_clipnorm` from before the cross-replica sum to after it (module docstring).
+def all_reduce_gradients(grads):
+    """The cross-replica sums of one replica's gradients, with slices made dense first (module docstring).
+
+    Args:
+        grads: this replica's gradients (tensors, `tf.IndexedSlices` or `None`), in a replica context.
+
+    Returns:
+        `(summed, slices_squared_norm)`: the summed gradients in the order given (`None` stays `None`; a
+        gradient that was `tf.IndexedSlices` comes back as `tf.IndexedSlices` over every row, so the optimizer's
+        sparse path still runs), and the sum over replicas of the squared norms of the slices' values (`None`
+        without slices). On one replica, `(grads, None)` unchanged.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return list(grads), None
+    present = [g for g in grads if g is not None]
+    slices = [g for g in present if isinstance(g, tf.IndexedSlices)]
+    dense = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in present]
+    squared_norm = [tf.add_n([tf.reduce_sum(tf.square(tf.cast(g.values, tf.float32))) for g in slices])] if slices \
+        else []
+    reduced = context.all_reduce(tf.distribute.ReduceOp.SUM, dense + squared_norm)
+    summed, position = [], 0
+    for g in grads:
+        if g is None:
+            summed.append(None)
+            continue
+        value = reduced[position]
+        position += 1
+        if isinstance(g, tf.IndexedSlices):
+            value = tf.IndexedSlices(value, tf.range(tf.shape(value, out_type=tf.int64)[0]),
+                                     tf.shape(value, out_type=tf.int64))
+        summed.append(value)
+    return summed, (reduced[-1] if slices else None)
+
+
+def clip_summed_gradients(grads, clip_norm, slices_squared_norm=None):
+    """`tf.clip_by_global_norm` of summed gradients; with `slices_squared_norm` (from `all_reduce_gradients`) the
+    norm of gradients that were slices is that of their values as given, as on one device."""
+    if slices_squared_norm is None:
+        return tf.clip_by_global_norm(grads, clip_norm)[0]
+    squares = [tf.reduce_sum(tf.square(tf.cast(g, tf.float32))) for g in grads
+               if g is not None and not isinstance(g, tf.IndexedSlices)]
+    norm = tf.sqrt(tf.add_n(squares + [slices_squared_norm]))
+    return tf.clip_by_global_norm(grads, clip_norm, use_norm=norm)[0]
+
+
+class _AllReduceThenClipMixin:
+    """Replaces Keras' cross-replica sum and moves its `global_clipnorm` after that sum (module docstring).
 
     Keras 3's TF backend calls `_clip_gradients` on the local gradients and all-reduces them later, inside
     `_backend_update_step` (`keras/src/backend/tensorflow/optimizer.py`). This mixin turns the first into a
-    no-op and repeats the three lines of the second with `tf.clip_by_global_norm` between the sum and the update.
+    no-op and repeats the three lines of the second with `all_reduce_gradients` for the sum and
+    `clip_summed_gradients` between the sum and the update.
     """
 
     def _clip_gradients(self, grads):
@@ -65,15 +118,14 @@ class _ClipAfterAllReduceMixin:
         return super()._clip_gradients(grads)
 
     def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        if not (self.global_clipnorm and self.global_clipnorm > 0):
-            return super()._backend_update_step(grads, trainable_variables, learning_rate)
         trainable_variables = [v.value if isinstance(v, keras.Variable) else v for v in trainable_variables]
-        grads_and_vars = self._all_reduce_sum_gradients(list(zip(grads, trainable_variables)))
-        clipped, _ = tf.clip_by_global_norm([g for g, _ in grads_and_vars], self.global_clipnorm)
+        grads, slices_squared_norm = all_reduce_gradients(grads)
+        if self.global_clipnorm and self.global_clipnorm > 0:
+            grads = clip_summed_gradients(grads, self.global_clipnorm, slices_squared_norm)
         tf.__internal__.distribute.interim.maybe_merge_call(
             self._distributed_tf_update_step,
             self._distribution_strategy,
-            list(zip(clipped, trainable_variables)),
+            [(g, v) for g, v in zip(grads, trainable_variables) if g is not None],
             learning_rate,
         )
 
@@ -89,7 +141,7 @@ def _handle(variable):
 
 
 @keras.saving.register_keras_serializable(package="nlvl")
-class AdamWeightDecay(_ClipAfterAllReduceMixin, keras.optimizers.Optimizer):
+class AdamWeightDecay(_AllReduceThenClipMixin, keras.optimizers.Optimizer):
     """BERT-style Adam with decoupled weight decay and no bias correction (spec vslnet §4.1, §7.5).
 
     The original is `model/ops.py::AdamWeightDecayOptimizer` of VSLNet. For every variable θ with gradient g
@@ -216,7 +268,7 @@ class AdamWeightDecay(_ClipAfterAllReduceMixin, keras.optimizers.Optimizer):
 
 
 @keras.saving.register_keras_serializable(package="nlvl")
-class TF1Adam(_ClipAfterAllReduceMixin, keras.optimizers.Optimizer):
+class TF1Adam(_AllReduceThenClipMixin, keras.optimizers.Optimizer):
     """`tf.train.AdamOptimizer` of TF1, with LPNet's doubled β-power counter as an option (spec lpnet §9, D10).
 
     Dense gradients go through `tf.raw_ops.ResourceApplyAdam`, the kernel TF1's Adam runs:

@@ -12,13 +12,19 @@ What the loop guarantees:
     of the last epoch, or, where the dataset has a validation split, of the epoch with the best validation
     R@1 IoU 0.7.
 - **Evaluation** scores every query of a split (the originals drop some) and raises if one has no prediction.
+- **Distribution.** Every replica computes its rows of each global batch, padded to the global batch's shapes
+  (`pipeline.make_dataset`), and each input pipeline reads only its replicas' features. Under `multi_worker`
+  only the chief writes the run directory (`distribute` module docstring); every worker evaluates (the
+  predictions are gathered from all replicas) and resumes from the chief's latest checkpoint.
 """
 
 import contextlib
 import dataclasses
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 import keras
@@ -121,25 +127,36 @@ def processed_label_rule(processed):
     return processed.meta.get("label_rule", "iou_argmax")
 
 
-def _to_numpy(strategy, value):
-    if strategy.num_replicas_in_sync == 1:
-        return value.numpy()
-    return strategy.gather(value, axis=0).numpy()
+def prediction_keys(prediction_strategies):
+    """The outputs of `predict_step` that `predict_split` reads (only these leave the device: VSLNet-L also returns
+    `[B, S, n]` probabilities)."""
+    keys = ["example_index", "start_index", "end_index", "score"]
+    keys += [f"{name}_{key}" for name in prediction_strategies[1:] for key in ("start_index", "end_index")]
+    return keys
 
 
 def make_predict_fn(task, model, strategy):
-    """Runs `task.predict_step` on a distributed batch; one `tf.function` trace per batch structure, with
-    `None` batch and time dimensions (padding per batch would otherwise retrace for every new length)."""
+    """Runs `task.predict_step` on a distributed batch and returns the `prediction_keys` of every replica's rows,
+    concatenated in replica order. One `tf.function` trace per batch structure, with `None` batch and time
+    dimensions (padding per batch would otherwise retrace for every new length); the gather across replicas is
+    inside it for the same reason."""
     traced = {}
+    keys = prediction_keys(task.prediction_strategies)
+
+    def replica_predict(batch):
+        outputs = dict(task.predict_step(model, batch), example_index=batch["example_index"])
+        return {key: outputs[key] for key in keys}
+
+    def predict_batch(batch):
+        outputs = strategy.run(replica_predict, args=(batch,))
+        if strategy.num_replicas_in_sync == 1:
+            return outputs
+        return {key: strategy.gather(value, axis=0) for key, value in outputs.items()}
 
     def predict(batch, element_spec):
         key = str(element_spec)
         if key not in traced:
-            traced[key] = tf.function(
-                lambda b: strategy.run(
-                    lambda x: dict(task.predict_step(model, x), example_index=x["example_index"]), args=(b,)),
-                input_signature=[element_spec],
-            )
+            traced[key] = tf.function(predict_batch, input_signature=[element_spec])
         return traced[key](batch)
 
     return predict
@@ -162,17 +179,15 @@ def predict_split(predict_fn, examples, store, *, batch_size, max_pos_len, featu
         plus `"strategies": {name: {"start", "end", "start_index", "end_index"}}` for alternative answers.
     """
     strategy = strategy or tf.distribute.get_strategy()
-    dataset = pipeline.make_dataset(examples, store, batch_size=batch_size, max_pos_len=max_pos_len,
-                                    feature_dim=feature_dim, training=False, extend=extend,
-                                    extension_length=extension_length)
     predictions = {}
-    needed = {"example_index", "start_index", "end_index", "score"}
-    needed.update(f"{name}_{key}" for name in prediction_strategies[1:] for key in ("start_index", "end_index"))
-    dist = strategy.experimental_distribute_dataset(dataset)
+    dist = distribute.distribute_batches(strategy, lambda **replicas: pipeline.make_dataset(
+        examples, store, batch_size=batch_size, max_pos_len=max_pos_len, feature_dim=feature_dim, training=False,
+        extend=extend, extension_length=extension_length, **replicas))
     for batch in dist:
-        # Only the indices and scores leave the device: VSLNet-L also returns [B, S, n] probabilities.
-        outputs = {k: _to_numpy(strategy, v) for k, v in predict_fn(batch, dist.element_spec).items() if k in needed}
+        outputs = {k: v.numpy() for k, v in predict_fn(batch, dist.element_spec).items()}
         for row, index in enumerate(outputs["example_index"]):
+            if index < 0:  # the stand-in row of a replica without rows (`pipeline` module docstring)
+                continue
             example = examples[int(index)]
             s_idx, e_idx = int(outputs["start_index"][row]), int(outputs["end_index"][row])
             start, end = labels.index_to_time(s_idx, e_idx, example["v_len"], example["duration"], rule=label_rule)
@@ -268,11 +283,13 @@ class Trainer:
         extend: highlight extension α used to build the labels.
         extension_length: `"code"` (L = a_e − a_s + 1) or `"paper"` (L = a_e − a_s): the length α multiplies
             (spec vslnet §6 #6; `pipeline.make_dataset`).
+        strategy: the `tf.distribute` strategy (default: `distribute.get_strategy(config.strategy)`). A
+            `multi_worker` strategy must be created first thing in the program, so entry points pass theirs.
 
     Predicted indices are converted to seconds with the inverse of the processed folder's `label_rule`.
     """
 
-    def __init__(self, task, processed, config, run_dir, extend=0.1, extension_length="code"):
+    def __init__(self, task, processed, config, run_dir, extend=0.1, extension_length="code", strategy=None):
         config.validate()
         self.task = task
         self.processed = processed
@@ -281,7 +298,12 @@ class Trainer:
         self.extend = extend
         self.extension_length = extension_length
         self.label_rule = processed_label_rule(processed)
-        self.strategy = distribute.get_strategy(config.strategy)
+        self.strategy = strategy or distribute.get_strategy(config.strategy)
+        self.is_chief = distribute.is_chief(self.strategy)
+        # Checkpoints of a worker other than the chief: every worker must take part in a save, only the chief's
+        # are kept.
+        checkpoint_root = run_dir if self.is_chief else tempfile.mkdtemp(prefix="nlvl-worker-checkpoints-")
+        self._worker_checkpoint_root = None if self.is_chief else checkpoint_root
         self.store = processed.open_features()
         self.train_examples = processed.splits["train"]
         self.batches_per_epoch = pipeline.num_batches(len(self.train_examples), config.batch_size,
@@ -303,11 +325,12 @@ class Trainer:
         rng_states = [v for v in self.model.variables if id(v) not in weight_ids]
         self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step,
                                               best_score=self.best_score, rng_states=rng_states)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(run_dir, "checkpoints"),
+        self.manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(checkpoint_root, "checkpoints"),
                                                   max_to_keep=config.keep_checkpoints, step_counter=self.step)
-        self.best_manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(run_dir, "best"),
+        self.best_manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(checkpoint_root, "best"),
                                                        max_to_keep=1, step_counter=self.step)
-        self.writer = tf.summary.create_file_writer(os.path.join(run_dir, "tensorboard"))
+        self.writer = (tf.summary.create_file_writer(os.path.join(run_dir, "tensorboard")) if self.is_chief
+                       else tf.summary.create_noop_writer())
         self._train_step = None
         self._predict_fn = make_predict_fn(task, self.model, self.strategy)
 
@@ -346,26 +369,38 @@ class Trainer:
 
     # === Loop ===
 
+    def _restore(self):
+        """Restores the chief's latest checkpoint, if any, on every worker; returns its path or `None`."""
+        path = tf.train.latest_checkpoint(os.path.join(self.run_dir, "checkpoints"))
+        if path:
+            self.checkpoint.restore(path)
+        step = int(self.step.numpy())
+        if not distribute.same_on_every_worker(self.strategy, step):
+            raise RuntimeError(
+                f"this worker resumed at step {step} but another worker did not: a resumed multi-worker run needs "
+                f"its run directory ({self.run_dir}) on a file system that every worker reads")
+        return path
+
     def train(self):
         """Train (resuming from the latest checkpoint if any) and return the final metrics dict."""
-        restored = self.manager.restore_or_initialize()
-        if restored and self.config.verbose:
+        restored = self._restore()
+        verbose = self.config.verbose and self.is_chief
+        if restored and verbose:
             print(f"resumed from {restored} at step {int(self.step.numpy())}", file=sys.stderr)
         history_path = os.path.join(self.run_dir, "eval_history.jsonl")
         step = int(self.step.numpy())
         nb = self.batches_per_epoch
         while step < self.total_steps:
             epoch, skip = divmod(step, nb)
-            dataset = pipeline.make_dataset(
+            dist = distribute.distribute_batches(self.strategy, lambda **replicas: pipeline.make_dataset(
                 self.train_examples, self.store, batch_size=self.config.batch_size,
                 max_pos_len=self.processed.meta["max_pos_len"], feature_dim=self.processed.feature_dim,
                 training=True, seed=self.config.seed, epoch=epoch, drop_remainder=self.config.drop_last_train,
-                extend=self.extend, extension_length=self.extension_length, skip_batches=skip,
-            )
-            dist = self.strategy.experimental_distribute_dataset(dataset)
+                extend=self.extend, extension_length=self.extension_length, skip_batches=skip, **replicas,
+            ))
             if self._train_step is None:
                 self._train_step = self._build_train_step(dist.element_spec)
-            progbar = keras.utils.Progbar(nb, verbose=1 if self.config.verbose else 0, unit_name="batch")
+            progbar = keras.utils.Progbar(nb, verbose=1 if verbose else 0, unit_name="batch")
             if skip:
                 progbar.update(skip)
             started = time.time()
@@ -416,6 +451,8 @@ class Trainer:
                 improved = True
         self.manager.save(checkpoint_number=step)
         record["selected"] = improved
+        if not self.is_chief:
+            return
         with open(history_path, "a") as f:
             f.write(json.dumps(record) + "\n")
         if self.config.verbose:
@@ -425,7 +462,15 @@ class Trainer:
                 + (" [best]" if improved else ""), file=sys.stderr)
 
     def finish(self):
-        """Write `metrics.json` for the protocol's selected checkpoint and restore it into the model."""
+        """Write `metrics.json` for the protocol's selected checkpoint (the chief) and restore it into the model;
+        a worker other than the chief removes its checkpoints."""
+        try:
+            return self._finish()
+        finally:
+            if self._worker_checkpoint_root:
+                shutil.rmtree(self._worker_checkpoint_root, ignore_errors=True)
+
+    def _finish(self):
         last_test, last_predictions = self.evaluate("test")
         selection = self._selection_split()
         selected_path = self.best_manager.latest_checkpoint if selection is not None else None
@@ -444,6 +489,8 @@ class Trainer:
             "last_epoch_test": last_test,
             "steps": int(self.step.numpy()),
         })
+        if not self.is_chief:
+            return result
         with open(os.path.join(self.run_dir, "metrics.json"), "w") as f:
             json.dump(result, f, indent=2)
         write_predictions(os.path.join(self.run_dir, "test_predictions.jsonl"), predictions)

@@ -100,3 +100,62 @@ def test_changed_store_is_reported(data, tmp_path):
                                training=False)
     with pytest.raises(Exception, match="feature store changed"):
         list(ds)
+
+
+class CountingStore:
+    """A feature store that counts the videos it reads."""
+
+    def __init__(self, store):
+        self.store = store
+        self.reads = []
+
+    def get(self, vid):
+        self.reads.append(vid)
+        return self.store.get(vid)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_replica_batches_are_the_global_batch_rows_with_its_padding(data, training):
+    examples, store = data
+    args = dict(batch_size=5, max_pos_len=MAX_POS_LEN, feature_dim=4, training=training, seed=3, epoch=1)
+    whole = [{k: v.numpy() for k, v in b.items()} for b in pipeline.make_dataset(examples, store, **args)]
+    assert [len(b["example_index"]) for b in whole] == [5, 5, 1]  # the last batch has no rows for replicas 1, 2
+    per_replica = [[{k: v.numpy() for k, v in b.items()} for b in pipeline.make_dataset(
+        examples, store, num_replicas=3, replicas=(r,), **args)] for r in range(3)]
+    for step, batch in enumerate(whole):
+        parts = [per_replica[r][step] for r in range(3)]
+        sizes = [len(a) for a in np.array_split(batch["example_index"], 3)]
+        own = [p for p, size in zip(parts, sizes) if size]
+        for part, size in zip(parts, sizes):
+            assert len(part["example_index"]) == max(size, 1)
+        for key, value in batch.items():
+            for part in parts:
+                assert part[key].shape[1:] == value.shape[1:], key  # the global batch's n, m and W everywhere
+            np.testing.assert_array_equal(np.concatenate([p[key] for p in own]), value, err_msg=key)
+        for part, size in zip(parts, sizes):
+            if size == 0:  # a stand-in: the batch's first row, never scored or counted
+                assert part["example_index"].tolist() == [-1]
+                for key, value in batch.items():
+                    if key != "example_index":
+                        np.testing.assert_array_equal(part[key], value[:1], err_msg=key)
+    assert sum(len(p["example_index"]) == 1 and p["example_index"][0] < 0 for r in per_replica for p in r) == 2
+
+
+def test_each_pipeline_reads_only_its_replicas_features(data):
+    examples, store = data
+    args = dict(batch_size=4, max_pos_len=MAX_POS_LEN, feature_dim=4, training=True, seed=5, epoch=0,
+                num_replicas=4)
+    global_batches = np.array_split(pipeline.epoch_order(len(examples), 5, 0), [4, 8])
+    reads = []
+    for worker_replicas in ((0, 1), (2, 3)):  # two workers of two replicas each
+        counting = CountingStore(store)
+        batches = list(pipeline.make_dataset(examples, counting, replicas=worker_replicas, **args))
+        assert len(batches) == 2 * len(global_batches)  # one element per local replica
+        own = [i for b in global_batches for r in worker_replicas for i in pipeline.replica_rows(b, 4, r)]
+        rows = np.concatenate([b["example_index"].numpy() for b in batches])
+        assert sorted(rows[rows >= 0].tolist()) == sorted(own)
+        reads.append(len(counting.reads))
+        assert set(counting.reads) >= {examples[i]["vid"] for i in own}
+    # 11 examples in batches of 4, 4, 3: 6 rows for the first worker, 5 for the second, which also reads the
+    # stand-in of replica 3 (no row of the last batch).
+    assert reads == [6, 6]
