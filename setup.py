@@ -14,5 +14,5 @@ setuptools.setup(
                                                "lpnet_tf.*", "experiments", "experiments.*"]),
     package_data={"experiments": ["*.json", "paper_tables/*.json"]},
     install_requires=["tensorflow>=2.16,<3", "numpy", "h5py", "absl-py", "nltk>=3.10,<3.11"],
-    extras_require={"test": ["pytest"], "plot": ["matplotlib"]},
+    extras_require={"test": ["pytest", "matplotlib"], "plot": ["matplotlib"]},
 )

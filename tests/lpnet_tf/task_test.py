@@ -1,8 +1,4 @@
 import json
-import pathlib
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -176,54 +172,3 @@ def test_tiny_lpnet_beats_query_blind_baselines(tiny, tmp_path):
     # 15.3); the thresholds are those of the VSLNet test.
     assert result["r1_iou05"] > 2 * best_r05, (result, baselines)
     assert result["miou"] > best_miou + 15, (result, baselines)
-
-
-MIRRORED_SCRIPT = textwrap.dedent("""
-    import json, sys
-    import numpy as np
-    import tensorflow as tf
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-    from common.data import dataset, pipeline
-    from common.training.trainer import Trainer, TrainerConfig
-    from lpnet_tf.config import LPNetConfig
-    from lpnet_tf.task import LPNetTask
-    processed = dataset.load_processed(sys.argv[1])
-    out = {}
-    for strategy in ("default", "mirrored"):
-        trainer = Trainer(LPNetTask(LPNetConfig(**json.loads(sys.argv[2]))), processed,
-                          TrainerConfig(epochs=1, batch_size=16, seed=3, strategy=strategy, protocol="clean",
-                                        verbose=False), sys.argv[3] + "/" + strategy)
-        assert trainer.strategy.num_replicas_in_sync == (2 if strategy == "mirrored" else 1)
-        before = [v.numpy().copy() for v in trainer.model.trainable_variables]
-        batch = next(iter(pipeline.make_dataset(processed.splits["train"], trainer.store, batch_size=16,
-                                                max_pos_len=64, feature_dim=processed.feature_dim,
-                                                training=True, seed=3, epoch=0)))
-        dist = trainer.strategy.experimental_distribute_dataset(tf.data.Dataset.from_tensors(batch))
-        losses = trainer._build_train_step(dist.element_spec)(next(iter(dist)))
-        update = {v.path: float(np.abs(v.numpy() - b).sum())
-                  for v, b in zip(trainer.model.trainable_variables, before)}
-        out[strategy] = {"losses": {k: float(v) for k, v in losses.items()}, "update": update}
-    print(json.dumps(out))
-""")
-
-
-def test_mirrored_strategy_matches_default(tiny, tmp_path):
-    _, processed = tiny
-    # Dropout draws differ between strategies, so compare with dropout off. Each loss is a replica's share of the
-    # global-batch loss (the KL of sample 0 lives on replica 0 only, the regular term is split evenly), so the
-    # summed losses and the updates agree.
-    config = json.dumps(vars(tiny_config(drop_rate=0.0, max_pos_len=64, word_dim=300)))
-    root = pathlib.Path(__file__).resolve().parents[2]
-    result = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, processed.folder, config, str(tmp_path)],
-                            check=False, capture_output=True, text=True, cwd=root, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = json.loads(result.stdout.strip().splitlines()[-1])
-    for key, value in out["default"]["losses"].items():
-        np.testing.assert_allclose(out["mirrored"]["losses"][key], value, rtol=1e-5, err_msg=key)
-    # Adam's first step is ≈ lr·g/(|g| + ε), so the softmax-invariant variables (gradient ~1e-9, rounding) move by
-    # rounding-dependent amounts; every other update agrees.
-    names = [n for n in out["default"]["update"] if not n.endswith(SOFTMAX_INVARIANT)]
-    assert len(names) == 103
-    np.testing.assert_allclose([out["mirrored"]["update"][n] for n in names],
-                               [out["default"]["update"][n] for n in names], rtol=1e-4, atol=1e-7)
