@@ -1,6 +1,7 @@
 """Training and inference throughput (samples/s) of VSLNet and LPNet on random inputs, against the original TF1 code.
 
     python benchmarks/speed.py --model={vslnet,lpnet} --shape=charades [--json] [--steps=20] [--warmup=5] [--jit]
+        [--strategy={default,mirrored}] [--cpu_devices=N]
 
 What is timed:
 - **train**: the trainer's own step (`common.training.trainer.make_train_step`, which `Trainer` uses): one
@@ -37,6 +38,19 @@ code measured on the same kind of machine (`REFERENCES`); the table prints our r
 `--inter_op_threads` set TensorFlow's thread pools (0 = TensorFlow's default). With `--json` the last line is
 `{"train_samples_per_s": ..., "infer_samples_per_s": ...}`. `--profile_dir=DIR` also writes a
 `tf.profiler.experimental` trace of a few training steps (viewable with TensorBoard's profile plugin / xprof).
+
+**Multi-replica** (`--strategy=mirrored`, `common.training.distribute.get_strategy`): the model, optimizer and step
+are built in the strategy's scope and the same global batch (the batch size of the table) is split over the
+replicas as a training run splits it: replica `r` of `R` computes rows `pipeline.replica_rows(range(B), R, r)`,
+padded to the global batch's clips, words and chars, fed through `distribute.distribute_batches` (iterated
+before timing, so the batches are already on their devices). *train* is then the same `make_train_step` under
+the strategy (every replica's gradients all-reduced, one update), *infer* the trainer's `make_predict_fn`
+(`predict_step` on every replica and the gather of their predictions, as evaluation runs it; it is never
+XLA-compiled, so `--jit` applies to training only). The header line names the strategy and the replicas.
+`--cpu_devices=N` splits the CPU into N logical devices first thing in `main` (`distribute.split_cpu`); without
+GPUs `mirrored` uses them as its replicas. They share the same cores, so on a CPU machine a rate below the
+single-device one (scaling below 1) is expected: this checks the multi-replica step, it does not speed it up.
+The same command on a GPU machine (`--strategy=mirrored`, `--cpu_devices` then unused) runs one replica per GPU.
 """
 
 import json
@@ -53,7 +67,8 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
-from common.data import labels
+from common.data import labels, pipeline
+from common.training import distribute
 from common.training import trainer as trainer_lib
 from lpnet_tf.config import LPNetConfig
 from lpnet_tf.task import LPNetTask
@@ -84,18 +99,28 @@ NUM_BATCHES = 4  # distinct random batches, cycled through the timed steps
 PREDICT_KEYS = ("video_features", "video_mask", "word_ids", "char_ids")
 
 FLAGS = flags.FLAGS
-flags.DEFINE_enum("model", "vslnet", ["vslnet", "lpnet"], "Model family to benchmark (module docstring).")
-flags.DEFINE_enum("shape", "charades", ["charades", "anet"], "Input shape preset (module docstring).")
-flags.DEFINE_integer("steps", 20, "Timed steps per measurement (each timed individually; the median is used).")
-flags.DEFINE_integer("warmup", 5, "Untimed steps before timing (the first traces and compiles).")
-flags.DEFINE_bool("jit", False, "Compile the train and inference steps with XLA (`jit_compile=True`).")
-flags.DEFINE_enum("dtype_policy", "float32", list(trainer_lib.DTYPE_POLICIES),
-                  "Keras dtype policy of the model, as `--dtype_policy` of experiments.train.")
-flags.DEFINE_integer("intra_op_threads", 0, "TensorFlow intra-op threads (0: TensorFlow's default).")
-flags.DEFINE_integer("inter_op_threads", 0, "TensorFlow inter-op threads (0: TensorFlow's default).")
-flags.DEFINE_integer("seed", 0, "Seed of the random inputs, weights and dropout.")
-flags.DEFINE_bool("json", False, "Print a JSON line with both rates last.")
-flags.DEFINE_string("profile_dir", None, "If set, write a profiler trace of `--steps` training steps here.")
+STRATEGIES = ("default", "mirrored")
+
+
+def define_flags():
+    """The flags of `main` (defined only when run as a script, so that tests can import this module)."""
+    flags.DEFINE_enum("model", "vslnet", ["vslnet", "lpnet"], "Model family to benchmark (module docstring).")
+    flags.DEFINE_enum("shape", "charades", ["charades", "anet"], "Input shape preset (module docstring).")
+    flags.DEFINE_integer("steps", 20, "Timed steps per measurement (each timed individually; the median is used).")
+    flags.DEFINE_integer("warmup", 5, "Untimed steps before timing (the first traces and compiles).")
+    flags.DEFINE_bool("jit", False, "Compile the train and inference steps with XLA (`jit_compile=True`).")
+    flags.DEFINE_enum("dtype_policy", "float32", list(trainer_lib.DTYPE_POLICIES),
+                      "Keras dtype policy of the model, as `--dtype_policy` of experiments.train.")
+    flags.DEFINE_integer("intra_op_threads", 0, "TensorFlow intra-op threads (0: TensorFlow's default).")
+    flags.DEFINE_integer("inter_op_threads", 0, "TensorFlow inter-op threads (0: TensorFlow's default).")
+    flags.DEFINE_enum("strategy", "default", list(STRATEGIES),
+                      "`default`: one device; `mirrored`: the global batch split over every GPU, else over the "
+                      "`--cpu_devices` logical CPUs (`common.training.distribute.get_strategy`).")
+    flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical devices (replicas of "
+                         "`--strategy=mirrored` on a machine without GPUs; they share the same cores).")
+    flags.DEFINE_integer("seed", 0, "Seed of the random inputs, weights and dropout.")
+    flags.DEFINE_bool("json", False, "Print a JSON line with both rates last.")
+    flags.DEFINE_string("profile_dir", None, "If set, write a profiler trace of `--steps` training steps here.")
 
 
 # === Inputs ===
@@ -142,6 +167,40 @@ def batch_signature(batch):
     return signature
 
 
+def replica_batches(batch, num_replicas, replicas):
+    """The rows of the global `batch` that each replica id of `replicas` computes, as the pipeline splits them.
+
+    Replica `r` gets rows `pipeline.replica_rows(range(B), num_replicas, r)`; every other dimension keeps the
+    global batch's padded length (clips, words, chars), as `pipeline.make_dataset` pads each replica's rows.
+
+    Returns:
+        a list of batch dicts (numpy), one per id of `replicas`, in that order.
+    """
+    rows = np.arange(len(batch["video_features"]))
+    return [{key: value[pipeline.replica_rows(rows, num_replicas, replica)] for key, value in batch.items()}
+            for replica in replicas]
+
+
+def distribute_random_batches(strategy, batches, signature):
+    """`batches` (global, numpy) split over the replicas of `strategy` through `distribute.distribute_batches`,
+    the trainer's input path, and iterated once, so that timing sees batches already on their devices.
+
+    Returns:
+        `(distributed_batches, element_spec)`: one distributed value per global batch, and the spec that the
+        trainer builds its steps from.
+    """
+
+    def make_dataset(num_replicas, replicas):
+        def generate():
+            for batch in batches:
+                yield from replica_batches(batch, num_replicas, replicas)
+
+        return tf.data.Dataset.from_generator(generate, output_signature=signature)
+
+    dist = distribute.distribute_batches(strategy, make_dataset)
+    return list(dist), dist.element_spec
+
+
 # === Steps ===
 
 
@@ -161,12 +220,17 @@ def _lpnet_task(shape):
 TASKS = {"vslnet": _vslnet_task, "lpnet": _lpnet_task}
 
 
-def build_steps(model_name, shape, jit):
-    """The task, model and optimizer of `model_name`; the trainer's train step and a `predict_step` function.
+def build_steps(model_name, shape, jit, strategy):
+    """The task, model and optimizer of `model_name` under `strategy`; the trainer's train step and an inference
+    step.
+
+    Under the default strategy the inference step is `task.predict_step` in a `tf.function` and the batches are
+    tensors; under a multi-replica one, it is the trainer's `make_predict_fn` (every replica's predictions
+    gathered) and each global batch is split over the replicas by `distribute_random_batches`.
 
     Returns:
-        `((train_step, train_batches), (predict_step, predict_batches))`: each step takes one batch dict; the
-        batches are `NUM_BATCHES` random batches as tensors, holding the keys each step reads.
+        `((train_step, train_batches), (predict_step, predict_batches))`: each step takes one (distributed) batch;
+        the batches are `NUM_BATCHES` random global batches, holding the keys each step reads.
     """
     rng = np.random.default_rng(FLAGS.seed)
     task = TASKS[model_name](shape)
@@ -180,26 +244,37 @@ def build_steps(model_name, shape, jit):
         random_batch(rng, shape["batch_size"], shape["num_clips"], shape["num_words"]) for _ in range(NUM_BATCHES)
     ]
     signature = batch_signature(batches[0])
+    predict_signature = {k: v for k, v in signature.items() if k in PREDICT_KEYS}
+    predict_batches = [{k: v for k, v in b.items() if k in predict_signature} for b in batches]
 
     trainer_lib.set_seed(FLAGS.seed)
-    strategy = tf.distribute.get_strategy()
     with strategy.scope(), trainer_lib.dtype_policy_scope(FLAGS.dtype_policy):
         model = task.build_model(data_info)
         optimizer = task.build_optimizer(total_steps=100_000)
         task.prepare_optimizer(optimizer, model)
         optimizer.build(model.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="global_step")
-    train_step = trainer_lib.make_train_step(task, model, optimizer, strategy, step, signature, jit=jit)
 
-    predict_signature = {k: v for k, v in signature.items() if k in PREDICT_KEYS}
-    predict_step = tf.function(
-        lambda batch: task.predict_step(model, batch),
-        input_signature=[predict_signature],
-        jit_compile=jit or None,
-    )
-    tensors = [{k: tf.constant(v) for k, v in b.items()} for b in batches]
-    predict_tensors = [{k: v for k, v in b.items() if k in predict_signature} for b in tensors]
-    return (train_step, tensors), (predict_step, predict_tensors)
+    if FLAGS.strategy == "default":
+        train_step = trainer_lib.make_train_step(task, model, optimizer, strategy, step, signature, jit=jit)
+        predict_step = tf.function(
+            lambda batch: task.predict_step(model, batch),
+            input_signature=[predict_signature],
+            jit_compile=jit or None,
+        )
+        tensors = [{k: tf.constant(v) for k, v in b.items()} for b in batches]
+        predict_tensors = [{k: v for k, v in b.items() if k in predict_signature} for b in tensors]
+        return (train_step, tensors), (predict_step, predict_tensors)
+
+    train_batches, train_spec = distribute_random_batches(strategy, batches, signature)
+    train_step = trainer_lib.make_train_step(task, model, optimizer, strategy, step, train_spec, jit=jit)
+    # `make_predict_fn` returns each row's `example_index` with its predictions, as evaluation reads them.
+    predict_signature["example_index"] = tf.TensorSpec([None], tf.int32)
+    for batch in predict_batches:
+        batch["example_index"] = np.arange(shape["batch_size"], dtype=np.int32)
+    predict_batches, predict_spec = distribute_random_batches(strategy, predict_batches, predict_signature)
+    predict_fn = trainer_lib.make_predict_fn(task, model, strategy)
+    return (train_step, train_batches), (lambda batch: predict_fn(batch, predict_spec), predict_batches)
 
 
 # === Timing ===
@@ -250,12 +325,24 @@ def profile_steps(step_fn, batches, logdir, steps):
         tf.profiler.experimental.stop()
 
 
-def report(shape_name, shape, results):
+def describe_strategy(strategy, batch_size):
+    """`strategy default, 1 replica` or e.g. `strategy mirrored, 2 replicas on CPU (rows 8+8)`."""
+    num = strategy.num_replicas_in_sync
+    text = f"strategy {FLAGS.strategy}, {num} replica{'s' if num != 1 else ''}"
+    if FLAGS.strategy == "default":
+        return text
+    kinds = sorted({tf.DeviceSpec.from_string(d).device_type for d in strategy.extended.worker_devices})
+    rows = "+".join(str(len(r)) for r in np.array_split(np.arange(batch_size), num))
+    return f"{text} on {'/'.join(kinds)} (rows {rows})"
+
+
+def report(shape_name, shape, results, strategy):
     """The human table: per-step times, samples/s and the ratio to the TF1 reference."""
     refs = REFERENCES[FLAGS.model][shape_name]
     print(
         f"{FLAGS.model} | shape {shape_name}: batch {shape['batch_size']}, {shape['num_clips']} clips x "
-        f"{FEATURE_DIM}, {shape['num_words']} words | jit={FLAGS.jit} | {FLAGS.dtype_policy} | intra/inter-op threads "
+        f"{FEATURE_DIM}, {shape['num_words']} words | {describe_strategy(strategy, shape['batch_size'])} | "
+        f"jit={FLAGS.jit} | {FLAGS.dtype_policy} | intra/inter-op threads "
         f"{FLAGS.intra_op_threads or 'default'}/{FLAGS.inter_op_threads or 'default'}"
     )
     print(
@@ -276,6 +363,11 @@ def report(shape_name, shape, results):
 
 def main(argv):
     del argv
+    if FLAGS.cpu_devices < 1:
+        raise app.UsageError("--cpu_devices must be at least 1.")
+    if FLAGS.cpu_devices > 1 and FLAGS.strategy == "default":
+        raise app.UsageError("--cpu_devices only makes replicas for --strategy=mirrored.")
+    distribute.split_cpu(FLAGS.cpu_devices)  # before any op initializes TensorFlow's devices
     if FLAGS.steps < 1 or FLAGS.warmup < 1:
         raise app.UsageError("--steps and --warmup must be at least 1 (the first step traces).")
     if FLAGS.intra_op_threads:
@@ -286,14 +378,16 @@ def main(argv):
         raise app.UsageError(f"--model={FLAGS.model} has the shapes {', '.join(SHAPES[FLAGS.model])}; "
                              f"got --shape={FLAGS.shape}.")
     shape = SHAPES[FLAGS.model][FLAGS.shape]
-    (train_step, train_batches), (predict_step, predict_batches) = build_steps(FLAGS.model, shape, FLAGS.jit)
+    strategy = distribute.get_strategy(FLAGS.strategy)
+    (train_step, train_batches), (predict_step, predict_batches) = build_steps(FLAGS.model, shape, FLAGS.jit,
+                                                                               strategy)
     results = {
         "train": time_steps(train_step, train_batches, FLAGS.warmup, FLAGS.steps),
         "infer": time_steps(predict_step, predict_batches, FLAGS.warmup, FLAGS.steps),
     }
     if FLAGS.profile_dir:
         profile_steps(train_step, train_batches, FLAGS.profile_dir, FLAGS.steps)
-    report(FLAGS.shape, shape, results)
+    report(FLAGS.shape, shape, results, strategy)
     if FLAGS.json:
         print(
             json.dumps(
@@ -306,4 +400,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
