@@ -20,6 +20,7 @@ import sys
 import numpy as np
 from absl import app, flags
 
+from common.data.records import MAX_DURATION_SECONDS
 from common.data.tokenization import tokenize
 
 PLOT_INSTALL_HINT = "pip install matplotlib  (or: pip install 'nlvl-tf[plot]')"
@@ -75,8 +76,9 @@ def check_inputs(features, duration, query, feature_dim):
     bad = int(np.size(features) - np.count_nonzero(np.isfinite(features)))
     if bad:
         raise ValueError(f"features contain {bad} NaN or infinite values")
-    if duration is None or not np.isfinite(duration) or duration <= 0:
-        raise ValueError(f"duration must be a positive number of seconds; got {duration}")
+    if duration is None or not np.isfinite(duration) or duration <= 0 or duration > MAX_DURATION_SECONDS:
+        raise ValueError(f"duration must be a positive number of seconds, at most {MAX_DURATION_SECONDS:g}; "
+                         f"got {duration}")
     if query is None or not query.strip():
         raise ValueError("the query is empty")
     if not tokenize(query):

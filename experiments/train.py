@@ -23,6 +23,7 @@ from common.data import synthetic
 from common.export import saved_model
 from common.training import distribute
 from common.training import flags as flags_lib
+from common.training import run_directory
 from common.training.trainer import Trainer
 from experiments import plot_proposals
 from lpnet_tf import config as lpnet_config
@@ -80,12 +81,16 @@ def prepare_data_on_chief(data_config, strategy, scratch):
 
 
 def run(flag_values, strategy=None):
-    """Train as the flags say and return the metrics dict (`strategy`: the one of `--strategy` if not given)."""
+    """Train as the flags say and return the metrics dict (`strategy`: the one of `--strategy` if not given).
+
+    Nothing is written into the run directory before the checks have passed: the run directory holds nothing or
+    the same run (`run_directory.check_run_directory`), and the data is processed and validated (into a folder
+    renamed into place when complete).
+    """
     if not flag_values.run_dir:
         raise app.UsageError("--run_dir is required")
     strategy = strategy or distribute.get_strategy(flag_values.strategy)
     if distribute.is_chief(strategy):
-        os.makedirs(flag_values.run_dir, exist_ok=True)
         return _run(flag_values, strategy, None)
     with tempfile.TemporaryDirectory(prefix="nlvl-worker-") as scratch:
         return _run(flag_values, strategy, scratch)
@@ -104,11 +109,16 @@ def _run(flag_values, strategy, scratch):
         "data": dataclasses.asdict(data_config),
         "data_dir": os.path.abspath(data_config.annotation_dir),
         "trainer": dataclasses.asdict(trainer_config),
+        "data_sources": dataset_lib.source_digest(data_config),
     }
     if chief:
+        run_directory.check_run_directory(flag_values.run_dir, config,
+                                          data_change=lambda: dataset_lib.stale_reason(data_config))
+    processed = prepare_data_on_chief(data_config, strategy, scratch)
+    if chief:
+        os.makedirs(flag_values.run_dir, exist_ok=True)
         with open(os.path.join(flag_values.run_dir, "config.json"), "w") as f:
             json.dump(config, f, indent=2)
-    processed = prepare_data_on_chief(data_config, strategy, scratch)
     trainer = Trainer(build_task(family, model_config), processed, trainer_config, flag_values.run_dir,
                       extend=model_config.extend,
                       extension_length=getattr(model_config, "extension_length", "code"), strategy=strategy)

@@ -27,6 +27,7 @@ import math
 import os
 import pathlib
 
+from common.data import text_files
 from common.data.records import AnnotationError, QueryRecord
 
 DATASETS = ("charades", "activitynet", "tacos_tan", "tacos_org", "jsonl")
@@ -145,11 +146,12 @@ def _number(value, where, what):
 
 
 def _load_json(path):
-    with open(path, encoding="utf-8") as f:
-        try:
-            return json.load(f)
-        except json.JSONDecodeError as e:
-            raise AnnotationError(f"{path}:{e.lineno}: not valid JSON: {e.msg}") from None
+    try:
+        return json.loads(text_files.read_text(path))
+    except json.JSONDecodeError as e:
+        raise AnnotationError(f"{path}:{e.lineno}: not valid JSON: {e.msg}") from None
+    except text_files.EncodingError as e:
+        raise AnnotationError(str(e)) from None
 
 
 def _load_json_object(path):
@@ -161,11 +163,13 @@ def _load_json_object(path):
 
 def _lines(path):
     """Yields `(line_number, line)` for the non-blank lines, which is what the originals read."""
-    with open(path, encoding="utf-8") as f:
-        for line_number, line in enumerate(f, start=1):
+    try:
+        for line_number, line, _ in text_files.iter_lines(path):
             line = line.rstrip("\r\n")
             if line.strip():
                 yield line_number, line
+    except text_files.EncodingError as e:
+        raise AnnotationError(str(e)) from None
 
 
 def _field(entry, key, where):
@@ -192,6 +196,42 @@ def _paired_timestamps(entry, where):
     return zip(timestamps, sentences)
 
 
+def split_files(dataset, annotation_dir, *, anet_test_split="val_1"):
+    """The annotation file of each split the dataset has, `{split: pathlib.Path}` (JSON lines: the files that exist).
+
+    ActivityNet's test split is `anet_test_split` (`"val_1"` or `"val_2"`) and the other file its val split.
+    """
+    directory = pathlib.Path(annotation_dir)
+    if dataset == "charades":
+        names = {"train": "charades_sta_train.txt", "test": "charades_sta_test.txt"}
+    elif dataset == "activitynet":
+        if anet_test_split not in ("val_1", "val_2"):
+            raise ValueError(f"anet_test_split must be 'val_1' or 'val_2', got {anet_test_split!r}")
+        other = "val_2" if anet_test_split == "val_1" else "val_1"
+        names = {"train": "train.json", "val": f"{other}.json", "test": f"{anet_test_split}.json"}
+    elif dataset == "tacos_tan":
+        names = {split: f"{split}.json" for split in _SPLITS}
+    elif dataset == "tacos_org":
+        names = {split: f"TACoS_{split}_samples.txt" for split in _SPLITS}
+    elif dataset == "jsonl":
+        names = {split: f"{split}.jsonl" for split in _SPLITS if (directory / f"{split}.jsonl").is_file()}
+    else:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    return {split: directory / name for split, name in names.items()}
+
+
+def annotation_files(dataset, annotation_dir, *, anet_test_split="val_1", tacos_org_durations=None):
+    """Every file `read_annotations` reads for these arguments (the split files, `charades.json`, the TACoS
+    durations), sorted: what identifies the annotations of a processed folder."""
+    files = list(split_files(dataset, annotation_dir, anet_test_split=anet_test_split).values())
+    if dataset == "charades":
+        files.append(pathlib.Path(annotation_dir) / "charades.json")
+    if dataset == "tacos_org" and tacos_org_durations:
+        paths = [tacos_org_durations] if isinstance(tacos_org_durations, (str, os.PathLike)) else tacos_org_durations
+        files.extend(pathlib.Path(p) for p in paths)
+    return sorted(str(f) for f in files)
+
+
 def _read_charades(annotation_dir, reversed_moments):
     """Charades-STA: `charades_sta_{train,test}.txt` with durations from `charades.json`; no val split.
 
@@ -203,8 +243,7 @@ def _read_charades(annotation_dir, reversed_moments):
     durations_path = annotation_dir / "charades.json"
     videos = _load_json_object(durations_path)
     splits = {}
-    for split in ("train", "test"):
-        path = annotation_dir / f"charades_sta_{split}.txt"
+    for split, path in split_files("charades", annotation_dir).items():
         builder = _SplitBuilder(split, reversed_moments)
         for line_number, line in _lines(path):
             where = f"{path}:{line_number}"
@@ -239,12 +278,8 @@ def _read_activitynet(annotation_dir, reversed_moments, test_split):
         {"v_uqiMw7tQ1Cc": {"duration": 55.15, "timestamps": [[0.28, 55.15], [13.79, 54.32]],
                            "sentences": ["A weight lifting tutorial is given.", "  The coach helps the guy ..."]}}
     """
-    if test_split not in ("val_1", "val_2"):
-        raise ValueError(f"anet_test_split must be 'val_1' or 'val_2', got {test_split!r}")
-    files = {"train": "train", "val": "val_2" if test_split == "val_1" else "val_1", "test": test_split}
     splits = {}
-    for split, name in files.items():
-        path = annotation_dir / f"{name}.json"
+    for split, path in split_files("activitynet", annotation_dir, anet_test_split=test_split).items():
         builder = _SplitBuilder(split, reversed_moments)
         for vid, entry in _load_json_object(path).items():
             where = f"{path}:{vid}"
@@ -273,8 +308,7 @@ def _read_tacos_tan(annotation_dir, reversed_moments):
                          ...], "fps": 29.4, "num_frames": 7650}}
     """
     splits = {}
-    for split in _SPLITS:
-        path = annotation_dir / f"{split}.json"
+    for split, path in split_files("tacos_tan", annotation_dir).items():
         builder = _SplitBuilder(split, reversed_moments)
         for key, entry in _load_json_object(path).items():
             where = f"{path}:{key}"
@@ -347,8 +381,7 @@ def _read_tacos_org(annotation_dir, reversed_moments, durations_paths):
         )
     durations = _read_tacos_org_durations(durations_paths)
     splits = {}
-    for split in _SPLITS:
-        path = annotation_dir / f"TACoS_{split}_samples.txt"
+    for split, path in split_files("tacos_org", annotation_dir).items():
         builder = _SplitBuilder(split, reversed_moments)
         for line_number, line in _lines(path):
             where = f"{path}:{line_number}"
@@ -388,14 +421,13 @@ def _read_jsonl(annotation_dir, reversed_moments):
     `"{qid}#0"`, `"{qid}#1"`, ... Record ids must be unique across all splits, and a video must have the same
     duration on every line.
     """
-    paths = {split: annotation_dir / f"{split}.jsonl" for split in _SPLITS}
-    if not any(path.is_file() for path in paths.values()):
-        raise FileNotFoundError(f"none of {', '.join(str(p) for p in paths.values())} exists")
+    paths = split_files("jsonl", annotation_dir)
+    if not paths:
+        candidates = (annotation_dir / f"{split}.jsonl" for split in _SPLITS)
+        raise FileNotFoundError(f"none of {', '.join(str(p) for p in candidates)} exists")
     qid_sources, video_durations = {}, {}
     splits = {}
     for split, path in paths.items():
-        if not path.is_file():
-            continue
         builder = _SplitBuilder(split, reversed_moments)
         for line_number, line in _lines(path):
             where = f"{path}:{line_number}"

@@ -10,10 +10,13 @@ it when asked. Three layouts are supported:
 | `hdf5_group` | 2D-TAN `sub_activitynet_v1-3.c3d.hdf5`: one group per video holding `c3d_features` | group name |
 | `hdf5_avi` | 2D-TAN `tall_c3d_features.hdf5`: datasets named `{v}.avi` | dataset name without `.avi` |
 
-Every array is checked when read: a zero-length or non-2-D array, or one holding NaN/Inf, raises `FeatureError`
-naming the video and the file.
+Every array is checked when read: an unreadable file, a zero-length or non-2-D array, or one holding NaN/Inf,
+raises `FeatureError` naming the video and the file. `validate_videos` reads every video of a dataset once, before
+training, and also checks that all have one width; `store_fingerprint` identifies a store's contents cheaply (file
+names, sizes and modification times), so that what was validated is validated again only when it changed.
 """
 
+import collections
 import json
 import os
 import threading
@@ -86,10 +89,20 @@ class NpyFeatureStore:
         with self._lock:
             return int(np.load(self._paths[first], mmap_mode="r").shape[1])
 
+    def declared_num_clips(self, vid):
+        """The clip count `feature_shapes.json` gives, or `None`."""
+        return None if self._shapes is None else self._shapes.get(vid)
+
+    def location(self, vid):
+        return self._path(vid)
+
     def get(self, vid):
         path = self._path(vid)
-        with self._lock:
-            array = np.load(path)
+        try:
+            with self._lock:
+                array = np.load(path, allow_pickle=False)
+        except Exception as e:  # a damaged file raises OSError, ValueError, EOFError or SyntaxError (its header)
+            raise FeatureError(f"features of video {vid!r} in {path} cannot be read as a .npy array ({e})") from None
         return _check(vid, array, path)
 
     def _path(self, vid):
@@ -153,8 +166,18 @@ class HDF5FeatureStore:
             raise FeatureError(f"feature file {self.path} holds no video")
         return int(self._dataset(first).shape[1])
 
+    def declared_num_clips(self, vid):
+        return None
+
+    def location(self, vid):
+        return f"{self.path}:{self._keys.get(vid, vid)}"
+
     def get(self, vid):
-        return _check(vid, np.asarray(self._dataset(vid)[()]), self.path)
+        try:
+            array = np.asarray(self._dataset(vid)[()])
+        except (OSError, ValueError, TypeError) as e:
+            raise FeatureError(f"features of video {vid!r} in {self.location(vid)} cannot be read ({e})") from None
+        return _check(vid, array, self.location(vid))
 
 
 def open_feature_store(path, layout="auto"):
@@ -174,3 +197,71 @@ def open_feature_store(path, layout="auto"):
             else:
                 layout = "hdf5"
     return HDF5FeatureStore(path, layout)
+
+
+def store_fingerprint(path, layout="auto"):
+    """What identifies the contents of a feature store without reading it: for a folder, every file's name, size
+    and modification time; for an HDF5 file, its size and modification time. `{"files": {name: [size, mtime_ns]}}`."""
+    path = os.path.abspath(path)
+    if os.path.isdir(path):
+        entries = {}
+        with os.scandir(path) as it:
+            for entry in it:
+                if entry.is_file():
+                    stat = entry.stat()
+                    entries[entry.name] = [stat.st_size, stat.st_mtime_ns]
+        return {"files": dict(sorted(entries.items()))}
+    stat = os.stat(path)
+    return {"files": {os.path.basename(path): [stat.st_size, stat.st_mtime_ns]}}
+
+
+def describe_store_change(old, new):
+    """A short sentence saying how two `store_fingerprint`s differ (`None` if they do not)."""
+    old, new = old.get("files", {}), new.get("files", {})
+    if old == new:
+        return None
+    added = sorted(set(new) - set(old))
+    removed = sorted(set(old) - set(new))
+    changed = sorted(name for name in set(old) & set(new) if old[name] != new[name])
+    parts = [f"{len(names)} {what} (e.g. {names[0]})" for names, what in
+             ((changed, "changed"), (added, "added"), (removed, "removed")) if names]
+    return "files " + ", ".join(parts)
+
+
+def validate_videos(store, vids, feature_dim=0, max_listed=10):
+    """Read every video in `vids` once and check it: readable, 2-D, at least one clip, finite, all of one width
+    (`feature_dim` when it is not 0, else the width most videos have), and as many clips as `feature_shapes.json`
+    says where the folder has one.
+
+    Returns:
+        `(num_clips, width)`: dict vid → clip count of the array, and the width.
+
+    Raises:
+        FeatureError: naming every bad video (the first `max_listed`) with its file and the problem.
+    """
+    vids = list(dict.fromkeys(vids))
+    errors = []
+    shapes = {}
+    for vid in vids:
+        try:
+            shapes[vid] = store.get(vid).shape
+        except FeatureError as e:
+            errors.append(str(e))
+    widths = collections.Counter(shape[1] for shape in shapes.values())
+    width = feature_dim or (widths.most_common(1)[0][0] if widths else 0)
+    expected = (f"--feature_dim {width}" if feature_dim else
+                f"{width}, the width of {widths[width]} of the {len(shapes)} readable videos")
+    for vid, (num_clips, dim) in shapes.items():
+        if dim != width:
+            errors.append(f"features of video {vid!r} in {store.location(vid)} are {dim} wide; expected {expected}")
+        declared = store.declared_num_clips(vid)
+        if declared is not None and declared != num_clips:
+            errors.append(f"features of video {vid!r} in {store.location(vid)} have {num_clips} clips but "
+                          f"feature_shapes.json says {declared}")
+    if errors:
+        listed = "\n  ".join(errors[:max_listed])
+        more = f"\n  ... and {len(errors) - max_listed} more" if len(errors) > max_listed else ""
+        problems = "1 problem" if len(errors) == 1 else f"{len(errors)} problems"
+        raise FeatureError(f"{problems} in the features of {len(vids)} videos "
+                           f"(checked before training):\n  {listed}{more}")
+    return {vid: shape[0] for vid, shape in shapes.items()}, width

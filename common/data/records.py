@@ -8,6 +8,10 @@ the raw values.
 
 import dataclasses
 
+# Durations above this (about 116 days) are taken for a unit mistake at serving time; they also overflow the
+# float32 times of the decoding.
+MAX_DURATION_SECONDS = 1e7
+
 
 class AnnotationError(ValueError):
     """A malformed annotation. The message always names the file and the line (or the video id)."""

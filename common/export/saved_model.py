@@ -42,8 +42,10 @@ and decodes every scale with `span_decode`, then picks Pm or U. Its outputs:
 - `predict_ids`: `start_index`, `end_index`, `score` (Pm) and `u_start_index`, `u_end_index` `[B]`,
   `scale_start_index`, `scale_end_index`, `scale_span_prob` `[B, S]`.
 
-`serving_default` fails (InvalidArgumentError) on features with NaN/Inf, on zero clips, on a non-positive duration
-and on a query without tokens.
+`serving_default` accepts features of any shape and fails (InvalidArgumentError, in the graph, so that a serving
+client sees the message) on features that are not `[clips, Dv]` (the message gives the shape expected and got), on
+NaN/Inf, on zero clips, on a duration that is not positive or finite or above `MAX_DURATION_SECONDS`, and on a
+query without tokens.
 
     reloaded = tf.saved_model.load(out_dir)
     moment = reloaded.signatures["serving_default"](video_features=feats, query=tf.constant("a man opens a door."),
@@ -61,6 +63,7 @@ from keras import ops
 
 from common.data import dataset as dataset_lib
 from common.data import vocab as vocab_lib
+from common.data.records import MAX_DURATION_SECONDS
 from common.export.text_graph import graph_tokenize
 from common.layers.span_decoding import span_decode
 from common.training import trainer as trainer_lib
@@ -179,8 +182,9 @@ def _decode(model, inputs):
 
 
 def serving_signature(feature_dim):
+    del feature_dim  # any shape is accepted and checked in the graph, so that a client gets a clear message
     return [
-        tf.TensorSpec([None, feature_dim], tf.float32, name="video_features"),
+        tf.TensorSpec(None, tf.float32, name="video_features"),
         tf.TensorSpec([], tf.string, name="query"),
         tf.TensorSpec([], tf.float32, name="duration"),
     ]
@@ -225,13 +229,21 @@ class ServingFunctions:
 
     def _prepare(self, video_features, query, duration):
         """Checked, resampled and tokenized serving inputs: `(model inputs of batch 1, length T', duration, tokens)`."""
-        checks = [
-            tf.debugging.assert_positive(tf.shape(video_features)[0], message="video_features has no clips"),
-            tf.debugging.assert_positive(duration, message="duration must be positive"),
-        ]
+        expected = f"video_features must be [clips, {self.feature_dim}] float32; got shape"
+        shape = tf.shape(video_features)
+        rank_check = tf.debugging.Assert(tf.equal(tf.size(shape), 2), [expected, shape])
+        with tf.control_dependencies([rank_check]):
+            checks = [
+                tf.debugging.Assert(tf.equal(shape[-1], self.feature_dim), [expected, shape]),
+                tf.debugging.Assert(shape[0] > 0, ["video_features has no clips; got shape", shape]),
+                tf.debugging.Assert(
+                    tf.logical_and(duration > 0.0, duration <= MAX_DURATION_SECONDS),
+                    [f"duration must be positive, finite and at most {MAX_DURATION_SECONDS:g} seconds; got", duration]),
+            ]
         with tf.control_dependencies(checks):
+            video_features = tf.ensure_shape(video_features, [None, self.feature_dim])
             video_features = tf.debugging.assert_all_finite(video_features, "video_features contains NaN or Inf")
-            duration = tf.debugging.assert_all_finite(duration, "duration must be finite")
+            duration = tf.identity(duration)
         features = resample_features(video_features, self.max_pos_len)
         query_inputs = self.preprocessor(tf.reshape(query, [1]))
         num_tokens = tf.shape(query_inputs["word_ids"])[1]

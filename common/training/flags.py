@@ -54,6 +54,11 @@ def define_flags():
     flags.DEFINE_string("feature_dir", None, "Feature folder of {vid}.npy, or an HDF5 file.")
     flags.DEFINE_string("feature_layout", "auto", "auto, npy, hdf5, hdf5_group or hdf5_avi.")
     flags.DEFINE_string("glove", None, "GloVe text file (glove.840B.300d.txt).")
+    flags.DEFINE_enum("glove_malformed", "error", ["error", "skip"],
+                      "A GloVe line of another width (not a key with spaces): an error naming file:line, or skipped "
+                      "and counted (what the originals do silently).")
+    flags.DEFINE_integer("feature_dim", 0, "The width every video's features must have (e.g. 1024 for I3D); 0: "
+                         "any, the same for every video.", lower_bound=0)
     flags.DEFINE_string("processed_dir", None, "Processed-data folder (default: RUN_DIR/data).")
     flags.DEFINE_enum("synthetic_preset", "default", ["tiny", "default", "long"], "Synthetic benchmark preset.")
     flags.DEFINE_string("synthetic_dir", "data/synthetic", "Where synthetic presets are generated (once).")
@@ -61,30 +66,32 @@ def define_flags():
     flags.DEFINE_enum("reversed_moments", "error", ["error", "keep", "skip"], "Moments with start > end.")
     flags.DEFINE_string("tacos_org_durations", "", "JSON of TALL video lengths (tacos_org).")
     flags.DEFINE_bool("skip_missing_videos", False, "Skip (and report) queries whose video has no features.")
-    flags.DEFINE_integer("max_pos_len", None, "Maximal clips (resampling bound) and position-table size.")
-    flags.DEFINE_integer("hidden_dim", None, "Hidden size d.")
-    flags.DEFINE_integer("num_heads", None, "Attention heads.")
-    flags.DEFINE_integer("char_dim", None, "Char embedding size.")
+    flags.DEFINE_integer("max_pos_len", None, "Maximal clips (resampling bound) and position-table size.",
+                         lower_bound=1)
+    flags.DEFINE_integer("hidden_dim", None, "Hidden size d.", lower_bound=1)
+    flags.DEFINE_integer("num_heads", None, "Attention heads.", lower_bound=1)
+    flags.DEFINE_integer("char_dim", None, "Char embedding size.", lower_bound=1)
     flags.DEFINE_float("drop_rate", None, "Dropout rate.")
     flags.DEFINE_enum("predictor", None, ["rnn", "transformer"], "Span predictor.")
     flags.DEFINE_enum("encoder", None, ["cmf", "bilstm"], "Feature encoder (paper Table 8).")
     flags.DEFINE_enum("interaction", None, ["cqa", "cat"], "Video-query interaction (paper Table 8).")
-    flags.DEFINE_float("highlight_lambda", None, "QGH loss weight.")
-    flags.DEFINE_float("extend", None, "Highlight extension alpha.")
+    flags.DEFINE_float("highlight_lambda", None, "QGH loss weight.", lower_bound=0.0)
+    flags.DEFINE_float("extend", None, "Highlight extension alpha.", lower_bound=0.0)
     flags.DEFINE_float("init_lr", None, "Initial learning rate.")
     flags.DEFINE_list("scales", None, "VSLNet-L: clip lengths l, each dividing --max_pos_len (default: the paper's "
                       "60,75,100,150 for n=300 and 100,120,150,200 for n=600).")
-    flags.DEFINE_float("npm_lambda", None, "VSLNet-L: weight of the Nil Prediction loss.")
+    flags.DEFINE_float("npm_lambda", None, "VSLNet-L: weight of the Nil Prediction loss.", lower_bound=0.0)
     flags.DEFINE_enum("multiscale_loss", None, ["mean", "sum"], "VSLNet-L: how the per-scale losses combine.")
-    flags.DEFINE_integer("num_proposals", None, "LPNet: learnable proposals K (code 100; paper tables 300).")
+    flags.DEFINE_integer("num_proposals", None, "LPNet: learnable proposals K (code 100; paper tables 300).",
+                         lower_bound=1)
     flags.DEFINE_bool("use_proposal_mhsa", None, "LPNet: self-attention over proposal features (Table 4).")
     flags.DEFINE_bool("use_bal", None, "LPNet: boundary-aware branch (Table 4 'BAL').")
     flags.DEFINE_enum("bal_predictor", None, ["conditioned", "bilstm"], "LPNet: the code's or the paper's predictor.")
     flags.DEFINE_enum("lr_schedule", None, ["staircase", "constant"], "LPNet: learning-rate schedule.")
-    flags.DEFINE_integer("epochs", None, "Training epochs.")
-    flags.DEFINE_integer("batch_size", None, "Global batch size.")
-    flags.DEFINE_integer("seed", None, "Random seed.")
-    flags.DEFINE_integer("max_steps", None, "Stop after this many updates (smoke runs).")
+    flags.DEFINE_integer("epochs", None, "Training epochs.", lower_bound=1)
+    flags.DEFINE_integer("batch_size", None, "Global batch size.", lower_bound=1)
+    flags.DEFINE_integer("seed", None, "Random seed.", lower_bound=0)
+    flags.DEFINE_integer("max_steps", None, "Stop after this many updates (smoke runs).", lower_bound=1)
     flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"],
                       "tf.distribute strategy: default (one device), mirrored (every GPU of this host, else the "
                       "--cpu_devices logical CPUs), multi_worker (the hosts of TF_CONFIG; README 'Scaling out').")
@@ -107,6 +114,10 @@ def define_flags():
     flags.DEFINE_enum("quirks", "original", ["original", "fixed"], "Reproduce or correct the originals' defects.")
     flags.DEFINE_string("params_override", None, "JSON object of model-config fields to override (strict).")
     flags.DEFINE_bool("verbose", True, "Progress bar and per-evaluation lines.")
+    flags.register_validator("drop_rate", lambda v: v is None or 0.0 <= v < 1.0, message="must be in [0, 1)")
+    flags.register_validator("init_lr", lambda v: v is None or v > 0.0, message="must be > 0")
+    flags.register_validator("scales", lambda v: v is None or all(s.isdigit() and int(s) > 0 for s in v),
+                             message="must be positive integers (clip lengths l, e.g. 100,120,150,200)")
 
 
 def _set(obj, **values):
@@ -164,7 +175,8 @@ def build_configs(flag_values, model_config, data_dir=None):
         data = DataConfig(dataset=fv.dataset, annotation_dir=fv.data_dir, feature_path=fv.feature_dir,
                           glove_path=fv.glove, feature_layout=fv.feature_layout, anet_test_split=fv.anet_test_split,
                           tacos_org_durations=fv.tacos_org_durations, skip_missing_videos=fv.skip_missing_videos,
-                          reversed_moments=fv.reversed_moments)
+                          reversed_moments=fv.reversed_moments, feature_dim=fv.feature_dim,
+                          glove_malformed=fv.glove_malformed)
     data.max_pos_len = model_config.max_pos_len
     data.label_rule = getattr(model_config, "label_rule", data.label_rule)
     data.processed_dir = fv.processed_dir or os.path.join(fv.run_dir, "data")

@@ -240,7 +240,7 @@ def _data_config(root, processed, **kwargs):
 
 def test_label_rule_fingerprint():
     code = dataset.DataConfig()
-    assert "label_rule" not in code.fingerprint()  # folders built before the option stay valid
+    assert code.fingerprint()["label_rule"] == "iou_argmax"
     paper = dataclasses.replace(code, label_rule="round")
     assert paper.fingerprint() == dict(code.fingerprint(), label_rule="round")
 
