@@ -15,4 +15,6 @@ setuptools.setup(
     package_data={"experiments": ["*.json", "paper_tables/*.json"]},
     install_requires=["tensorflow>=2.16,<3", "numpy", "h5py", "absl-py", "nltk>=3.10,<3.11"],
     extras_require={"test": ["pytest", "matplotlib"], "plot": ["matplotlib"]},
+    # `common.registry` finds the model families here, so that `common/` imports none of them.
+    entry_points={"nlvl_tf.families": ["vslnet = vslnet_tf.family", "lpnet = lpnet_tf.family"]},
 )

@@ -18,6 +18,7 @@ from absl import flags
 from absl import logging
 import tensorflow as tf
 
+from common import registry
 from common.data import dataset as dataset_lib
 from common.data import synthetic
 from common.export import saved_model
@@ -26,10 +27,6 @@ from common.training import flags as flags_lib
 from common.training import run_directory
 from common.training.trainer import Trainer
 from experiments import plot_proposals
-from lpnet_tf import config as lpnet_config
-from lpnet_tf.task import LPNetTask
-from vslnet_tf import config as vslnet_config
-from vslnet_tf.task import VSLNetTask
 
 FLAGS = flags.FLAGS
 
@@ -56,14 +53,8 @@ def synthetic_data_dir(flag_values, strategy=None, scratch=None):
 
 def initial_model_config(flag_values):
     """The model family's config with the `--quirks` preset applied (before the other flags)."""
-    if flags_lib.model_family(flag_values.model) == "lpnet":
-        dataset = None if flags_lib.uses_synthetic(flag_values) else flag_values.dataset
-        return lpnet_config.apply_quirks(lpnet_config.LPNetConfig(), flag_values.quirks, dataset=dataset)
-    return vslnet_config.apply_quirks(vslnet_config.VSLNetConfig(), flag_values.quirks)
-
-
-def build_task(family, model_config):
-    return LPNetTask(model_config) if family == "lpnet" else VSLNetTask(model_config)
+    dataset = None if flags_lib.uses_synthetic(flag_values) else flag_values.dataset
+    return registry.for_model(flag_values.model).initial_config(flag_values.quirks, dataset)
 
 
 def prepare_data_on_chief(data_config, strategy, scratch):
@@ -119,8 +110,8 @@ def _run(flag_values, strategy, scratch):
         os.makedirs(flag_values.run_dir, exist_ok=True)
         with open(os.path.join(flag_values.run_dir, "config.json"), "w") as f:
             json.dump(config, f, indent=2)
-    trainer = Trainer(build_task(family, model_config), processed, trainer_config, flag_values.run_dir,
-                      extend=model_config.extend,
+    task = registry.get(family).task_class(model_config)
+    trainer = Trainer(task, processed, trainer_config, flag_values.run_dir, extend=model_config.extend,
                       extension_length=getattr(model_config, "extension_length", "code"), strategy=strategy)
     result = trainer.train()
     if chief:

@@ -18,6 +18,7 @@
 import keras
 from keras import ops
 
+from common.data.pipeline import dummy_inputs
 from common.layers.char_embedding import CharEmbedding
 from common.layers.context_query_attention import ContextQueryAttention
 from common.layers.feature_encoder import FeatureEncoder
@@ -32,7 +33,6 @@ from lpnet_tf.layers.dynamic_head import DynamicHead
 from lpnet_tf.layers.learnable_proposals import LearnableProposals
 from lpnet_tf.layers.proposal_scorer import ProposalScorer
 from lpnet_tf.layers.temporal_roi_align import TemporalRoIAlign
-from vslnet_tf.model import dummy_inputs
 
 __all__ = ["LPNet", "dummy_inputs"]
 

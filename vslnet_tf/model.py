@@ -192,13 +192,3 @@ class VSLNet(keras.Model):
             "feature_dim": self.feature_dim,
             "name": self.name,
         }
-
-
-def dummy_inputs(feature_dim, batch=1, clips=4, words=3, chars=4):
-    """A tiny all-valid batch that builds every weight."""
-    return {
-        "video_features": ops.zeros((batch, clips, feature_dim)),
-        "video_mask": ops.ones((batch, clips), dtype="bool"),
-        "word_ids": ops.ones((batch, words), dtype="int32"),
-        "char_ids": ops.ones((batch, words, chars), dtype="int32"),
-    }

@@ -9,7 +9,7 @@ from common.training import distribute, optimization
 from common.training.task import Task
 from vslnet_tf import multiscale_inference
 from vslnet_tf.layers import clip_split
-from vslnet_tf.model import VSLNet, dummy_inputs
+from vslnet_tf.model import VSLNet
 from vslnet_tf.model_l import VSLNetL
 
 
@@ -32,7 +32,7 @@ class VSLNetTask(Task):
         model = model_cls(self.config, num_words=len(data_info["word_vectors"]) + 2,
                           num_chars=data_info["num_chars"], feature_dim=data_info["feature_dim"],
                           word_vectors=data_info["word_vectors"], name="vslnet")
-        model(dummy_inputs(data_info["feature_dim"]))
+        model(pipeline.dummy_inputs(data_info["feature_dim"]))
         return model
 
     def build_optimizer(self, total_steps):

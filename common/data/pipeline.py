@@ -206,3 +206,14 @@ def make_dataset(examples, store, *, batch_size, max_pos_len, feature_dim, train
 def num_batches(num_examples, batch_size, drop_remainder=False):
     """Batches per epoch: `ceil(N / B)`, or `floor(N / B)` when the last partial batch is dropped."""
     return num_examples // batch_size if drop_remainder else -(-num_examples // batch_size)
+
+
+def dummy_inputs(feature_dim, batch=1, clips=4, words=3, chars=4):
+    """A tiny all-valid batch of the model inputs (`video_features`, `video_mask`, `word_ids`, `char_ids`) that
+    builds every weight of a model."""
+    return {
+        "video_features": tf.zeros((batch, clips, feature_dim)),
+        "video_mask": tf.ones((batch, clips), dtype=tf.bool),
+        "word_ids": tf.ones((batch, words), dtype=tf.int32),
+        "char_ids": tf.ones((batch, words, chars), dtype=tf.int32),
+    }

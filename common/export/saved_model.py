@@ -21,8 +21,8 @@ Signatures:
   int32, `char_ids` `[B, m, W]` int32; outputs `start_index`, `end_index` `[B]` int32, `score` `[B]`,
   `start_probs`, `end_probs` `[B, n]` float32.
 
-LPNet (`LPNetServingFunctions`) has the same inputs and preprocessing; its decoding is `LPNetTask.predict_step`
-(selection by the highest proposal score, then spec lpnet §10: indices `round_half_even((c ∓ h)·F)` clamped to
+LPNet (`lpnet_tf.serving.LPNetServingFunctions`) has the same inputs and preprocessing; its decoding is
+`LPNetTask.predict_step` (selection by the highest proposal score, then spec lpnet §10: indices `round_half_even((c ∓ h)·F)` clamped to
 `[0, F − 1]`, `start = p_x·D/F`, `end = (p_y + 1)·D/F`, the same `index_to_time`). Its outputs:
 
 - `serving_default`: `start_time`, `end_time`, `score` (the chosen proposal's predicted IoU) float32 scalars,
@@ -32,8 +32,8 @@ LPNet (`LPNetServingFunctions`) has the same inputs and preprocessing; its decod
 - `predict_ids`: `start_index`, `end_index` `[B]` int32, `score` `[B]`, `topk_start_index`, `topk_end_index`
   `[B, k]` int32, `topk_scores` `[B, k]` float32.
 
-VSLNet-L (`VSLNetLServingFunctions`, spec vslnet §5.5) has the same preprocessing; `serving_default` takes a fourth
-input, `strategy` (scalar string `pm` or `u`; `""` means `pm`: a SavedModel signature cannot have optional inputs),
+VSLNet-L (`vslnet_tf.serving.VSLNetLServingFunctions`, spec vslnet §5.5) has the same preprocessing;
+`serving_default` takes a fourth input, `strategy` (scalar string `pm` or `u`; `""` means `pm`: a SavedModel signature cannot have optional inputs),
 and decodes every scale with `span_decode`, then picks Pm or U. Its outputs:
 
 - `serving_default`: `start_time`, `end_time`, `start_index`, `end_index` of the chosen strategy, `score` (the Pm
@@ -66,26 +66,12 @@ from common.data import vocab as vocab_lib
 from common.data.records import MAX_DURATION_SECONDS
 from common.export.text_graph import graph_tokenize
 from common.layers.span_decoding import span_decode
+from common import registry
 from common.training import trainer as trainer_lib
-from lpnet_tf.config import LPNetConfig
-from lpnet_tf.model import LPNet
-from lpnet_tf.task import LPNetTask
-from vslnet_tf.config import VSLNetConfig
-from vslnet_tf.model_l import VSLNetL
-from vslnet_tf.task import VSLNetTask
 
 SERVING_OUTPUTS = ("start_time", "end_time", "score", "start_index", "end_index", "start_probs", "end_probs",
                    "highlight_probs", "tokens")
 PREDICT_IDS_OUTPUTS = ("start_index", "end_index", "score", "start_probs", "end_probs")
-LPNET_SERVING_OUTPUTS = ("start_time", "end_time", "score", "start_index", "end_index", "topk_start_time",
-                         "topk_end_time", "topk_scores", "topk_start_index", "topk_end_index", "tokens")
-LPNET_PREDICT_IDS_OUTPUTS = ("start_index", "end_index", "score", "topk_start_index", "topk_end_index",
-                             "topk_scores")
-VSLNET_L_SERVING_OUTPUTS = ("start_time", "end_time", "score", "start_index", "end_index", "scale_start_time",
-                            "scale_end_time", "scale_span_prob", "start_probs", "end_probs", "highlight_probs",
-                            "tokens")
-VSLNET_L_PREDICT_IDS_OUTPUTS = ("start_index", "end_index", "score", "u_start_index", "u_end_index",
-                                "scale_start_index", "scale_end_index", "scale_span_prob")
 
 
 # ==== Preprocessing =====================================================================================
@@ -287,91 +273,25 @@ class ServingFunctions:
 
 
 class TaskServingFunctions(ServingFunctions):
-    """`ServingFunctions` whose decoding is the task's own `predict_step` (`task_class` of the model's config)."""
-
-    task_class = None
+    """`ServingFunctions` whose decoding is the task's own `predict_step` (the task of the model's family)."""
 
     def __init__(self, model, vocab, *, max_pos_len, feature_dim):
-        self.task = self.task_class(model.config)
+        self.task = registry.for_config(model.config).task_class(model.config)
         super().__init__(model, vocab, max_pos_len=max_pos_len, feature_dim=feature_dim)
 
     def decode(self, inputs):
         return self.task.predict_step(self.model, inputs)
 
 
-class LPNetServingFunctions(TaskServingFunctions):
-    """`ServingFunctions` of a built `LPNet`: the same inputs and preprocessing, LPNet's decoding (module docstring).
-
-    Args:
-        model: a built `LPNet`.
-        vocab, max_pos_len, feature_dim: as `ServingFunctions`.
-    """
-
-    task_class = LPNetTask
-    serving_outputs = LPNET_SERVING_OUTPUTS
-    predict_ids_outputs = LPNET_PREDICT_IDS_OUTPUTS
-
-    def _serve(self, video_features, query, duration):
-        inputs, length, duration, tokens = self._prepare(video_features, query, duration)
-        decoded = self.decode(inputs)
-        result = {name: decoded[name][0] for name in LPNET_PREDICT_IDS_OUTPUTS}
-        result["start_time"], result["end_time"] = index_to_time(result["start_index"], result["end_index"], length,
-                                                                 duration)
-        result["topk_start_time"], result["topk_end_time"] = index_to_time(
-            result["topk_start_index"], result["topk_end_index"], length, duration)
-        result["tokens"] = tokens
-        return {name: result[name] for name in LPNET_SERVING_OUTPUTS}
-
-
-class VSLNetLServingFunctions(TaskServingFunctions):
-    """`ServingFunctions` of a built `VSLNetL`: the raw-query signature also takes `strategy` (module docstring).
-
-    Args:
-        model: a built `VSLNetL`.
-        vocab, max_pos_len, feature_dim: as `ServingFunctions`.
-    """
-
-    task_class = VSLNetTask
-    serving_outputs = VSLNET_L_SERVING_OUTPUTS
-    predict_ids_outputs = VSLNET_L_PREDICT_IDS_OUTPUTS
-
-    def serving_input_signature(self):
-        return serving_signature(self.feature_dim) + [tf.TensorSpec([], tf.string, name="strategy")]
-
-    def _serve(self, video_features, query, duration, strategy):
-        inputs, length, duration, tokens = self._prepare(video_features, query, duration)
-        known = tf.reduce_any(tf.equal(strategy, ["", "pm", "u"]))
-        with tf.control_dependencies([tf.debugging.Assert(known, ["strategy must be 'pm' or 'u', got", strategy])]):
-            use_union = tf.equal(strategy, "u")
-        decoded = self.decode(inputs)
-        start_index = tf.where(use_union, decoded["u_start_index"][0], decoded["start_index"][0])
-        end_index = tf.where(use_union, decoded["u_end_index"][0], decoded["end_index"][0])
-        result = {"start_index": start_index, "end_index": end_index, "score": decoded["score"][0],
-                  "scale_span_prob": decoded["scale_span_prob"][0], "start_probs": decoded["start_probs"][0],
-                  "end_probs": decoded["end_probs"][0], "highlight_probs": decoded["highlight_probs"][0],
-                  "tokens": tokens}
-        result["start_time"], result["end_time"] = index_to_time(start_index, end_index, length, duration,
-                                                                 self.label_rule)
-        result["scale_start_time"], result["scale_end_time"] = index_to_time(
-            decoded["scale_start_index"][0], decoded["scale_end_index"][0], length, duration, self.label_rule)
-        return result
-
-
 def serving_functions(model, vocab, *, max_pos_len, feature_dim):
-    """`LPNetServingFunctions` for an `LPNet`, `VSLNetLServingFunctions` for a `VSLNetL`, `ServingFunctions`
-    otherwise (VSLNet / VSLBase)."""
-    if isinstance(model, LPNet):
-        cls = LPNetServingFunctions
-    elif isinstance(model, VSLNetL):
-        cls = VSLNetLServingFunctions
-    else:
-        cls = ServingFunctions
-    return cls(model, vocab, max_pos_len=max_pos_len, feature_dim=feature_dim)
+    """The serving functions of a built model, as its family makes them (`Family.serving_functions`)."""
+    family = registry.for_config(model.config)
+    return family.serving_functions(model, vocab, max_pos_len=max_pos_len, feature_dim=feature_dim)
 
 
 def model_name(config):
-    """`vslnet` / `vslbase` (`VSLNetConfig.model`) or `lpnet`."""
-    return "lpnet" if isinstance(config, LPNetConfig) else config.model
+    """`vslnet`, `vslbase`, `vslnet_l`, `lpnet`: the `--model` of a config."""
+    return registry.model_name(config)
 
 
 def export_saved_model(model, vocab, out_dir, *, max_pos_len, feature_dim, verbose=False):
@@ -490,10 +410,6 @@ def untracked_weights(model):
     return [w.path for w in model.weights if id(w) not in reachable]
 
 
-#: `model_family` of `config.json` → (config class, task class).
-_FAMILIES = {"vslnet": (VSLNetConfig, VSLNetTask), "lpnet": (LPNetConfig, LPNetTask)}
-
-
 def load_run(run_dir, checkpoint=None, require_vocab=False, portable=False):
     """Rebuild the model of a run directory and restore its selected weights.
 
@@ -521,10 +437,9 @@ def load_run(run_dir, checkpoint=None, require_vocab=False, portable=False):
     with open(os.path.join(run_dir, "config.json")) as f:
         run_config = json.load(f)
     family = run_config.get("model_family", "vslnet")
-    if family not in _FAMILIES:
-        raise ValueError(f"{run_dir} is a {family!r} run; supported model families: {sorted(_FAMILIES)}")
-    config_cls, task_cls = _FAMILIES[family]
-    config = config_cls(**run_config["model"]).validate()
+    if family not in registry.families():
+        raise ValueError(f"{run_dir} is a {family!r} run; supported model families: {sorted(registry.families())}")
+    config = registry.get(family).config_class(**run_config["model"]).validate()
     if portable and config.lstm_implementation == "auto":
         config.lstm_implementation = "sequence"
     info, vocab = _data_info(run_config, run_dir)
@@ -534,7 +449,7 @@ def load_run(run_dir, checkpoint=None, require_vocab=False, portable=False):
     if info["max_pos_len"] > config.max_pos_len:
         raise ValueError(f"the data was resampled to {info['max_pos_len']} clips but the model's position tables "
                          f"hold {config.max_pos_len}")
-    task = task_cls(config)
+    task = registry.get(family).task_class(config)
     model = task.build_model(info)
     missing = untracked_weights(model)
     if missing:

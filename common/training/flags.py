@@ -10,43 +10,20 @@ import os
 
 from absl import flags
 
+from common import registry
 from common.data.dataset import DataConfig
 from common.training.trainer import TrainerConfig
 
 FLAGS = flags.FLAGS
 
-# Settings of the built-in synthetic benchmark: small models and a higher learning rate so that the README's main
-# command trains in minutes on 2 CPU cores. Explicit flags override them. Keys that a model's config does not have
-# are ignored for it.
-SYNTHETIC_DEFAULTS = {
-    "vslnet": {
-        "tiny": {"hidden_dim": 32, "num_heads": 4, "max_pos_len": 64, "epochs": 30, "init_lr": 2e-3,
-                 "scales": (16, 32)},
-        "default": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 128, "epochs": 8, "init_lr": 3e-3,
-                    "scales": (32, 64)},
-        "long": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 600, "epochs": 10, "init_lr": 1e-3,
-                 "scales": (100, 120, 150, 200)},
-    },
-    "lpnet": {
-        "tiny": {"hidden_dim": 32, "num_heads": 4, "max_pos_len": 64, "num_proposals": 20, "roi_length": 8,
-                 "dynamic_dim": 16, "scoring_hidden_dim": 32, "drop_rate": 0.0, "init_lr": 2e-3, "epochs": 10,
-                 "batch_size": 8},
-        "default": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 128, "num_proposals": 30, "roi_length": 16,
-                    "dynamic_dim": 16, "scoring_hidden_dim": 64, "drop_rate": 0.0, "init_lr": 2e-3, "epochs": 8,
-                    "batch_size": 16},
-        "long": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 600, "num_proposals": 30, "roi_length": 16,
-                 "dynamic_dim": 16, "scoring_hidden_dim": 64, "drop_rate": 0.0, "init_lr": 2e-3, "epochs": 10,
-                 "batch_size": 16},
-    },
-}
-
-
 def model_family(model):
-    return "lpnet" if model == "lpnet" else "vslnet"
+    """The `config.json` family name of `--model`."""
+    return registry.for_model(model).name
 
 
 def define_flags():
-    flags.DEFINE_enum("model", "vslnet", ["vslbase", "vslnet", "vslnet_l", "lpnet"], "Model.")
+    models = [m for family in registry.families().values() for m in family.models]
+    flags.DEFINE_enum("model", "vslnet", models, "Model.")
     flags.DEFINE_string("run_dir", None, "Run directory (config, checkpoints, TensorBoard, metrics, SavedModel).")
     flags.DEFINE_enum("dataset", "charades", ["charades", "activitynet", "tacos_tan", "tacos_org", "jsonl"],
                       "Annotation format.")
@@ -138,7 +115,7 @@ def build_configs(flag_values, model_config, data_dir=None):
     trainer = TrainerConfig()
     synthetic = uses_synthetic(fv)
     if synthetic:
-        preset = SYNTHETIC_DEFAULTS[model_family(fv.model)][fv.synthetic_preset]
+        preset = registry.for_model(fv.model).synthetic_defaults[fv.synthetic_preset]
         _set(model_config, **preset)
         _set(trainer, **preset)
     _set(model_config, model=fv.model, max_pos_len=fv.max_pos_len, hidden_dim=fv.hidden_dim,
@@ -157,8 +134,7 @@ def build_configs(flag_values, model_config, data_dir=None):
     _set(trainer, epochs=fv.epochs, batch_size=fv.batch_size, seed=fv.seed, max_steps=fv.max_steps,
          strategy=fv.strategy, jit=fv.jit, verbose=fv.verbose, dtype_policy=fv.dtype_policy)
     trainer.protocol = fv.protocol or ("clean" if fv.quirks == "fixed" else "original")
-    # LPNet's original code drops the last partial training batch (spec lpnet D2).
-    trainer.drop_last_train = model_family(fv.model) == "lpnet" and fv.quirks == "original"
+    _set(trainer, **registry.for_model(fv.model).trainer_quirks(fv.quirks))
     if fv.jit and hasattr(model_config, "roi_align_implementation"):
         # `tf.image.crop_and_resize` has no XLA kernel; the gather implementation computes the same samples.
         model_config.roi_align_implementation = "gather"

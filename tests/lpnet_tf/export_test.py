@@ -14,6 +14,7 @@ from common.data import labels
 from common.data.tokenization import tokenize
 from common.export import saved_model
 from tests.test_case import reload_saved_model_in_fresh_process
+from lpnet_tf import serving
 from lpnet_tf.config import LPNetConfig
 from lpnet_tf.model import LPNet
 from lpnet_tf.task import LPNetTask
@@ -122,11 +123,11 @@ def test_load_run_refuses_unknown_families(run, tmp_path):
 
 def test_serving_function_agrees_with_the_python_path(functions, run):
     _, model, vocab = run
-    assert isinstance(functions, saved_model.LPNetServingFunctions)
+    assert isinstance(functions, serving.LPNetServingFunctions)
     winners = set()
     for features, query, duration in serving_cases():
         got = {k: v.numpy() for k, v in functions.serve(features, query, duration).items()}
-        assert set(got) == set(saved_model.LPNET_SERVING_OUTPUTS)
+        assert set(got) == set(serving.SERVING_OUTPUTS)
         expected = python_predict(model, vocab, features, query, duration)
         assert [t.decode() for t in got["tokens"]] == expected["tokens"]
         for key in ("start_index", "end_index", "topk_start_index", "topk_end_index"):
@@ -164,7 +165,7 @@ def test_export_run_round_trip_in_a_fresh_process(run, functions, tmp_path):
     assert loaded.family == "lpnet" and (out_dir / "saved_model.pb").exists()
     info = json.loads((out_dir / "nlvl_export.json").read_text())
     assert info["model"] == "lpnet" and info["signatures"]["serving_default"] == list(
-        saved_model.LPNET_SERVING_OUTPUTS)
+        serving.SERVING_OUTPUTS)
     cases = serving_cases()
     reloaded = reload_saved_model_in_fresh_process(out_dir, cases, ids_batch(), tmp_path)
     for i, (features, query, duration) in enumerate(cases):
@@ -175,7 +176,7 @@ def test_export_run_round_trip_in_a_fresh_process(run, functions, tmp_path):
             np.testing.assert_allclose(reloaded[f"{key}_{i}"], expected[key], rtol=0, atol=1e-5)
     # predict_ids against the in-memory model's predict_step.
     expected = {k: v.numpy() for k, v in LPNetTask(model.config).predict_step(model, ids_batch()).items()}
-    assert set(expected) == set(saved_model.LPNET_PREDICT_IDS_OUTPUTS)
+    assert set(expected) == set(serving.PREDICT_IDS_OUTPUTS)
     for key in ("start_index", "end_index", "topk_start_index", "topk_end_index"):
         np.testing.assert_array_equal(reloaded[f"ids_{key}"], expected[key])
     for key in ("score", "topk_scores"):

@@ -3,8 +3,9 @@ import pytest
 import tensorflow as tf
 
 from tests.test_case import TestCase
+from common.data.pipeline import dummy_inputs
 from vslnet_tf.config import VSLNetConfig, apply_quirks
-from vslnet_tf.model import VSLNet, dummy_inputs
+from vslnet_tf.model import VSLNet
 from vslnet_tf.task import VSLNetTask
 
 NUM_CHARS = 30

@@ -14,7 +14,7 @@ from common.data import dataset, labels, pipeline, synthetic
 from common.training import optimization
 from common.training import trainer as trainer_lib
 from vslnet_tf.config import VSLNetConfig
-from vslnet_tf.model import ConcatQueryPooling, VSLNet, dummy_inputs
+from vslnet_tf.model import ConcatQueryPooling, VSLNet
 from vslnet_tf.task import VSLNetTask
 
 # Keras' `convert_to_numpy` on a TF variable triggers a NumPy 2 deprecation notice that is not ours.
@@ -27,7 +27,7 @@ def _model(seed=0, **config):
     keras.utils.set_random_seed(seed)
     vectors = np.random.default_rng(seed).normal(size=(8, 300)).astype(np.float32)
     model = VSLNet(VSLNetConfig(**config), num_words=10, num_chars=NUM_CHARS, feature_dim=1024, word_vectors=vectors)
-    model(dummy_inputs(1024))
+    model(pipeline.dummy_inputs(1024))
     return model
 
 

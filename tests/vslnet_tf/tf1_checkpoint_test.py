@@ -9,10 +9,10 @@ import numpy as np
 
 from common.checkpoint_conversion import tf1_reader
 from common.checkpoint_conversion.tf1_reader import TF1ImportError
+from common.data.pipeline import dummy_inputs
 from tests.test_case import TestCase
 from vslnet_tf import tf1_checkpoint
 from vslnet_tf.config import VSLNetConfig
-from vslnet_tf.model import dummy_inputs
 
 SMALL = dict(hidden_dim=16, num_heads=2, char_dim=8, max_pos_len=16)
 SMALL_DATA = {"num_words": 9, "num_chars": 10, "feature_dim": 12, "word_dim": 300, "max_pos_len": 16}

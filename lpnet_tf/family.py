@@ -1,0 +1,34 @@
+"""The LPNet family in the registry of `common.registry`."""
+
+from common import registry
+from lpnet_tf.config import LPNetConfig, apply_quirks
+from lpnet_tf.serving import LPNetServingFunctions
+from lpnet_tf.task import LPNetTask
+
+# The built-in synthetic benchmark (see `vslnet_tf.family`); LPNet trains without dropout there.
+SYNTHETIC_DEFAULTS = {
+    "tiny": {"hidden_dim": 32, "num_heads": 4, "max_pos_len": 64, "num_proposals": 20, "roi_length": 8,
+             "dynamic_dim": 16, "scoring_hidden_dim": 32, "drop_rate": 0.0, "init_lr": 2e-3, "epochs": 10,
+             "batch_size": 8},
+    "default": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 128, "num_proposals": 30, "roi_length": 16,
+                "dynamic_dim": 16, "scoring_hidden_dim": 64, "drop_rate": 0.0, "init_lr": 2e-3, "epochs": 8,
+                "batch_size": 16},
+    "long": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 600, "num_proposals": 30, "roi_length": 16,
+             "dynamic_dim": 16, "scoring_hidden_dim": 64, "drop_rate": 0.0, "init_lr": 2e-3, "epochs": 10,
+             "batch_size": 16},
+}
+
+
+def initial_config(quirks, dataset=None):
+    return apply_quirks(LPNetConfig(), quirks, dataset=dataset)
+
+
+def trainer_quirks(quirks):
+    # The original code drops the last partial training batch (spec lpnet D2).
+    return {"drop_last_train": quirks == "original"}
+
+
+FAMILY = registry.register(registry.Family(
+    name="lpnet", models=("lpnet",), config_class=LPNetConfig, task_class=LPNetTask,
+    serving_functions=LPNetServingFunctions, initial_config=initial_config, trainer_quirks=trainer_quirks,
+    synthetic_defaults=SYNTHETIC_DEFAULTS))

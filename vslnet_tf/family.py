@@ -1,0 +1,26 @@
+"""The VSLNet family (VSLBase, VSLNet, VSLNet-L) in the registry of `common.registry`."""
+
+from common import registry
+from vslnet_tf import serving
+from vslnet_tf.config import MODELS, VSLNetConfig, apply_quirks
+from vslnet_tf.task import VSLNetTask
+
+# The built-in synthetic benchmark: small models and a higher learning rate so that the README's main command
+# trains in minutes on 2 CPU cores. Explicit flags override them.
+SYNTHETIC_DEFAULTS = {
+    "tiny": {"hidden_dim": 32, "num_heads": 4, "max_pos_len": 64, "epochs": 30, "init_lr": 2e-3, "scales": (16, 32)},
+    "default": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 128, "epochs": 8, "init_lr": 3e-3,
+                "scales": (32, 64)},
+    "long": {"hidden_dim": 64, "num_heads": 4, "max_pos_len": 600, "epochs": 10, "init_lr": 1e-3,
+             "scales": (100, 120, 150, 200)},
+}
+
+
+def initial_config(quirks, dataset=None):
+    del dataset  # VSLNet's quirks do not depend on the dataset
+    return apply_quirks(VSLNetConfig(), quirks)
+
+
+FAMILY = registry.register(registry.Family(
+    name="vslnet", models=tuple(MODELS), config_class=VSLNetConfig, task_class=VSLNetTask,
+    serving_functions=serving.serving_functions, initial_config=initial_config, synthetic_defaults=SYNTHETIC_DEFAULTS))
