@@ -41,9 +41,10 @@ def run(flag_values):
         raise FileNotFoundError(f"{processed_dir} holds no processed dataset to evaluate on; pass --processed_dir "
                                 "(experiments.train builds one in RUN_DIR/data)")
     processed = dataset_lib.load_processed(processed_dir)
-    if processed.word_vectors.shape[0] + 2 != loaded.model.word_embedding.vocabulary_size:
+    embedding = getattr(loaded.model, "word_embedding", None)  # a family's model may read no words
+    if embedding is not None and processed.word_vectors.shape[0] + 2 != embedding.vocabulary_size:
         raise ValueError(f"{processed_dir} has {processed.word_vectors.shape[0] + 2} word ids but the model was built "
-                         f"with {loaded.model.word_embedding.vocabulary_size}: the vocabularies differ")
+                         f"with {embedding.vocabulary_size}: the vocabularies differ")
     if flag_values.split not in processed.splits:
         raise ValueError(f"split {flag_values.split!r} not in {sorted(processed.splits)}")
     examples = processed.splits[flag_values.split]

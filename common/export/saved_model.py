@@ -440,7 +440,7 @@ def load_run(run_dir, checkpoint=None, require_vocab=False, portable=False):
     if family not in registry.families():
         raise ValueError(f"{run_dir} is a {family!r} run; supported model families: {sorted(registry.families())}")
     config = registry.get(family).config_class(**run_config["model"]).validate()
-    if portable and config.lstm_implementation == "auto":
+    if portable and getattr(config, "lstm_implementation", None) == "auto":
         config.lstm_implementation = "sequence"
     info, vocab = _data_info(run_config, run_dir)
     if require_vocab and vocab is None:

@@ -21,9 +21,19 @@ def model_family(model):
     return registry.for_model(model).name
 
 
+def _registered_model(model):
+    models = sorted(m for family in registry.families().values() for m in family.models)
+    if model not in models:
+        raise flags.ValidationError(f"must be one of {models}")
+    return True
+
+
 def define_flags():
     models = [m for family in registry.families().values() for m in family.models]
-    flags.DEFINE_enum("model", "vslnet", models, "Model.")
+    # A string checked against the registry when it is set (not an enum fixed now), so that a family registered
+    # later (a user's own) is a valid --model.
+    flags.DEFINE_string("model", "vslnet", f"Model: {', '.join(models)} or another registered family's.")
+    flags.register_validator("model", _registered_model)
     flags.DEFINE_string("run_dir", None, "Run directory (config, checkpoints, TensorBoard, metrics, SavedModel).")
     flags.DEFINE_enum("dataset", "charades", ["charades", "activitynet", "tacos_tan", "tacos_org", "jsonl"],
                       "Annotation format.")
@@ -138,7 +148,7 @@ def build_configs(flag_values, model_config, data_dir=None):
     if fv.jit and hasattr(model_config, "roi_align_implementation"):
         # `tf.image.crop_and_resize` has no XLA kernel; the gather implementation computes the same samples.
         model_config.roi_align_implementation = "gather"
-    if fv.jit and model_config.lstm_implementation == "auto":
+    if fv.jit and getattr(model_config, "lstm_implementation", None) == "auto":
         model_config.lstm_implementation = "sequence"  # XLA has no cuDNN kernel.
     if synthetic:
         data = DataConfig(dataset="charades", annotation_dir=data_dir, feature_path=os.path.join(data_dir, "features"),
