@@ -214,12 +214,22 @@ def test_default_optimizer_is_the_codes_adam_weight_decay():
     np.testing.assert_allclose(updated, theta - 1e-4 * u, rtol=1e-6)
 
 
-def test_paper_optimizer_prepares_without_decay_roles(default_model):
+@pytest.mark.parametrize("name, decays", [("adam", False), ("adam_weight_decay", True)])
+def test_only_the_codes_optimizer_decays_weights(default_model, name, decays):
+    # With zero gradients Adam's moments stay 0 and its step is 0: only a weight decay can move a variable.
     model = default_model
-    task = VSLNetTask(VSLNetConfig(optimizer="adam", **SMALL))
+    task = VSLNetTask(VSLNetConfig(optimizer=name, **SMALL))
     optimizer = task.build_optimizer(total_steps=10)
     task.prepare_optimizer(optimizer, model)
-    optimizer.build(model.trainable_variables)
+    variables = model.trainable_variables
+    optimizer.build(variables)
+    before = [v.numpy().copy() for v in variables]
+    optimizer.apply_gradients([(tf.zeros_like(v), v) for v in variables])
+    moved = [v.path for v, b in zip(variables, before) if not np.array_equal(v.numpy(), b)]
+    if decays:
+        assert moved and all("bias" not in path and "gamma" not in path and "beta" not in path for path in moved)
+    else:
+        assert moved == []
 
 
 # === #1 label_rule (data, decoding) and #6 paper_extension (pipeline) ===
