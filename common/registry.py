@@ -64,6 +64,11 @@ def families():
     return dict(_FAMILIES)
 
 
+def models():
+    """Every registered `--model` name, sorted."""
+    return sorted(m for family in families().values() for m in family.models)
+
+
 def get(name):
     """The family registered as `name`."""
     registered = families()
@@ -77,8 +82,7 @@ def for_model(model):
     for family in families().values():
         if model in family.models:
             return family
-    raise ValueError(f"unknown model {model!r}; registered: "
-                     f"{sorted(m for f in families().values() for m in f.models)}")
+    raise ValueError(f"unknown model {model!r}; registered: {models()}")
 
 
 def for_config(config):

@@ -24,7 +24,7 @@ class VSLNetLServingFunctions(TaskServingFunctions):
     predict_ids_outputs = L_PREDICT_IDS_OUTPUTS
 
     def serving_input_signature(self):
-        return serving_signature(self.feature_dim) + [tf.TensorSpec([], tf.string, name="strategy")]
+        return serving_signature() + [tf.TensorSpec([], tf.string, name="strategy")]
 
     def _serve(self, video_features, query, duration, strategy):
         inputs, length, duration, tokens = self._prepare(video_features, query, duration)

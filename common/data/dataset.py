@@ -35,7 +35,6 @@ from common.data.records import MissingFeaturesError
 SPLIT_ORDER = ("train", "val", "test")
 # Bump when a rule that changes processed examples changes, so that old folders are rebuilt.
 PROCESSING_VERSION = 2
-GLOVE_MALFORMED_POLICIES = vocab_lib.GLOVE_MALFORMED_POLICIES
 
 
 class EmptySplitError(ValueError):
@@ -166,7 +165,7 @@ def source_fingerprint(config):
         stat = os.stat(config.glove_path)
         fp["glove"] = [stat.st_size, stat.st_mtime_ns]
     if os.path.exists(config.feature_path):
-        fp["features"] = features_lib.store_fingerprint(config.feature_path, config.feature_layout)
+        fp["features"] = features_lib.store_fingerprint(config.feature_path)
     return fp
 
 
@@ -191,9 +190,9 @@ def _describe_source_change(old, new):
     return "; ".join(reasons)
 
 
-def stale_reason(config):
+def stale_reason(config, sources=None):
     """Why `config.processed_dir` cannot be reused for `config` (`None` if it can): no folder, other options, or
-    inputs that changed since it was built."""
+    inputs that changed since it was built (`sources`: `source_fingerprint(config)` if the caller has it)."""
     meta_path = os.path.join(config.processed_dir, "meta.json")
     sources_path = os.path.join(config.processed_dir, "sources.json")
     if not os.path.exists(meta_path):
@@ -208,7 +207,7 @@ def stale_reason(config):
     if not os.path.exists(sources_path):
         return "it does not record its inputs"
     with open(sources_path) as f:
-        return _describe_source_change(json.load(f), source_fingerprint(config)) or None
+        return _describe_source_change(json.load(f), sources or source_fingerprint(config)) or None
 
 
 def is_current(config):
@@ -240,7 +239,8 @@ def prepare_dataset(config, progress=True):
     if config.label_rule not in labels.LABEL_RULES:
         raise ValueError(f"label_rule must be one of {labels.LABEL_RULES}, got {config.label_rule!r}")
     folder = config.processed_dir
-    reason = stale_reason(config)
+    sources = source_fingerprint(config)
+    reason = stale_reason(config, sources)
     if reason is None:
         return load_processed(folder)
     if os.path.exists(os.path.join(folder, "meta.json")):
@@ -248,7 +248,6 @@ def prepare_dataset(config, progress=True):
     elif os.path.isdir(folder) and os.listdir(folder):
         raise FileExistsError(f"processed folder {folder} holds files but no meta.json: it is not a processed folder; "
                               "pass an empty or new folder")
-    sources = source_fingerprint(config)
 
     annotation_set, files = _read_records(config)
     store = features_lib.open_feature_store(config.feature_path, config.feature_layout)

@@ -199,7 +199,7 @@ def open_feature_store(path, layout="auto"):
     return HDF5FeatureStore(path, layout)
 
 
-def store_fingerprint(path, layout="auto"):
+def store_fingerprint(path):
     """What identifies the contents of a feature store without reading it: for a folder, every file's name, size
     and modification time; for an HDF5 file, its size and modification time. `{"files": {name: [size, mtime_ns]}}`."""
     path = os.path.abspath(path)

@@ -22,8 +22,9 @@ Signatures:
   `start_probs`, `end_probs` `[B, n]` float32.
 
 LPNet (`lpnet_tf.serving.LPNetServingFunctions`) has the same inputs and preprocessing; its decoding is
-`LPNetTask.predict_step` (selection by the highest proposal score, then spec lpnet §10: indices `round_half_even((c ∓ h)·F)` clamped to
-`[0, F − 1]`, `start = p_x·D/F`, `end = (p_y + 1)·D/F`, the same `index_to_time`). Its outputs:
+`LPNetTask.predict_step` (selection by the highest proposal score, then spec lpnet §10: indices
+`round_half_even((c ∓ h)·F)` clamped to `[0, F − 1]`, `start = p_x·D/F`, `end = (p_y + 1)·D/F`, the same
+`index_to_time`). Its outputs:
 
 - `serving_default`: `start_time`, `end_time`, `score` (the chosen proposal's predicted IoU) float32 scalars,
   `start_index`, `end_index` int32 scalars, `topk_start_time`, `topk_end_time`, `topk_scores` `[k]` float32,
@@ -33,8 +34,8 @@ LPNet (`lpnet_tf.serving.LPNetServingFunctions`) has the same inputs and preproc
   `[B, k]` int32, `topk_scores` `[B, k]` float32.
 
 VSLNet-L (`vslnet_tf.serving.VSLNetLServingFunctions`, spec vslnet §5.5) has the same preprocessing;
-`serving_default` takes a fourth input, `strategy` (scalar string `pm` or `u`; `""` means `pm`: a SavedModel signature cannot have optional inputs),
-and decodes every scale with `span_decode`, then picks Pm or U. Its outputs:
+`serving_default` takes a fourth input, `strategy` (scalar string `pm` or `u`; `""` means `pm`: a SavedModel
+signature cannot have optional inputs), and decodes every scale with `span_decode`, then picks Pm or U. Its outputs:
 
 - `serving_default`: `start_time`, `end_time`, `start_index`, `end_index` of the chosen strategy, `score` (the Pm
   scale's P_span), `scale_start_time`, `scale_end_time`, `scale_span_prob` `[S]` (each scale's candidate),
@@ -167,8 +168,9 @@ def _decode(model, inputs):
             "end_probs": end_probs, "highlight_probs": highlight_probs}
 
 
-def serving_signature(feature_dim):
-    del feature_dim  # any shape is accepted and checked in the graph, so that a client gets a clear message
+def serving_signature():
+    """`video_features` of any shape (checked in the graph, so that a client gets a clear message), `query`,
+    `duration`."""
     return [
         tf.TensorSpec(None, tf.float32, name="video_features"),
         tf.TensorSpec([], tf.string, name="query"),
@@ -211,7 +213,7 @@ class ServingFunctions:
     predict_ids_outputs = PREDICT_IDS_OUTPUTS
 
     def serving_input_signature(self):
-        return serving_signature(self.feature_dim)
+        return serving_signature()
 
     def _prepare(self, video_features, query, duration):
         """Checked, resampled and tokenized serving inputs: `(model inputs of batch 1, length T', duration, tokens)`."""

@@ -12,6 +12,7 @@ from absl import flags
 
 from common import registry
 from common.data.dataset import DataConfig
+from common.data.vocab import GLOVE_MALFORMED_POLICIES
 from common.training.trainer import TrainerConfig
 
 FLAGS = flags.FLAGS
@@ -22,17 +23,15 @@ def model_family(model):
 
 
 def _registered_model(model):
-    models = sorted(m for family in registry.families().values() for m in family.models)
-    if model not in models:
-        raise flags.ValidationError(f"must be one of {models}")
+    if model not in registry.models():
+        raise flags.ValidationError(f"must be one of {registry.models()}")
     return True
 
 
 def define_flags():
-    models = [m for family in registry.families().values() for m in family.models]
     # A string checked against the registry when it is set (not an enum fixed now), so that a family registered
     # later (a user's own) is a valid --model.
-    flags.DEFINE_string("model", "vslnet", f"Model: {', '.join(models)} or another registered family's.")
+    flags.DEFINE_string("model", "vslnet", f"Model: {', '.join(registry.models())} or another registered family's.")
     flags.register_validator("model", _registered_model)
     flags.DEFINE_string("run_dir", None, "Run directory (config, checkpoints, TensorBoard, metrics, SavedModel).")
     flags.DEFINE_enum("dataset", "charades", ["charades", "activitynet", "tacos_tan", "tacos_org", "jsonl"],
@@ -41,7 +40,7 @@ def define_flags():
     flags.DEFINE_string("feature_dir", None, "Feature folder of {vid}.npy, or an HDF5 file.")
     flags.DEFINE_string("feature_layout", "auto", "auto, npy, hdf5, hdf5_group or hdf5_avi.")
     flags.DEFINE_string("glove", None, "GloVe text file (glove.840B.300d.txt).")
-    flags.DEFINE_enum("glove_malformed", "error", ["error", "skip"],
+    flags.DEFINE_enum("glove_malformed", "error", list(GLOVE_MALFORMED_POLICIES),
                       "A GloVe line of another width (not a key with spaces): an error naming file:line, or skipped "
                       "and counted (what the originals do silently).")
     flags.DEFINE_integer("feature_dim", 0, "The width every video's features must have (e.g. 1024 for I3D); 0: "

@@ -59,7 +59,8 @@ def snapshot(folder):
     """Every file under `folder` with its size, modification time and content hash."""
     if not folder.exists():
         return None
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).digest())
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns,
+                                         hashlib.sha256(p.read_bytes()).digest())
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
