@@ -16,8 +16,7 @@ import tempfile
 import time
 
 import numpy as np
-from absl import app
-from absl import flags
+from absl import app, flags
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -70,6 +70,7 @@ from absl import app, flags
 from common.data import labels, pipeline
 from common.training import distribute
 from common.training import trainer as trainer_lib
+from lpnet_tf import labels as lpnet_labels
 from lpnet_tf.config import LPNetConfig
 from lpnet_tf.task import LPNetTask
 from vslnet_tf.config import VSLNetConfig
@@ -155,8 +156,8 @@ def random_batch(rng, batch_size, num_clips, num_words):
         "start_index": start_index.astype(np.int32),
         "end_index": end_index.astype(np.int32),
         "highlight_labels": highlight.astype(np.int32),
-        "soft_start_labels": np.stack([labels.soft_boundary_labels(i, num_clips) for i in start_index]),
-        "soft_end_labels": np.stack([labels.soft_boundary_labels(i, num_clips) for i in end_index]),
+        "soft_start_labels": np.stack([lpnet_labels.soft_boundary_labels(i, num_clips) for i in start_index]),
+        "soft_end_labels": np.stack([lpnet_labels.soft_boundary_labels(i, num_clips) for i in end_index]),
     }
 
 

@@ -6,14 +6,10 @@ Shape letters: B batch, n padded clips. Masks are bool, `True` on valid clips.
 |---|---|---|
 | `span_cross_entropy` | VSLNet `localization_loss` (CE_s + CE_e, no ½, batch mean) | VSLNet §3.10 |
 | `highlight_loss` | VSLNet `highlight_layer` loss (weighted sigmoid BCE, one batch normalization) | VSLNet §3.8 |
-| `lpnet_highlight_loss` | LPNet `highlight_layer` loss (targets clipped to [1e-7, 1]) | LPNet §7 |
-| `boundary_kl` | LPNet `boundary_loss`/`kl_div` (KL(label ‖ pred), clipped; first sample only) | LPNet §7, D1 |
 | `l2_penalty` | TF1 contrib `l2_regularizer` (scale·Σ‖w‖²/2) or Keras `l2` (scale·Σ‖w‖²) | VSLNet §7.3 |
 """
 
 from keras import ops
-
-from common.layers.masking import mask_logits
 
 L2_SEMANTICS = ("tf1", "keras")
 
@@ -44,7 +40,7 @@ def _sigmoid_cross_entropy_with_logits(logits, targets):
     return ops.relu(logits) - logits * targets + ops.log1p(ops.exp(-ops.abs(logits)))
 
 
-def _weighted_highlight_bce(logits, labels, mask, target_floor, epsilon, positive_weight=2.0):
+def weighted_highlight_bce(logits, labels, mask, target_floor, epsilon, positive_weight=2.0):
     logits = ops.cast(logits, "float32")
     labels = ops.cast(labels, "float32")
     mask = ops.cast(mask, "float32")
@@ -70,59 +66,7 @@ def highlight_loss(logits, labels, mask, epsilon=1e-12, positive_weight=2.0):
     Returns:
         float32 scalar.
     """
-    return _weighted_highlight_bce(logits, labels, mask, None, epsilon, positive_weight)
-
-
-def lpnet_highlight_loss(logits, labels, mask, epsilon=1e-12):
-    """LPNet's highlight loss: as `highlight_loss`, but the BCE targets are the labels clipped to [1e-7, 1].
-
-    The weights still come from the raw labels (2 on positives, 1 on negatives); only the BCE target of a negative
-    clip becomes 1e-7 (LPNet spec §7, `models/layers.py::highlight_layer`).
-
-    Args:
-        logits: float tensor `(B, T)`, masked highlight logits.
-        labels: 0/1 tensor `(B, T)`.
-        mask: bool tensor `(B, T)`.
-        epsilon: float added to the denominator. Defaults to 1e-12.
-
-    Returns:
-        float32 scalar.
-    """
-    return _weighted_highlight_bce(logits, labels, mask, 1e-7, epsilon)
-
-
-def _clipped_kl(logits, labels, mask):
-    """Per-sample KL(label ‖ softmax(logits)) over valid clips, both clipped to [1e-7, 1] (no renormalization)."""
-    valid = ops.cast(mask, "float32")
-    probs = ops.softmax(mask_logits(logits, mask), axis=-1)  # exactly 0 on padding, as a softmax over [:L]
-    probs = ops.clip(probs, 1e-7, 1.0)
-    targets = ops.clip(ops.cast(labels, "float32"), 1e-7, 1.0)
-    return ops.sum(valid * targets * ops.log(targets / probs), axis=-1)  # (B,)
-
-
-def boundary_kl(start_logits, end_logits, start_labels, end_labels, mask, first_sample_only=True):
-    """LPNet's boundary loss KL_s + KL_e with KL(label ‖ prediction) (LPNet spec §7; defect D1).
-
-    For each sample b with valid length L_b: p = softmax(logits[b, :L_b]), q = labels[b, :L_b], both clipped to
-    [1e-7, 1], KL = Σ q·log(q / p). The original uses **only sample 0** of the batch (`first_sample_only=True`,
-    the faithful default); `first_sample_only=False` averages the per-sample KL over the batch (the corrected
-    version, flag `kl_first_sample_only`).
-
-    Args:
-        start_logits: float tensor `(B, T)`, start logits (masked or not; the mask is applied here).
-        end_logits: float tensor `(B, T)`.
-        start_labels: float tensor `(B, T)`, soft start labels (0.5 / ≈0.25 / 1e-8).
-        end_labels: float tensor `(B, T)`, soft end labels.
-        mask: bool tensor `(B, T)`, valid clips.
-        first_sample_only: bool. Defaults to `True` (original).
-
-    Returns:
-        float32 scalar.
-    """
-    per_sample = _clipped_kl(start_logits, start_labels, mask) + _clipped_kl(end_logits, end_labels, mask)
-    if first_sample_only:
-        return per_sample[0]
-    return ops.mean(per_sample)
+    return weighted_highlight_bce(logits, labels, mask, None, epsilon, positive_weight)
 
 
 def l2_penalty(variables, scale, semantics="tf1"):

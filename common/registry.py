@@ -6,8 +6,8 @@ first lookup; a family outside the package (a test's toy family, a user's own) r
 """
 
 import dataclasses
+from collections.abc import Callable
 from importlib import metadata
-from typing import Callable
 
 ENTRY_POINT_GROUP = "nlvl_tf.families"
 
@@ -28,6 +28,9 @@ class Family:
             defects).
         synthetic_defaults: synthetic preset name → config and trainer fields for the built-in benchmark (small
             models that train in minutes on 2 CPU cores; a field a config does not have is ignored).
+        tf1_importer: a `common.checkpoint_conversion.tf1_import.TF1Importer` of the original authors' checkpoints,
+            or `None` (`experiments.import_tf1`).
+        parity: the family's `experiments.check_parity` hooks (`ParityHooks`), or `None`.
     """
 
     name: str
@@ -38,6 +41,8 @@ class Family:
     initial_config: Callable
     trainer_quirks: Callable = lambda quirks: {}
     synthetic_defaults: dict = dataclasses.field(default_factory=dict)
+    tf1_importer: object = None
+    parity: object = None
 
 
 _FAMILIES = {}

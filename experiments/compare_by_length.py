@@ -16,7 +16,7 @@ from absl import app, flags
 
 from common.data import dataset as dataset_lib
 from common.evaluation import metrics as metrics_lib
-from common.export import saved_model
+from common.training import run_loader
 
 METRICS = ("miou", "r1_iou03", "r1_iou05", "r1_iou07")
 
@@ -49,7 +49,7 @@ def run_columns(run_dir):
 
 
 def ground_truth_of(run_dir, config):
-    processed = dataset_lib.load_processed(saved_model.resolve_run_path(config["data"]["processed_dir"], run_dir))
+    processed = dataset_lib.load_processed(run_loader.resolve_run_path(config["data"]["processed_dir"], run_dir))
     return {ex["qid"]: (ex["start_time"], ex["end_time"], ex["duration"]) for ex in processed.splits["test"]}
 
 

@@ -1,6 +1,6 @@
 """Evaluate a run directory: `python -m experiments.evaluate --run_dir=RUN [--split=test] [--by_length=table5]`.
 
-Rebuilds the model from the run (`common.export.saved_model.load_run`: `best/` if present, else the latest
+Rebuilds the model from the run (`common.export.run_loader.load_run`: `best/` if present, else the latest
 checkpoint), predicts every query of the split in file order and prints R@1/R@5 at IoU 0.3/0.5/0.7 and mIoU (percent,
 hit = IoU >= θ), optionally per video-length bucket (VSLNet Tables 5–7). Writes `RUN/eval_{split}.json`.
 """
@@ -13,7 +13,7 @@ from absl import app, flags
 
 from common.data import dataset as dataset_lib
 from common.evaluation import metrics as metrics_lib
-from common.export import saved_model
+from common.training import run_loader
 from common.training import trainer as trainer_lib
 
 
@@ -34,14 +34,14 @@ def run(flag_values):
     """Evaluate as the flags say; returns the result dict written to `eval_{split}.json`."""
     if not flag_values.run_dir:
         raise app.UsageError("--run_dir is required")
-    loaded = saved_model.load_run(flag_values.run_dir, checkpoint=flag_values.checkpoint)
-    processed_dir = flag_values.processed_dir or saved_model.resolve_run_path(
+    loaded = run_loader.load_run(flag_values.run_dir, checkpoint=flag_values.checkpoint)
+    processed_dir = flag_values.processed_dir or run_loader.resolve_run_path(
         loaded.run_config["data"]["processed_dir"], flag_values.run_dir)
     if not os.path.exists(os.path.join(processed_dir, "meta.json")):
         raise FileNotFoundError(f"{processed_dir} holds no processed dataset to evaluate on; pass --processed_dir "
                                 "(experiments.train builds one in RUN_DIR/data)")
     processed = dataset_lib.load_processed(processed_dir)
-    embedding = getattr(loaded.model, "word_embedding", None)  # a family's model may read no words
+    embedding = getattr(getattr(loaded.model, "backbone", None), "word_embedding", None)  # a family may read no words
     if embedding is not None and processed.word_vectors.shape[0] + 2 != embedding.vocabulary_size:
         raise ValueError(f"{processed_dir} has {processed.word_vectors.shape[0] + 2} word ids but the model was built "
                          f"with {embedding.vocabulary_size}: the vocabularies differ")

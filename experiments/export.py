@@ -2,7 +2,7 @@
 
     python -m experiments.export --run_dir=runs/x --out=exported/x [--checkpoint=runs/x/checkpoints/ckpt-120]
 
-The run directory is read by `common.export.saved_model.load_run` (its `config.json`, processed vocabulary and the
+The run directory is read by `common.export.run_loader.load_run` (its `config.json`, processed vocabulary and the
 selected checkpoint: `best/` if present, else the latest in `checkpoints/`). The SavedModel has two signatures:
 `serving_default` (one video's features `[T, Dv]`, a raw query string and the duration in seconds → the moment in
 seconds, its score and the probability curves; for LPNet the chosen proposal's score and the top-k proposals) and

@@ -22,14 +22,12 @@ The run directory (usable by evaluation, export and training resume, like a run 
   such a checkpoint would not reach every weight of the model (`untracked_weights`);
 - `tf1_import_table.txt`: the table that was applied, one `TF1 name  conversion  our weight(s)` row per variable.
 
-Model families plug in through `<family>_tf/tf1_checkpoint.py`, a module with `MODEL_FAMILY`, `CONFIG_CLASS`,
-`import_checkpoint(path, overrides=None, word_vectors=None)` (returning an object with `model`, `config`, `data`,
-`word_vectors`, `report`, `global_step`), `weight_table(config)` and `build_model(config, data, word_vectors)`:
-`vslnet_tf/tf1_checkpoint.py` and `lpnet_tf/tf1_checkpoint.py`.
+A model family plugs in through its registry entry (`common.registry.Family.tf1_importer`, a
+`common.checkpoint_conversion.tf1_import.TF1Importer`): `vslnet_tf/tf1_checkpoint.py` and
+`lpnet_tf/tf1_checkpoint.py`.
 """
 
 import dataclasses
-import importlib
 import json
 import os
 import sys
@@ -38,12 +36,10 @@ import numpy as np
 import tensorflow as tf
 from absl import app, flags
 
+from common import registry
 from common.checkpoint_conversion import tf1_reader
 from common.data import vocab as vocab_lib
-
-MODEL_FAMILIES = ("vslnet", "lpnet")
-#: What a model family's `tf1_checkpoint` module must provide (module docstring).
-IMPORTER_INTERFACE = ("MODEL_FAMILY", "CONFIG_CLASS", "import_checkpoint", "weight_table", "build_model")
+from common.training import run_loader
 
 
 class NotSupportedError(RuntimeError):
@@ -54,38 +50,20 @@ class CheckpointTrackingError(RuntimeError):
     """`tf.train.Checkpoint(model=model)` would not save some of the model's weights."""
 
 
-def importer_for(model_family):
-    """The `<family>_tf.tf1_checkpoint` module of a model family (see the module docstring for its interface)."""
-    if model_family not in MODEL_FAMILIES:
-        raise ValueError(f"unknown model family {model_family!r}; expected one of {MODEL_FAMILIES}")
-    module_name = f"{model_family}_tf.tf1_checkpoint"
-    path = module_name.replace(".", "/") + ".py"
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as error:
-        if error.name not in (module_name, f"{model_family}_tf"):
-            raise
-        raise NotSupportedError(f"--model={model_family} is not yet supported: the TF1 import needs {path} (its "
-                                "explicit variable table), which does not exist yet") from None
-    missing = [name for name in IMPORTER_INTERFACE if not hasattr(module, name)]
-    if missing:
-        raise NotSupportedError(f"--model={model_family} is not yet supported: {path} does not provide the import "
-                                f"interface of experiments/import_tf1.py (missing: {', '.join(missing)})")
-    return module
-
-
-def untracked_weights(model):
-    """Paths of the weights of `model` that `tf.train.Checkpoint(model=model)` does not reach, so would neither save
-    nor restore. Keras 3 (3.15 on TF 2.21) leaves layers held only in a Python list out of the TF object graph
-    (keras-team/keras#19425); such a layer must also be assigned to an attribute of its parent."""
-    checkpoint = tf.train.Checkpoint(model=model)
-    reachable = {id(obj) for obj in tf.train.TrackableView(checkpoint).descendants()}
-    return [w.path for w in model.weights if id(w) not in reachable]
+def family_for(model_family):
+    """The registered family `model_family`, which must have a TF1 import (`Family.tf1_importer`)."""
+    if model_family not in registry.families():
+        raise ValueError(f"unknown model family {model_family!r}; expected one of {sorted(registry.families())}")
+    family = registry.get(model_family)
+    if family.tf1_importer is None:
+        raise NotSupportedError(f"--model={model_family} is not yet supported: its family registers no TF1 import "
+                                "(`Family.tf1_importer`, an explicit variable table)")
+    return family
 
 
 def check_checkpoint_tracking(model):
     """Raise `CheckpointTrackingError` listing the weights a `tf.train.Checkpoint` of `model` would lose."""
-    lost = untracked_weights(model)
+    lost = run_loader.untracked_weights(model)
     if lost:
         raise CheckpointTrackingError(
             f"tf.train.Checkpoint(model=...) would silently leave out {len(lost)} weights of {model.name}, so the "
@@ -120,7 +98,8 @@ def import_to_run_dir(model_family, checkpoint, out, word_vectors=None, vocab=No
     Returns:
         `(imported, config_dict)`: the family's import result and the `config.json` content.
     """
-    importer = importer_for(model_family)
+    family = family_for(model_family)
+    importer = family.tf1_importer
     checkpoint_dir = os.path.join(out, "checkpoints")
     if tf.train.latest_checkpoint(checkpoint_dir) and not overwrite:
         raise FileExistsError(f"{checkpoint_dir} already holds a checkpoint; pass --overwrite to replace it")
@@ -155,7 +134,7 @@ def import_to_run_dir(model_family, checkpoint, out, word_vectors=None, vocab=No
     with open(os.path.join(out, "tf1_import_table.txt"), "w") as f:
         f.write(tf1_reader.format_table(importer.weight_table(imported.config)) + "\n")
     config = {
-        "model_family": importer.MODEL_FAMILY,
+        "model_family": family.name,
         "model": dataclasses.asdict(imported.config),
         "data": {**imported.data, "processed_dir": data_dir, "word_vectors": vectors_path, "vocab": vocab_path},
         "imported_from": os.path.abspath(imported.report.checkpoint),
@@ -183,9 +162,9 @@ def load_run(run_dir):
     """
     with open(os.path.join(run_dir, "config.json")) as f:
         config = json.load(f)
-    importer = importer_for(config["model_family"])
-    model_config = importer.CONFIG_CLASS(**config["model"]).validate()
-    model = importer.build_model(model_config, config["data"], np.load(config["data"]["word_vectors"]))
+    family = family_for(config["model_family"])
+    model_config = family.config_class(**config["model"]).validate()
+    model = family.tf1_importer.build_model(model_config, config["data"], np.load(config["data"]["word_vectors"]))
     check_checkpoint_tracking(model)
     latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
     if latest is None:
@@ -214,7 +193,8 @@ def format_import(imported, config):
 
 def define_flags():
     """This entry point's flags (defined under `__main__` only, so importing defines none)."""
-    flags.DEFINE_enum("model", None, list(MODEL_FAMILIES), "Model family of the checkpoint.", required=True)
+    flags.DEFINE_string("model", None, "Model family of the checkpoint (a registered family with a TF1 import: "
+                        "vslnet, lpnet).", required=True)
     flags.DEFINE_string("checkpoint", None, "TF1 checkpoint prefix (FOLDER/model.ckpt) or folder.", required=True)
     flags.DEFINE_string("out", None, "Run directory to write.", required=True)
     flags.DEFINE_string("word_vectors", None, "Optional .npy of the frozen word vectors; must equal the "

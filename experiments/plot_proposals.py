@@ -2,7 +2,7 @@
 
     python -m experiments.plot_proposals --run_dir=RUN --out=RUN/proposals.png [--split=train] [--checkpoint=...]
 
-Reads the run with `common.export.saved_model.load_run` (the selected checkpoint: `best/` if present, else the
+Reads the run with `common.training.run_loader.load_run` (the selected checkpoint: `best/` if present, else the
 latest in `checkpoints/`), takes the `proposal_box` variable (normalized center, half-length) and the normalized
 (center, half-length) of the split's moments from the run's processed data, and draws them with
 `lpnet_tf.proposal_plot.plot_proposals` (the initialization region outlined). Needs matplotlib (`nlvl-tf[plot]`).
@@ -53,13 +53,13 @@ def plot_run(run_dir, out=None, *, split="train", checkpoint=None, missing_ok=Fa
             return None
         raise
     from common.data import dataset as dataset_lib
-    from common.export import saved_model
+    from common.training import run_loader
 
-    loaded = saved_model.load_run(run_dir, checkpoint=checkpoint)
+    loaded = run_loader.load_run(run_dir, checkpoint=checkpoint)
     if loaded.family != "lpnet":
         raise ValueError(f"{run_dir} is a {loaded.family!r} run; the proposal plot needs an LPNet run")
     ground_truth = None
-    processed_dir = saved_model.resolve_run_path(loaded.run_config["data"]["processed_dir"], run_dir)
+    processed_dir = run_loader.resolve_run_path(loaded.run_config["data"]["processed_dir"], run_dir)
     if os.path.exists(os.path.join(processed_dir, f"{split}.jsonl")):
         examples = dataset_lib.load_processed(processed_dir).splits[split]
         ground_truth = proposal_plot.ground_truth_boxes(examples)

@@ -106,9 +106,9 @@ class Predictor:
         self._run = None
         self._saved_model_dir = saved_model_dir
         if run_dir is not None:
-            from common.export import saved_model
+            from common.training import run_loader
 
-            self._run = saved_model.load_run(run_dir, checkpoint=checkpoint, require_vocab=True)
+            self._run = run_loader.load_run(run_dir, checkpoint=checkpoint, require_vocab=True)
             self.feature_dim = self._run.feature_dim
             self.model_name = self._run.config.model
             self.description = f"{run_dir} ({self._run.checkpoint})"

@@ -13,18 +13,15 @@ import os
 import sys
 import tempfile
 
-from absl import app
-from absl import flags
-from absl import logging
 import tensorflow as tf
+from absl import app, flags, logging
 
 from common import registry
 from common.data import dataset as dataset_lib
 from common.data import synthetic
 from common.export import saved_model
-from common.training import distribute
+from common.training import distribute, run_directory
 from common.training import flags as flags_lib
-from common.training import run_directory
 from common.training.trainer import Trainer
 from experiments import plot_proposals
 

@@ -4,16 +4,17 @@ per defect of `shared/specs/lpnet.md` §13 that changes results. Defaults reprod
 
 import dataclasses
 
+from common.layers.backbone_config import LSTM_IMPLEMENTATIONS, BackboneConfig
+
 LR_SCHEDULES = ("staircase", "constant")
 BAL_PREDICTORS = ("conditioned", "bilstm")
 ROI_FRAMES = ("padded", "per_sample")
 ROI_ALIGN_IMPLEMENTATIONS = ("crop_and_resize", "gather")
-LSTM_IMPLEMENTATIONS = ("auto", "keras", "sequence")  # = common.layers.lstm_sequence.LSTM_IMPLEMENTATIONS
 QUIRK_PRESETS = ("original", "fixed")
 
 
 @dataclasses.dataclass
-class LPNetConfig:
+class LPNetConfig(BackboneConfig):
     """Model and optimization settings of LPNet (spec §1, §4–§10).
 
     Attributes:
@@ -74,20 +75,15 @@ class LPNetConfig:
         field; D14's train-only vocabulary is data-level.)
     """
 
+    # The trunk's fields are `BackboneConfig`'s; these three have other defaults in the original LPNet.
     hidden_dim: int = 256
-    num_heads: int = 8
-    word_dim: int = 300
-    char_dim: int = 50
     drop_rate: float = 0.1
     max_pos_len: int = 256
-    kernel_size: int = 7
-    num_conv_layers: int = 4
     extend: float = 0.1
     num_proposals: int = 100
     initial_max_half_length: float = 0.25
     roi_length: int = 16
     roi_align_implementation: str = "crop_and_resize"
-    lstm_implementation: str = "auto"
     proposal_heads: int = 4
     dynamic_dim: int = 64
     scoring_hidden_dim: int = 256
@@ -107,7 +103,6 @@ class LPNetConfig:
     bal_predictor: str = "conditioned"
     kl_first_sample_only: bool = True
     roi_frame: str = "padded"
-    masked_conv: bool = False
     adam_double_count: bool = True
     anet_double_global_step: bool = False
     gt_end_exclusive: bool = False

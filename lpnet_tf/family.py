@@ -1,6 +1,7 @@
 """The LPNet family in the registry of `common.registry`."""
 
 from common import registry
+from lpnet_tf import parity, tf1_checkpoint
 from lpnet_tf.config import LPNetConfig, apply_quirks
 from lpnet_tf.serving import LPNetServingFunctions
 from lpnet_tf.task import LPNetTask
@@ -31,4 +32,5 @@ def trainer_quirks(quirks):
 FAMILY = registry.register(registry.Family(
     name="lpnet", models=("lpnet",), config_class=LPNetConfig, task_class=LPNetTask,
     serving_functions=LPNetServingFunctions, initial_config=initial_config, trainer_quirks=trainer_quirks,
-    synthetic_defaults=SYNTHETIC_DEFAULTS))
+    synthetic_defaults=SYNTHETIC_DEFAULTS, tf1_importer=tf1_checkpoint.IMPORTER,
+    parity=parity.HOOKS))

@@ -1,11 +1,15 @@
-"""LPNet's proposal losses as pure functions: IoU labels and the weighted matching regression (spec §8.7).
+"""LPNet's losses as pure functions: IoU labels, the weighted matching regression (spec §8.7), the highlight loss
+with clipped targets and the paper's boundary-aware loss (spec §7).
 
-The boundary losses shared with VSLNet live in `common/losses.py` (`lpnet_highlight_loss`, `boundary_kl`); the
-IoU loss of the selected proposal and the boundary regular term are in `lpnet_tf/layers/dynamic_adjustor.py`.
+The IoU loss of the selected proposal and the boundary regular term are in `lpnet_tf/layers/dynamic_adjustor.py`,
+where the adjustor routes their gradients to the best-matching proposal only.
 Shape letters: B batch, K proposals.
 """
 
 from keras import ops
+
+from common import losses as common_losses
+from common.layers.masking import mask_logits
 
 
 def temporal_iou(start, end, gt_start, gt_end):
@@ -61,3 +65,55 @@ def iou_regression_loss(scores, iou_labels, low_iou_threshold=0.001, low_iou_wei
     weights = ops.where(iou_labels < low_iou_threshold, ops.full_like(iou_labels, low_iou_weight),
                         ops.ones_like(iou_labels))
     return ops.mean(weights * ops.square(scores - iou_labels))
+
+
+def highlight_loss(logits, labels, mask, epsilon=1e-12):
+    """LPNet's highlight loss: as `common.losses.highlight_loss`, but the BCE targets are the labels clipped to [1e-7, 1].
+
+    The weights still come from the raw labels (2 on positives, 1 on negatives); only the BCE target of a negative
+    clip becomes 1e-7 (LPNet spec §7, `models/layers.py::highlight_layer`).
+
+    Args:
+        logits: float tensor `(B, T)`, masked highlight logits.
+        labels: 0/1 tensor `(B, T)`.
+        mask: bool tensor `(B, T)`.
+        epsilon: float added to the denominator. Defaults to 1e-12.
+
+    Returns:
+        float32 scalar.
+    """
+    return common_losses.weighted_highlight_bce(logits, labels, mask, 1e-7, epsilon)
+
+
+def _clipped_kl(logits, labels, mask):
+    """Per-sample KL(label ‖ softmax(logits)) over valid clips, both clipped to [1e-7, 1] (no renormalization)."""
+    valid = ops.cast(mask, "float32")
+    probs = ops.softmax(mask_logits(logits, mask), axis=-1)  # exactly 0 on padding, as a softmax over [:L]
+    probs = ops.clip(probs, 1e-7, 1.0)
+    targets = ops.clip(ops.cast(labels, "float32"), 1e-7, 1.0)
+    return ops.sum(valid * targets * ops.log(targets / probs), axis=-1)  # (B,)
+
+
+def boundary_kl(start_logits, end_logits, start_labels, end_labels, mask, first_sample_only=True):
+    """The paper's boundary-aware loss L_KL = KL_s + KL_e, with KL(label ‖ prediction) (LPNet spec §7; defect D1).
+
+    For each sample b with valid length L_b: p = softmax(logits[b, :L_b]), q = labels[b, :L_b], both clipped to
+    [1e-7, 1], KL = Σ q·log(q / p). The original uses **only sample 0** of the batch (`first_sample_only=True`,
+    the faithful default); `first_sample_only=False` averages the per-sample KL over the batch (the corrected
+    version, flag `kl_first_sample_only`).
+
+    Args:
+        start_logits: float tensor `(B, T)`, start logits (masked or not; the mask is applied here).
+        end_logits: float tensor `(B, T)`.
+        start_labels: float tensor `(B, T)`, soft start labels (0.5 / ≈0.25 / 1e-8).
+        end_labels: float tensor `(B, T)`, soft end labels.
+        mask: bool tensor `(B, T)`, valid clips.
+        first_sample_only: bool. Defaults to `True` (original).
+
+    Returns:
+        float32 scalar.
+    """
+    per_sample = _clipped_kl(start_logits, start_labels, mask) + _clipped_kl(end_logits, end_labels, mask)
+    if first_sample_only:
+        return per_sample[0]
+    return ops.mean(per_sample)

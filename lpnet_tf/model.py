@@ -18,14 +18,10 @@
 import keras
 from keras import ops
 
-from common.data.pipeline import dummy_inputs
-from common.layers.char_embedding import CharEmbedding
-from common.layers.context_query_attention import ContextQueryAttention
-from common.layers.feature_encoder import FeatureEncoder
+from common.layers.backbone import VideoQueryBackbone
 from common.layers.highlighting import QueryGuidedHighlighting
 from common.layers.query_pooling import QueryPooling
 from common.layers.span_predictor import ConditionedSpanPredictor
-from common.layers.word_embedding import WordEmbedding
 from lpnet_tf.config import LPNetConfig
 from lpnet_tf.layers.bilstm_boundary_predictor import BiLSTMBoundaryPredictor
 from lpnet_tf.layers.dynamic_adjustor import DynamicAdjustor
@@ -33,8 +29,6 @@ from lpnet_tf.layers.dynamic_head import DynamicHead
 from lpnet_tf.layers.learnable_proposals import LearnableProposals
 from lpnet_tf.layers.proposal_scorer import ProposalScorer
 from lpnet_tf.layers.temporal_roi_align import TemporalRoIAlign
-
-__all__ = ["LPNet", "dummy_inputs"]
 
 
 @keras.saving.register_keras_serializable(package="nlvl")
@@ -73,17 +67,8 @@ class LPNet(keras.Model):
         self.feature_dim = feature_dim
         d, rate = config.hidden_dim, config.drop_rate
         # === Layers ===
-        self.word_embedding = WordEmbedding(num_words, word_dim=config.word_dim, dropout=rate,
-                                            word_vectors=word_vectors, name="word_embeddings")
-        self.char_embedding = CharEmbedding(num_chars, char_dim=config.char_dim, dropout=rate,
-                                            name="char_embeddings")
-        self.video_dropout = keras.layers.Dropout(rate, name="video_dropout")
-        self.video_projection = keras.layers.Dense(d, name="video_conv1d")
-        self.query_projection = keras.layers.Dense(d, name="query_conv1d")
-        self.encoder = FeatureEncoder(d, num_heads=config.num_heads, max_pos_len=config.max_pos_len,
-                                      kernel_size=config.kernel_size, num_conv_layers=config.num_conv_layers,
-                                      dropout=rate, masked_conv=config.masked_conv, name="feature_encoder")
-        self.interaction = ContextQueryAttention(d, dropout=rate, name="video_query_attention")
+        self.backbone = VideoQueryBackbone(num_words, num_chars, feature_dim, word_vectors=word_vectors,
+                                           name="backbone", **config.backbone_arguments())
         if config.use_highlight or config.use_bal:
             self.query_pooling = QueryPooling(d, name="context_query_concat")
         if config.use_highlight:
@@ -111,6 +96,12 @@ class LPNet(keras.Model):
         self.adjustor = DynamicAdjustor(iou_clamp=config.iou_clamp, end_exclusive=config.gt_end_exclusive,
                                         dtype="float32", name="dynamic_adjustor")
 
+    #: Moves that checkpoints written before the trunk became one layer (297eda3) predate
+    #: (`common.training.checkpoint_layout`).
+    checkpoint_moves = (("backbone/*", "*"),
+                        ("query_pooling/pooling/pooling_kernel", "query_pooling/pooling_kernel"),
+                        ("scorer/pooling/pooling_kernel", "scorer/pooling_kernel"))
+
     @property
     def proposal_box(self):
         """The proposal-box variable `(K, 2)`, the only variable the IoU loss trains (spec §9)."""
@@ -120,15 +111,8 @@ class LPNet(keras.Model):
         config = self.config
         video_mask = ops.cast(inputs["video_mask"], "bool")
         lengths = ops.sum(ops.cast(video_mask, "int32"), axis=1)
-        word_ids = ops.cast(inputs["word_ids"], "int32")
-        query_mask = ops.not_equal(word_ids, 0)
-        words = self.word_embedding(word_ids, training=training)
-        chars = self.char_embedding(inputs["char_ids"], training=training)
-        query = self.query_projection(ops.concatenate([words, chars], axis=-1))
-        video = self.video_projection(self.video_dropout(inputs["video_features"], training=training))
-        video = self.encoder(video, video_mask, training=training)
-        query = self.encoder(query, query_mask, training=training)
-        features = self.interaction(video, query, video_mask, query_mask, training=training)  # X
+        trunk = self.backbone(inputs, training=training)
+        features, query, query_mask = trunk["features"], trunk["query"], trunk["query_mask"]  # X, Q′
         outputs = {}
         # Branch A: highlighting and the boundary predictor (losses only).
         if config.use_highlight or config.use_bal:

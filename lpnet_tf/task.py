@@ -3,12 +3,11 @@
 import tensorflow as tf
 from keras import ops
 
-from common import losses as common_losses
 from common.data import pipeline
-from common.training import distribute, optimization
+from common.training import distribute, optimizers, schedules
 from common.training.task import Task
-from lpnet_tf import losses
-from lpnet_tf.model import LPNet, dummy_inputs
+from lpnet_tf import labels, losses
+from lpnet_tf.model import LPNet
 
 
 def _first_replica():
@@ -33,18 +32,18 @@ class LPNetTask(Task):
     def build_model(self, data_info):
         model = LPNet(self.config, num_words=len(data_info["word_vectors"]) + 2, num_chars=data_info["num_chars"],
                       feature_dim=data_info["feature_dim"], word_vectors=data_info["word_vectors"], name="lpnet")
-        model(dummy_inputs(data_info["feature_dim"]))
+        model(pipeline.dummy_inputs(data_info["feature_dim"]))
         return model
 
     def build_optimizer(self, total_steps):
         config = self.config
         if config.lr_schedule == "staircase":
-            learning_rate = optimization.build_learning_rate(
+            learning_rate = schedules.build_learning_rate(
                 "staircase_exponential_decay", config.init_lr, decay_steps=config.lr_decay_steps,
                 decay_rate=config.lr_decay_rate, global_step_multiplier=2 if config.anet_double_global_step else 1)
         else:
-            learning_rate = optimization.build_learning_rate("constant", config.init_lr)
-        return optimization.build_optimizer("tf1_adam", learning_rate, adam_double_count=config.adam_double_count)
+            learning_rate = schedules.build_learning_rate("constant", config.init_lr)
+        return optimizers.build_optimizer("tf1_adam", learning_rate, adam_double_count=config.adam_double_count)
 
     def prepare_optimizer(self, optimizer, model):
         if self.config.adam_double_count:
@@ -63,6 +62,10 @@ class LPNetTask(Task):
             end = end + 1.0
         return start, end
 
+    def build_labels(self, batch):
+        """The base batch plus the soft boundary labels of the KL loss (`labels.add_soft_boundary_labels`)."""
+        return labels.add_soft_boundary_labels(batch)
+
     def compute_losses(self, model, batch, training):
         config = self.config
         outputs = model(batch, training=training)
@@ -78,13 +81,13 @@ class LPNetTask(Task):
         result["reg"] = distribute.global_share(reg, batch_size)
         main = config.reg_weight * result["reg"]
         if config.use_highlight:
-            highlight = common_losses.lpnet_highlight_loss(outputs["highlight_logits"], batch["highlight_labels"],
+            highlight = losses.highlight_loss(outputs["highlight_logits"], batch["highlight_labels"],
                                                            batch["video_mask"])
             mask_count = ops.sum(ops.cast(batch["video_mask"], "float32") * real[:, None])
             result["highlight"] = distribute.global_share(highlight, mask_count)
             main = main + result["highlight"]
         if config.use_bal:
-            kl = common_losses.boundary_kl(outputs["start_logits"], outputs["end_logits"], batch["soft_start_labels"],
+            kl = losses.boundary_kl(outputs["start_logits"], outputs["end_logits"], batch["soft_start_labels"],
                                            batch["soft_end_labels"], batch["video_mask"],
                                            first_sample_only=config.kl_first_sample_only)
             result["kl"] = kl * _first_replica() if config.kl_first_sample_only else distribute.global_share(kl, batch_size)

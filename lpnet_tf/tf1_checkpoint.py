@@ -5,13 +5,15 @@ The original is `models/LPNet.py` + `models/layers.py` of xiaoneil/LPNet (commit
 layers as follows (the per-variable rows of the shared layers come from `common.checkpoint_conversion.tf1_reader`,
 whose module docstring lists the layout conversion of every layer kind):
 
-- `word_embeddings`, `char_embeddings`, `video_conv1d`, `query_conv1d`, `feature_encoder` (conv-block LayerNorms
-  named `layer_norm_conv_{i}`), `video_query_attention`, `context_query_concat`, `highlighting_layer`,
-  `conditioned_predictor` → our layers of the same names (as in VSLNet);
+- the trunk (`word_embeddings`, `char_embeddings`, `video_conv1d`, `query_conv1d`, `feature_encoder` with
+  conv-block LayerNorms named `layer_norm_conv_{i}`, `video_query_attention`) → the layers of the same names under
+  `backbone/` (`tf1_import.backbone_entries`);
+- `context_query_concat`, `highlighting_layer`, `conditioned_predictor` → our layers of the same names (as in
+  VSLNet);
 - `proposal_box` → `proposals/proposal_box` (`LearnableProposals`);
 - `dynamic_head/pro_features`, `multihead_attention_pro/*`, `layer_norm3..7`, `dynamic_layer`, `out_layer` →
   `dynamic_head/*` (`DynamicHead`; `tf.layers.dense` kernels keep their layout);
-- `dynamic_head/context_query_position_concat/{weight,dense}` → `proposal_scorer/{pooling_kernel,projection}`,
+- `dynamic_head/context_query_position_concat/{weight,dense}` → `proposal_scorer/{pooling/pooling_kernel,projection}`,
   `dynamic_head/dense_1`, `layer_norm8`, `dense_2` → `proposal_scorer/{score_hidden,layer_norm8,score_output}`
   (`ProposalScorer`).
 
@@ -21,29 +23,19 @@ dead proposal position embedding `dynamic_head/dense/{kernel,bias}` (spec §8.5:
 Only the code's model has a table: highlighting, the conditioned boundary predictor and the proposal MHSA on.
 """
 
-import dataclasses
-
 import numpy as np
 
-from common.checkpoint_conversion import tf1_reader
+from common.checkpoint_conversion import tf1_import, tf1_reader
 from common.checkpoint_conversion.tf1_reader import Entry, TF1ImportError
 from lpnet_tf.config import LPNetConfig
 from lpnet_tf.task import LPNetTask
 
-MODEL_FAMILY = "lpnet"
-CONFIG_CLASS = LPNetConfig
 #: The dead Dense(2 → 32) position embedding of the proposal boxes (spec §8.5), which we do not build.
 DEAD_VARIABLES = ("dynamic_head/dense/kernel", "dynamic_head/dense/bias")
 _OPTIMIZER_STATE = tf1_reader.optimizer_state(slot_suffixes=("Adam", "Adam_1", "AdamOptimizer", "AdamOptimizer_1"),
                                               names=("global_step", "beta1_power", "beta2_power"))
 
 # Variables whose shapes determine the config (see `infer_config`).
-_VIDEO_PROJECTION = "video_conv1d/kernel"
-_UNK = "word_embeddings/unk"
-_WORD_TABLE = "word_embeddings/word_table"
-_CHAR_TABLE = "char_embeddings/char_table"
-_POSITIONS = "feature_encoder/positional_embedding/position_embeddings"
-_DEPTHWISE = "feature_encoder/conv_block/depthwise_conv_layers_{}/depthwise_filter"
 _BOXES = "proposal_box"
 _BOTTLENECK = "dynamic_head/layer_norm4/layer_norm_scale"
 _OUT_LAYER = "dynamic_head/out_layer/kernel"
@@ -69,13 +61,7 @@ def weight_table(config):
         raise TF1ImportError("only the code's LPNet (use_highlight, use_bal, use_proposal_mhsa, the conditioned "
                              "predictor) exists in TF1; the ablations have no table")
     rows = [
-        *tf1_reader.word_embedding_entries("word_embeddings", "word_embeddings"),
-        *tf1_reader.char_embedding_entries("char_embeddings", "char_embeddings", num_convs=4),
-        *tf1_reader.conv1d_entries("video_conv1d", "video_conv1d"),
-        *tf1_reader.conv1d_entries("query_conv1d", "query_conv1d"),
-        *tf1_reader.feature_encoder_entries("feature_encoder", "feature_encoder", config.num_conv_layers,
-                                            conv_layer_norm_name="layer_norm_conv_{}"),
-        *tf1_reader.context_query_attention_entries("video_query_attention", "video_query_attention"),
+        *tf1_import.backbone_entries(config.num_conv_layers, conv_layer_norm_name="layer_norm_conv_{}"),
         *tf1_reader.query_pooling_entries("context_query_concat", "context_query_concat"),
         *tf1_reader.highlighting_entries("highlighting_layer", "highlighting_layer"),
         *tf1_reader.span_predictor_entries("conditioned_predictor", "conditioned_predictor", "rnn"),
@@ -98,8 +84,7 @@ def weight_table(config):
 def infer_config(checkpoint, overrides=None):
     """The `LPNetConfig` and data sizes the checkpoint's shapes determine.
 
-    From the shapes: `hidden_dim` and Dv (`video_conv1d/kernel [1, Dv, d]`), `word_dim` and the vocabulary,
-    `char_dim` and `num_chars`, `max_pos_len`, the conv block's `kernel_size` and layer count, `num_proposals`
+    The trunk's settings and the data sizes come from `tf1_import.infer_backbone`; here `num_proposals`
     (`proposal_box` rows), `dynamic_dim` (`layer_norm4`), `roi_length` (`out_layer` rows / d) and
     `scoring_hidden_dim` (`dense_1`). `num_heads` and `proposal_heads` (no shape shows them), the training settings
     and the quirks keep the `LPNetConfig` defaults, which are the original's, unless overridden.
@@ -108,47 +93,19 @@ def infer_config(checkpoint, overrides=None):
         `(config, data)`: the validated `LPNetConfig` and a dict with `num_words`, `num_chars`, `feature_dim`,
         `word_dim`, `max_pos_len`.
     """
-
-    def shape(name):
-        if name not in checkpoint:
-            raise TF1ImportError(f"{checkpoint.path} has no {name}: is it a checkpoint of the original LPNet?")
-        return checkpoint.shape(name)
-
-    _, feature_dim, hidden_dim = shape(_VIDEO_PROJECTION)
-    word_dim = shape(_UNK)[1]
-    char_rows, char_dim = shape(_CHAR_TABLE)
-    max_pos_len = shape(_POSITIONS)[0]
-    num_conv_layers = 0
-    while _DEPTHWISE.format(num_conv_layers) in checkpoint:
-        num_conv_layers += 1
-    inferred = {
-        "hidden_dim": hidden_dim,
-        "word_dim": word_dim,
-        "char_dim": char_dim,
-        "max_pos_len": max_pos_len,
-        "kernel_size": shape(_DEPTHWISE.format(0))[0],
-        "num_conv_layers": num_conv_layers,
+    inferred, data = tf1_import.infer_backbone(checkpoint, "LPNet")
+    shape = tf1_import.shape_reader(checkpoint, "LPNet")
+    inferred.update({
         "num_proposals": shape(_BOXES)[0],
         "dynamic_dim": shape(_BOTTLENECK)[0],
-        "roi_length": shape(_OUT_LAYER)[0] // hidden_dim,
+        "roi_length": shape(_OUT_LAYER)[0] // inferred["hidden_dim"],
         "scoring_hidden_dim": shape(_SCORE_HIDDEN)[1],
         "use_highlight": True,
         "use_bal": True,
         "use_proposal_mhsa": True,
         "bal_predictor": "conditioned",
-    }
-    overrides = dict(overrides or {})
-    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(LPNetConfig)})
-    if unknown:
-        raise ValueError(f"unknown LPNetConfig fields: {unknown}")
-    conflicts = [f"{k}={overrides[k]!r} (the checkpoint has {inferred[k]!r})"
-                 for k in sorted(overrides) if k in inferred and overrides[k] != inferred[k]]
-    if conflicts:
-        raise TF1ImportError("these settings contradict the checkpoint's shapes: " + "; ".join(conflicts))
-    config = LPNetConfig(**{**inferred, **overrides}).validate()
-    data = {"num_words": shape(_WORD_TABLE)[0] + 2, "num_chars": char_rows + 1, "feature_dim": feature_dim,
-            "word_dim": word_dim, "max_pos_len": max_pos_len}
-    return config, data
+    })
+    return tf1_import.resolve_config(LPNetConfig, inferred, overrides), data
 
 
 def build_model(config, data, word_vectors):
@@ -158,30 +115,7 @@ def build_model(config, data, word_vectors):
                                           "feature_dim": data["feature_dim"], "max_pos_len": data["max_pos_len"]})
 
 
-def import_checkpoint(path, overrides=None, word_vectors=None):
-    """Build an `LPNet` from an original TF1 checkpoint and assign every variable through `weight_table`.
-
-    Args:
-        path: checkpoint prefix (`.../model.ckpt`) or its folder.
-        overrides: optional `LPNetConfig` fields (see `infer_config`).
-        word_vectors: optional frozen word vectors; they must equal the checkpoint's `word_embeddings/word_table`.
-
-    Returns:
-        a `tf1_reader.ImportedModel`.
-
-    Raises:
-        TF1ImportError: listing every missing, unexpected, wrong-shape or uncovered variable, or the settings that
-            contradict the checkpoint.
-    """
-    checkpoint = tf1_reader.TF1Checkpoint(path)
-    config, data = infer_config(checkpoint, overrides)
-    table_vectors = checkpoint.get(_WORD_TABLE)
-    if word_vectors is not None and not np.array_equal(np.asarray(word_vectors, np.float32), table_vectors):
-        raise TF1ImportError(f"the word vectors differ from the checkpoint's {_WORD_TABLE}: they do not belong to "
-                             "the vocabulary this checkpoint was trained with")
-    model = build_model(config, data, table_vectors)
-    report = tf1_reader.load_tf1_weights(checkpoint, weight_table(config), tf1_reader.keras_weights(model),
-                                         ignore=IGNORE, what="LPNet")
-    global_step = int(checkpoint.get("global_step")) if "global_step" in checkpoint else None
-    return tf1_reader.ImportedModel(model=model, config=config, data=data, word_vectors=table_vectors, report=report,
-                         global_step=global_step)
+IMPORTER = tf1_import.TF1Importer(infer_config=infer_config, weight_table=weight_table, build_model=build_model,
+                                  ignore=IGNORE, describe=lambda config: "LPNet")
+#: `TF1Importer.import_checkpoint` for LPNet.
+import_checkpoint = IMPORTER.import_checkpoint

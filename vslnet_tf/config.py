@@ -4,6 +4,8 @@ and each defect that changes results (`shared/specs/vslnet.md` §1, §6, §7). D
 
 import dataclasses
 
+from common.layers import backbone_config as backbone
+
 MODELS = ("vslbase", "vslnet", "vslnet_l")
 NPM_FFNS = ("linear", "mlp")
 NPM_LABELS = ("overlap", "boundary")
@@ -13,18 +15,18 @@ MULTISCALE_LOSSES = ("mean", "sum")
 #: VSLNet-L's clip lengths l per n in the paper (Tables 3, 4, 10); other n need explicit `scales`.
 PAPER_SCALES = {300: (60, 75, 100, 150), 600: (100, 120, 150, 200)}
 PREDICTORS = ("rnn", "transformer")
-ENCODERS = ("cmf", "bilstm")
-INTERACTIONS = ("cqa", "cat")
 L2_MODES = ("tf1", "none")
 QUIRK_PRESETS = ("original", "fixed")
 LABEL_RULES = ("iou_argmax", "round")  # = common.data.labels.LABEL_RULES
 OPTIMIZERS = ("adam_weight_decay", "adam")
-LSTM_IMPLEMENTATIONS = ("auto", "keras", "sequence")  # = common.layers.lstm_sequence.LSTM_IMPLEMENTATIONS
 
 
 @dataclasses.dataclass
-class VSLNetConfig:
+class VSLNetConfig(backbone.BackboneConfig):
     """Model and optimization settings of VSLBase / VSLNet / VSLNet-L.
+
+    The trunk's fields (`hidden_dim` … `lstm_implementation`) are `common.layers.backbone_config.BackboneConfig`'s, with
+    the original VSLNet's defaults.
 
     Attributes:
         model: `vslnet` (with query pooling + QGH), `vslbase` (without them; spec §3.13) or `vslnet_l` (VSLNet
@@ -77,7 +79,7 @@ class VSLNetConfig:
             `extension_length` (this config's property) to `Trainer(..., extension_length=...)`. Default False.
         optimizer: `adam_weight_decay` (the code's BERT-style optimizer, spec §4.1, default) or `adam` (the
             paper's "Adam", spec §6 #9): bias-corrected Adam, β 0.9/0.999, ε 1e-8, no weight decay, same linear
-            schedule and global-norm clipping (`optimization.TF1Adam`, TF1's `tf.train.AdamOptimizer`). The L2 term
+            schedule and global-norm clipping (`optimizers.TF1Adam`, TF1's `tf.train.AdamOptimizer`). The L2 term
             is separate (`l2_mode`).
         use_char_embedding: GloVe ⊕ char-CNN query embedding (the code, default True). False: GloVe only, as the
             paper (spec §6 #11): no char-CNN and the query projection is Dense(300 → d).
@@ -102,18 +104,9 @@ class VSLNetConfig:
     """
 
     model: str = "vslnet"
-    hidden_dim: int = 128
-    num_heads: int = 8
-    word_dim: int = 300
-    char_dim: int = 50
-    drop_rate: float = 0.2
-    max_pos_len: int = 128
-    kernel_size: int = 7
-    num_conv_layers: int = 4
     predictor: str = "rnn"
     encoder: str = "cmf"
     interaction: str = "cqa"
-    lstm_implementation: str = "auto"
     highlight_lambda: float = 5.0
     extend: float = 0.1
     init_lr: float = 1e-4
@@ -122,7 +115,6 @@ class VSLNetConfig:
     clip_norm: float = 1.0
     l2_mode: str = "tf1"
     l2_scale: float = 3e-7
-    masked_conv: bool = False
     paper_span_loss: bool = False
     highlight_positive_weight: float = 2.0
     cqa_output_bias: bool = False
@@ -149,9 +141,10 @@ class VSLNetConfig:
         self.scales = [int(l) for l in self.scales]
         for name, allowed in (("model", MODELS), ("npm_ffn", NPM_FFNS), ("npm_label", NPM_LABELS),
                               ("clip_positions", CLIP_POSITIONS), ("split_padding", SPLIT_PADDINGS),
-                              ("multiscale_loss", MULTISCALE_LOSSES), ("predictor", PREDICTORS), ("encoder", ENCODERS),
-                              ("interaction", INTERACTIONS), ("l2_mode", L2_MODES), ("label_rule", LABEL_RULES),
-                              ("optimizer", OPTIMIZERS), ("lstm_implementation", LSTM_IMPLEMENTATIONS)):
+                              ("multiscale_loss", MULTISCALE_LOSSES), ("predictor", PREDICTORS),
+                              ("encoder", backbone.ENCODERS), ("interaction", backbone.INTERACTIONS),
+                              ("l2_mode", L2_MODES), ("label_rule", LABEL_RULES), ("optimizer", OPTIMIZERS),
+                              ("lstm_implementation", backbone.LSTM_IMPLEMENTATIONS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r}; expected one of {allowed}")
         if self.hidden_dim % self.num_heads:
@@ -170,6 +163,10 @@ class VSLNetConfig:
             if self.encoder != "cmf" or self.interaction != "cqa":
                 raise ValueError("vslnet_l is built on the cmf encoder and CQA (spec §5.2)")
         return self
+
+    def backbone_arguments(self):
+        return {**super().backbone_arguments(), "use_char_embedding": self.use_char_embedding,
+                "encoder": self.encoder, "interaction": self.interaction, "cqa_output_bias": self.cqa_output_bias}
 
     @property
     def is_multiscale(self):

@@ -1,7 +1,7 @@
 """The VSLNet family (VSLBase, VSLNet, VSLNet-L) in the registry of `common.registry`."""
 
 from common import registry
-from vslnet_tf import serving
+from vslnet_tf import parity, serving, tf1_checkpoint
 from vslnet_tf.config import MODELS, VSLNetConfig, apply_quirks
 from vslnet_tf.task import VSLNetTask
 
@@ -23,4 +23,5 @@ def initial_config(quirks, dataset=None):
 
 FAMILY = registry.register(registry.Family(
     name="vslnet", models=tuple(MODELS), config_class=VSLNetConfig, task_class=VSLNetTask,
-    serving_functions=serving.serving_functions, initial_config=initial_config, synthetic_defaults=SYNTHETIC_DEFAULTS))
+    serving_functions=serving.serving_functions, initial_config=initial_config, synthetic_defaults=SYNTHETIC_DEFAULTS, tf1_importer=tf1_checkpoint.IMPORTER,
+    parity=parity.HOOKS))

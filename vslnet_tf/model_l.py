@@ -48,6 +48,9 @@ class VSLNetL(VSLNet):
             max_pos_len=config.max_pos_len, kernel_size=config.kernel_size, num_conv_layers=config.num_conv_layers,
             dropout=config.drop_rate, masked_conv=config.masked_conv, name="nil_prediction")
 
+    checkpoint_moves = VSLNet.checkpoint_moves + (
+        ("nil_prediction/pooling/pooling_kernel", "nil_prediction/pooling/_kernel"),)
+
     @property
     def scales(self):
         """`(K_i, l_i)` per scale."""
@@ -55,8 +58,8 @@ class VSLNetL(VSLNet):
 
     def call(self, inputs, training=None):
         config = self.config
-        video, video_mask, query, query_mask = self.embed(inputs, training=training)
-        query = self.encoder(query, query_mask, training=training)
+        trunk = self.backbone(inputs, training=training, encode_video=False)
+        video, video_mask, query, query_mask = trunk["video"], trunk["video_mask"], trunk["query"], trunk["query_mask"]
         batch, length = ops.shape(video)[0], ops.shape(video)[1]
         per_scale = []
         for num_clips, clip_length in self.scales:
@@ -64,10 +67,10 @@ class VSLNetL(VSLNet):
             clips, clip_mask = clip_split.split_into_clips(video, video_mask, size, total)
             offsets = (clip_split.clip_offsets(batch, num_clips, size) if config.clip_positions == "global"
                        else None)
-            encoded = self.encoder(clips, clip_mask, training=training, position_offsets=offsets)
+            encoded = self.backbone.encoder(clips, clip_mask, training=training, position_offsets=offsets)
             clip_query = ops.repeat(query, num_clips, axis=0)
             clip_query_mask = ops.repeat(query_mask, num_clips, axis=0)
-            attended = self.interaction(encoded, clip_query, clip_mask, clip_query_mask, training=training)
+            attended = self.backbone.interact(encoded, clip_query, clip_mask, clip_query_mask, training=training)
             npm_features, nil_logits = self.nil_prediction(attended, clip_mask, position_offsets=offsets,
                                                            training=training)
             nil_logits = ops.reshape(nil_logits, (-1, num_clips))

@@ -5,7 +5,7 @@ from keras import ops
 from common import losses
 from common.data import pipeline
 from common.layers.span_decoding import span_decode
-from common.training import distribute, optimization
+from common.training import distribute, optimizers, schedules
 from common.training.task import Task
 from vslnet_tf import multiscale_inference
 from vslnet_tf.layers import clip_split
@@ -40,18 +40,18 @@ class VSLNetTask(Task):
         ε 1e-8, no weight decay); both with the linear-decay schedule and global-norm clipping after the all-reduce.
         """
         config = self.config
-        schedule = optimization.build_learning_rate(
+        schedule = schedules.build_learning_rate(
             "linear_decay", config.init_lr, total_steps=total_steps, warmup_proportion=config.warmup_proportion
         )
         if config.optimizer == "adam":
-            return optimization.build_optimizer("tf1_adam", schedule, epsilon=1e-8,
-                                                global_clipnorm=config.clip_norm or None)
-        return optimization.build_optimizer("adam_weight_decay", schedule, weight_decay=config.weight_decay,
-                                            global_clipnorm=config.clip_norm or None)
+            return optimizers.build_optimizer("tf1_adam", schedule, epsilon=1e-8,
+                                              global_clipnorm=config.clip_norm or None)
+        return optimizers.build_optimizer("adam_weight_decay", schedule, weight_decay=config.weight_decay,
+                                          global_clipnorm=config.clip_norm or None)
 
     def prepare_optimizer(self, optimizer, model):
         if self.config.optimizer == "adam_weight_decay":
-            optimizer.exclude_from_weight_decay(var_list=optimization.weight_decay_exclusions(model))
+            optimizer.exclude_from_weight_decay(var_list=optimizers.weight_decay_exclusions(model))
 
     @property
     def prediction_strategies(self):

@@ -520,7 +520,7 @@ def context_query_attention_entries(tf1, ours):
 
 def query_pooling_entries(tf1, ours):
     """`context_query_concat` → `QueryPooling`: the pooling vector `weight` and the `dense` projection."""
-    return [Entry(_join(tf1, "weight"), _join(ours, "pooling_kernel")),
+    return [Entry(_join(tf1, "weight"), _join(ours, "pooling/pooling_kernel")),
             *conv1d_entries(_join(tf1, "dense"), _join(ours, "projection"))]
 
 

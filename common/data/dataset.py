@@ -25,10 +25,8 @@ import tempfile
 
 import numpy as np
 
-from common.data import annotations
+from common.data import annotations, labels, tokenization
 from common.data import features as features_lib
-from common.data import labels
-from common.data import tokenization
 from common.data import vocab as vocab_lib
 from common.data.records import MissingFeaturesError
 

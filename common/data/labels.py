@@ -9,7 +9,6 @@ time grids are float32. Do not replace them by `floor(x + 0.5)`: labels would mo
 
 import numpy as np
 
-SOFT_LABEL_EPSILON = 1e-8
 # Seconds <-> clip indices (spec vslnet §2.5, §6 #1): the code's IoU-argmax with end time (a_e + 1)·T/N, or the
 # paper's Round(τ/T·N) with τ = a/N·T. Each pair of rules is one option: the two are inverses of each other only in
 # pairs (mixing them moves every predicted end by one clip).
@@ -163,23 +162,3 @@ def highlight_labels(start_index, end_index, length, padded_length, extend=0.1, 
     low, high = highlight_bounds(start_index, end_index, length, extend, extension_length)
     labels[low : high + 1] = 1
     return labels
-
-
-def soft_boundary_labels(index, padded_length):
-    """LPNet's relaxed boundary label of one boundary (spec lpnet §3), over the batch's padded length `T`.
-
-    Every entry is 1e-8; the two neighbours of `index` (when inside `[0, T)`) get `(1 − (T − 3)·1e-8 − 0.5) / 2`
-    and `index` gets 0.5, so the row sums to 1 when both neighbours exist. Computed in float64 and stored as
-    float32, as the original's numpy arrays are fed to a float32 placeholder.
-
-    Returns:
-        float32 array `[padded_length]`.
-    """
-    labels = np.full([padded_length], SOFT_LABEL_EPSILON, dtype=np.float64)
-    neighbour = (1.0 - (padded_length - 3) * SOFT_LABEL_EPSILON - 0.5) / 2.0
-    if index > 0:
-        labels[index - 1] = neighbour
-    if index < padded_length - 1:
-        labels[index + 1] = neighbour
-    labels[index] = 0.5
-    return labels.astype(np.float32)

@@ -27,7 +27,6 @@ A batch is a dict:
 | `char_ids` | `[B, m, W]` | int32 | `W` = longest word in the batch |
 | `start_index`, `end_index` | `[B]` | int32 | inclusive ground-truth clip indices (hard labels of VSLNet) |
 | `highlight_labels` | `[B, n]` | int32 | QGH targets with the extension rule |
-| `soft_start_labels`, `soft_end_labels` | `[B, n]` | float32 | LPNet's relaxed boundary labels over the padded `n` |
 | `duration` | `[B]` | float32 | seconds |
 """
 
@@ -46,18 +45,6 @@ def epoch_order(num_examples, seed, epoch):
 
 def _ragged_char_ids(examples):
     return tf.ragged.constant([ex["char_ids"] for ex in examples], dtype=tf.int32, ragged_rank=2)
-
-
-def _soft_labels(index, padded_length):
-    """Batched `labels.soft_boundary_labels`: `index` `[B]` → `[B, n]`, same float64 arithmetic."""
-    positions = tf.range(padded_length)[None, :]
-    index = index[:, None]
-    eps = tf.constant(labels.SOFT_LABEL_EPSILON, tf.float64)
-    neighbour = (1.0 - tf.cast(padded_length - 3, tf.float64) * eps - 0.5) / 2.0
-    values = tf.fill(tf.shape(positions + index), eps)
-    values = tf.where(tf.abs(positions - index) == 1, neighbour, values)
-    values = tf.where(positions == index, tf.constant(0.5, tf.float64), values)
-    return tf.cast(values, tf.float32)
 
 
 class ExampleFeatures:
@@ -109,7 +96,7 @@ def real_rows(batch):
 
 def make_dataset(examples, store, *, batch_size, max_pos_len, feature_dim, training, seed=0, epoch=0,
                  drop_remainder=False, extend=0.1, extension_length="code", skip_batches=0, num_replicas=1,
-                 replicas=(0,)):
+                 replicas=(0,), label_fn=None):
     """Batches of one split, for the replicas one input pipeline feeds.
 
     Args:
@@ -127,6 +114,8 @@ def make_dataset(examples, store, *, batch_size, max_pos_len, feature_dim, train
         num_replicas: replicas that share each global batch (`num_replicas_in_sync`).
         replicas: the replicas this pipeline feeds, in the order `tf.distribute` hands out its elements (the
             local replicas of one worker).
+        label_fn: optional `batch -> batch` in the graph, adding the labels only one model needs (the task's
+            `build_labels`, e.g. LPNet's soft boundary labels).
 
     Returns:
         a `tf.data.Dataset` of batch dicts (see the module docstring): for each global batch, one per replica
@@ -189,9 +178,7 @@ def make_dataset(examples, store, *, batch_size, max_pos_len, feature_dim, train
         low = batch.pop("highlight_start")[:, None]
         high = batch.pop("highlight_end")[:, None]
         batch["highlight_labels"] = tf.cast((positions >= low) & (positions <= high), tf.int32)
-        batch["soft_start_labels"] = _soft_labels(batch["start_index"], padded_length)
-        batch["soft_end_labels"] = _soft_labels(batch["end_index"], padded_length)
-        return batch
+        return label_fn(batch) if label_fn is not None else batch
 
     dataset = tf.data.Dataset.from_tensor_slices({
         "rows": tf.RaggedTensor.from_row_lengths(np.concatenate(rows or [np.zeros(0, np.int64)]),

@@ -11,6 +11,8 @@ here is bound by kernel launches. `run_lstm` computes a layer with either implem
 
 import tensorflow as tf
 
+from common.layers.backbone_config import LSTM_IMPLEMENTATIONS
+
 
 def lstm_sequence(inputs, kernel, recurrent_kernel, bias):
     """`keras.layers.LSTM(u, return_sequences=True)` (tanh, sigmoid, bias) from zero state, as one function.
@@ -56,10 +58,6 @@ def keras_lstm_sequence(lstm, inputs):
     """
     cell = lstm.cell
     return lstm_sequence(inputs, cell.kernel, cell.recurrent_kernel, cell.bias)
-
-
-#: How `run_lstm` computes an LSTM: `auto` resolves to one of the other two (`resolve_lstm_implementation`).
-LSTM_IMPLEMENTATIONS = ("auto", "keras", "sequence")
 
 
 def resolve_lstm_implementation(name, compute_dtype):

@@ -30,6 +30,11 @@ class Task(abc.ABC):
     def build_optimizer(self, total_steps):
         """The optimizer, with its learning-rate schedule over `total_steps` updates."""
 
+    def build_labels(self, batch):
+        """The training batch with the labels this task needs beyond the base batch (`common.data.pipeline`:
+        spans, highlight labels, masks), computed in the graph. Defaults to the base batch."""
+        return batch
+
     @abc.abstractmethod
     def compute_losses(self, model, batch, training):
         """Losses of one replica's batch as a dict of scalars; each is this replica's share of the global loss."""

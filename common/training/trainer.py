@@ -33,7 +33,7 @@ from tensorflow.core.framework import summary_pb2
 
 from common.data import labels, pipeline
 from common.evaluation import metrics as metrics_lib
-from common.training import distribute
+from common.training import checkpoint_layout, distribute
 
 PROTOCOLS = ("original", "clean")
 DTYPE_POLICIES = ("float32", "mixed_bfloat16")
@@ -323,8 +323,9 @@ class Trainer:
         # explicitly so that a resumed run draws the same dropout masks as an uninterrupted one.
         weight_ids = {id(v) for v in self.model.weights}
         rng_states = [v for v in self.model.variables if id(v) not in weight_ids]
-        self.checkpoint = tf.train.Checkpoint(model=self.model, optimizer=self.optimizer, step=self.step,
-                                              best_score=self.best_score, rng_states=rng_states)
+        self._checkpointed = {"optimizer": self.optimizer, "step": self.step, "best_score": self.best_score,
+                              "rng_states": rng_states}
+        self.checkpoint = tf.train.Checkpoint(model=self.model, **self._checkpointed)
         self.manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(checkpoint_root, "checkpoints"),
                                                   max_to_keep=config.keep_checkpoints, step_counter=self.step)
         self.best_manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(checkpoint_root, "best"),
@@ -373,7 +374,7 @@ class Trainer:
         """Restores the chief's latest checkpoint, if any, on every worker; returns its path or `None`."""
         path = tf.train.latest_checkpoint(os.path.join(self.run_dir, "checkpoints"))
         if path:
-            self.checkpoint.restore(path)
+            checkpoint_layout.restore(path, self.model, **self._checkpointed)
         step = int(self.step.numpy())
         if not distribute.same_on_every_worker(self.strategy, step):
             raise RuntimeError(
@@ -396,7 +397,8 @@ class Trainer:
                 self.train_examples, self.store, batch_size=self.config.batch_size,
                 max_pos_len=self.processed.meta["max_pos_len"], feature_dim=self.processed.feature_dim,
                 training=True, seed=self.config.seed, epoch=epoch, drop_remainder=self.config.drop_last_train,
-                extend=self.extend, extension_length=self.extension_length, skip_batches=skip, **replicas,
+                extend=self.extend, extension_length=self.extension_length, skip_batches=skip,
+                label_fn=self.task.build_labels, **replicas,
             ))
             if self._train_step is None:
                 self._train_step = self._build_train_step(dist.element_spec)

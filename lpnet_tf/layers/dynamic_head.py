@@ -44,9 +44,12 @@ class DynamicHead(keras.layers.Layer):
     Call arguments:
         roi_features: float tensor `(B, K, l, d)` (`TemporalRoIAlign`).
         training: bool, dropout is active only when `True`.
+        return_intermediates: also return the stages (for parity checks against the original).
 
     Returns:
-        float tensor `(B, K, d)`, G.
+        float tensor `(B, K, d)`, G; with `return_intermediates`, `(G, dict)` with `proposal_features` P̃ `(K, d)`,
+        `dynamic_conv_features` (the ReLU(LN6(...)) output, before the residual) `(B, K, d)` and `head_features`
+        G `(B, K, d)`.
 
     Example:
     >>> head = DynamicHead(num_proposals=3, hidden_dim=8, roi_length=4, num_heads=2, dynamic_dim=4)
@@ -130,7 +133,7 @@ class DynamicHead(keras.layers.Layer):
         attended = self.attention_block(features[None], training=training)  # (1, K, d)
         return self.layer_norm3(features[None] + self.dropout_layer(attended, training=training))[0]
 
-    def call(self, roi_features, training=None):
+    def call(self, roi_features, training=None, return_intermediates=False):
         d, e, length = self.hidden_dim, self.dynamic_dim, self.roi_length
         batch = ops.shape(roi_features)[0]
         proposals = self.proposal_features(training=training)  # (K, d)
@@ -143,7 +146,10 @@ class DynamicHead(keras.layers.Layer):
         x = ops.relu(self.layer_norm5(x))
         x = ops.reshape(x, (batch, self.num_proposals, length * d))
         x = ops.relu(self.layer_norm6(self.out_layer(x)))  # (B, K, d)
-        return self.layer_norm7(proposals[None] + self.dropout_layer(x, training=training))
+        head = self.layer_norm7(proposals[None] + self.dropout_layer(x, training=training))
+        if return_intermediates:
+            return head, {"proposal_features": proposals, "dynamic_conv_features": x, "head_features": head}
+        return head
 
     def compute_output_shape(self, roi_features_shape):
         return (roi_features_shape[0], self.num_proposals, self.hidden_dim)

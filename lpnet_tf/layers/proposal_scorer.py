@@ -3,8 +3,8 @@
 import keras
 from keras import ops
 
+from common.layers.attentive_pooling import AttentivePooling
 from common.layers.initializers import clone_initializer
-from common.layers.query_pooling import QueryPooling
 
 
 def l2_normalize(x, axis=-1, epsilon=1e-12):
@@ -14,19 +14,18 @@ def l2_normalize(x, axis=-1, epsilon=1e-12):
 
 
 @keras.saving.register_keras_serializable(package="nlvl")
-class ProposalScorer(QueryPooling):
+class ProposalScorer(keras.layers.Layer):
     """Predicted IoU ŝ of every proposal with the query (spec §8.5–8.6; TF1: `context_query_position_concat` and
     the scoring layers of `dynamic_head`).
 
-    - Own attention pooling of the query (`QueryPooling.pool`, own weights): q̄′ = Σ_j α′_j Q′_j.
+    - Own attentive pooling of the query (`AttentivePooling`, own weights): q̄′ = Σ_j α′_j Q′_j.
     - Fusion: F_bk = Dense(d → d, bias)(l2normalize(G_bk ⊙ q̄′_b)) (multiplication and L2 normalization, not the
       paper's concatenation, Eq. 5).
     - Scoring: ŝ_bk = sigmoid(Dense(h → 1, bias)(dropout(ReLU(LN8(Dense(d → h, bias)(F_bk)))))), h =
       `scoring_hidden_dim`. The original's L2 regularizer on the first Dense is never added to a loss (spec D6).
 
-    Reuses `QueryPooling`'s pooling vector and its `projection` Dense (here d → d instead of 2d → d).
-
-    Weights (TF1 name → ours): `dynamic_head/context_query_position_concat/weight [d, 1]` → `pooling_kernel`;
+    Weights (TF1 name → ours): `dynamic_head/context_query_position_concat/weight [d, 1]` →
+    `pooling/pooling_kernel`;
     `.../dense/kernel [1, d, d]`, `bias [1, 1, d]` → `projection/kernel [d, d]`, `bias [d]`;
     `dynamic_head/dense_1/*` → `score_hidden/*`; `dynamic_head/layer_norm8/*` → `layer_norm8/*`;
     `dynamic_head/dense_2/*` → `score_output/*`.
@@ -44,9 +43,11 @@ class ProposalScorer(QueryPooling):
         query: float tensor `(B, m, d)`, the encoded query Q′.
         query_mask: bool tensor `(B, m)`.
         training: bool, dropout is active only when `True`.
+        return_intermediates: also return the stages (for parity checks).
 
     Returns:
-        float32 `(B, K)` in (0, 1).
+        float32 `(B, K)` in (0, 1); with `return_intermediates`, `(scores, dict)` with `pooled_query` `(B, d)`,
+        `fused` `(B, K, d)` (after the projection) and `score_logits` `(B, K)`.
 
     Example:
     >>> scorer = ProposalScorer(8, scoring_hidden_dim=4)
@@ -56,7 +57,14 @@ class ProposalScorer(QueryPooling):
 
     def __init__(self, hidden_dim, scoring_hidden_dim=256, dropout=0.0, layer_norm_epsilon=1e-6,
                  kernel_initializer="glorot_uniform", **kwargs):
-        super().__init__(hidden_dim, kernel_initializer=kernel_initializer, **kwargs)
+        super().__init__(**kwargs)
+        self.hidden_dim = int(hidden_dim)
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.pooling = AttentivePooling(self.hidden_dim, kernel_initializer=clone_initializer(self.kernel_initializer),
+                                        dtype=self.dtype_policy, name="pooling")
+        self.projection = keras.layers.Dense(self.hidden_dim, use_bias=True,
+                                             kernel_initializer=clone_initializer(self.kernel_initializer),
+                                             dtype=self.dtype_policy, name="projection")
         self.scoring_hidden_dim = int(scoring_hidden_dim)
         self.dropout = float(dropout)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
@@ -71,20 +79,23 @@ class ProposalScorer(QueryPooling):
 
     def build(self, features_shape=None, query_shape=None, query_mask_shape=None):
         d = self.hidden_dim
-        self.pooling_kernel = self.add_weight(name="pooling_kernel", shape=(d, 1),
-                                              initializer=clone_initializer(self.kernel_initializer))
+        self.pooling.build((None, None, d))
         self.projection.build((None, None, d))
         self.score_hidden.build((None, None, d))
         self.layer_norm8.build((None, None, self.scoring_hidden_dim))
         self.score_output.build((None, None, self.scoring_hidden_dim))
 
-    def call(self, features, query, query_mask, training=None):
-        pooled = self.pool(query, query_mask)  # (B, d)
+    def call(self, features, query, query_mask, training=None, return_intermediates=False):
+        pooled = self.pooling(query, query_mask)  # (B, d)
         fused = l2_normalize(features * ops.cast(pooled[:, None, :], features.dtype))
         fused = self.projection(ops.cast(fused, self.compute_dtype))
         hidden = ops.relu(self.layer_norm8(self.score_hidden(fused)))
-        logits = self.score_output(self.dropout_layer(hidden, training=training))
-        return ops.sigmoid(ops.cast(ops.squeeze(logits, -1), "float32"))
+        logits = ops.cast(ops.squeeze(self.score_output(self.dropout_layer(hidden, training=training)), -1),
+                          "float32")
+        scores = ops.sigmoid(logits)
+        if return_intermediates:
+            return scores, {"pooled_query": pooled, "fused": fused, "score_logits": logits}
+        return scores
 
     def compute_output_shape(self, features_shape, query_shape=None, query_mask_shape=None):
         return tuple(features_shape[:-1])
@@ -93,6 +104,8 @@ class ProposalScorer(QueryPooling):
         config = super().get_config()
         config.update(
             {
+                "hidden_dim": self.hidden_dim,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "scoring_hidden_dim": self.scoring_hidden_dim,
                 "dropout": self.dropout,
                 "layer_norm_epsilon": self.layer_norm_epsilon,

@@ -62,81 +62,12 @@ class HighlightLossTest(TestCase):
         expected = sum(terms) / (5 + 1e-12)  # one normalization over all valid clips of the batch
         self.assertAllClose(loss, expected, atol=1e-6)
 
-    def test_lpnet_variant_clips_targets(self):
-        loss = float(losses.lpnet_highlight_loss(self.logits, self.labels, self.mask))
-        eps = 1e-7
-        terms = [
-            2 * self.bce(2.0, 1),
-            1 * self.bce(-1.0, eps),  # negatives: target 1e-7, weight still 1
-            2 * self.bce(0.5, 1),
-            1 * self.bce(-3.0, eps),
-            2 * self.bce(4.0, 1),
-        ]
-        self.assertAllClose(loss, sum(terms) / 5, atol=1e-6)
-        self.assertGreater(loss, float(losses.highlight_loss(self.logits, self.labels, self.mask)))
-
     def test_padding_is_ignored_and_finite(self):
         labels = self.labels.copy()
         labels[0, 3] = 1  # even a (wrong) positive label on padding contributes nothing
         loss = float(losses.highlight_loss(self.logits, labels, self.mask))
         self.assertTrue(np.isfinite(loss))
         self.assertAllClose(loss, float(losses.highlight_loss(self.logits, self.labels, self.mask)), atol=1e-7)
-
-
-class BoundaryKLTest(TestCase):
-    def setUp(self):
-        super().setUp()
-        rng = np.random.RandomState(0)
-        self.start = rng.normal(size=(3, 6)).astype("float32")
-        self.end = rng.normal(size=(3, 6)).astype("float32")
-        self.mask = np.array([[1, 1, 1, 1, 0, 0], [1] * 6, [1, 1, 1, 0, 0, 0]], bool)
-        labels = np.full((3, 6), 1e-8, "float32")
-        self.start_labels, self.end_labels = labels.copy(), labels.copy()
-        self.start_labels[:, 1], self.start_labels[:, 0], self.start_labels[:, 2] = 0.5, 0.25, 0.25
-        self.end_labels[:, 2], self.end_labels[:, 1], self.end_labels[:, 3] = 0.5, 0.25, 0.25
-
-    @staticmethod
-    def kl(logits, labels, length):
-        p = np.exp(log_softmax(logits[:length]))
-        p, q = np.clip(p, 1e-7, 1.0), np.clip(labels[:length].astype("float64"), 1e-7, 1.0)
-        return np.sum(q * np.log(q / p))
-
-    def test_first_sample_only(self):
-        loss = float(
-            losses.boundary_kl(self.start, self.end, self.start_labels, self.end_labels, self.mask)
-        )
-        expected = self.kl(self.start[0], self.start_labels[0], 4) + self.kl(self.end[0], self.end_labels[0], 4)
-        self.assertAllClose(loss, expected, atol=1e-5)
-        # The other samples do not matter.
-        start = self.start.copy()
-        start[1:] = 0.0
-        self.assertAllClose(
-            float(losses.boundary_kl(start, self.end, self.start_labels, self.end_labels, self.mask)),
-            loss,
-            atol=1e-6,
-        )
-
-    def test_all_samples(self):
-        loss = float(
-            losses.boundary_kl(
-                self.start, self.end, self.start_labels, self.end_labels, self.mask, first_sample_only=False
-            )
-        )
-        lengths = self.mask.sum(1)
-        expected = np.mean(
-            [
-                self.kl(self.start[b], self.start_labels[b], lengths[b])
-                + self.kl(self.end[b], self.end_labels[b], lengths[b])
-                for b in range(3)
-            ]
-        )
-        self.assertAllClose(loss, expected, atol=1e-5)
-
-    def test_masked_logits_give_the_same_value(self):
-        masked = np.where(self.mask, self.start, NEG)
-        a = losses.boundary_kl(masked, self.end, self.start_labels, self.end_labels, self.mask, False)
-        b = losses.boundary_kl(self.start, self.end, self.start_labels, self.end_labels, self.mask, False)
-        self.assertAllClose(float(a), float(b), atol=1e-6)
 
 
 class L2PenaltyTest(TestCase):

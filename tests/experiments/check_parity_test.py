@@ -1,6 +1,7 @@
-"""Tests of `experiments/check_parity.py` and `experiments/import_tf1.py`: full parity on the VSLNet and LPNet TF1
-fixtures (with `../shared`), the run directory and a trainer-style restore of it, the family detection, the
-comparison rules and the exit statuses."""
+"""Tests of `experiments/check_parity.py` (with the families' hooks, `vslnet_tf/parity.py`, `lpnet_tf/parity.py`)
+and `experiments/import_tf1.py`: full parity on the VSLNet and LPNet TF1 fixtures (with `../shared`) and on the
+committed transformer-predictor fixture, the run directory and a trainer-style restore of it, the family detection,
+the comparison rules and the exit statuses."""
 
 import json
 import pathlib
@@ -11,21 +12,26 @@ import pytest
 import tensorflow as tf
 
 from common.checkpoint_conversion import tf1_reader
+from common.training import run_loader
 from experiments import check_parity, import_tf1
+from lpnet_tf import parity as lpnet_parity
 from lpnet_tf.config import LPNetConfig
 from tests.vslnet_tf.tf1_checkpoint_test import SMALL_DATA, write_vslnet_checkpoint
+from vslnet_tf import parity as vslnet_parity
 from vslnet_tf.task import VSLNetTask
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-PER_FILE = 26 + len(check_parity.TASK_ROWS)  # 33 stored keys − 7 inputs, plus the task rows
+PER_FILE = 26 + len(vslnet_parity.TASK_ROWS)  # 33 stored keys − 7 inputs, plus the task rows
+TRANSFORMER_FIXTURE = REPO_ROOT / "tests" / "fixtures" / "vslnet_tf1_transformer"
 
 
 def test_parity_on_every_fixture(shared_dir):
-    rows = check_parity.check_fixture_dir(shared_dir / "fixtures" / "vslnet_tf1", in_memory=True)
+    fixture_dir = shared_dir / "fixtures" / "vslnet_tf1"
+    rows = check_parity.check_fixture_dir(fixture_dir, in_memory=True)
     failed = [f"{r.fixture}:{r.name} {r.max_abs:.3g} ({r.note})" for r in rows if not r.ok]
     assert not failed, "\n".join(failed)
-    assert len(rows) == PER_FILE * len(check_parity.FIXTURE_FILES)
-    for name in check_parity.FIXTURE_FILES:
+    assert len(rows) == PER_FILE * len(check_parity.fixture_files(fixture_dir))
+    for name in check_parity.fixture_files(fixture_dir):
         compared = {r.name for r in rows if r.fixture == name}
         for key in ("start_logits", "end_logits", "highlight_logits", "start_prob", "end_prob", "highlight_scores",
                     "start_index", "end_index", "localization_loss", "highlight_loss", "l2_loss", "total_loss"):
@@ -40,17 +46,18 @@ LPNET_REQUIRED = ("start_logits", "end_logits", "highlight_logits", "start_prob"
                   "scores", "iou_labels", "start_index", "end_index", "p_x", "p_y", "p_x__is_training",
                   "p_y__is_training", "reg_loss_mse", "iou_loss", "l1_loss", "regular", "my_loss", "highlight_loss",
                   "kl_loss", "reg_loss_total", "iou_loss__is_training", "l1_loss__is_training",
-                  "my_loss__is_training", *check_parity.LPNET_TASK_ROWS)
+                  "my_loss__is_training", *lpnet_parity.TASK_ROWS)
 
 
 @pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # Keras on numpy 2
 def test_lpnet_parity_on_every_fixture(shared_dir):
-    rows = check_parity.check_fixture_dir(shared_dir / "fixtures" / "lpnet_tf1", in_memory=True)
+    fixture_dir = shared_dir / "fixtures" / "lpnet_tf1"
+    rows = check_parity.check_fixture_dir(fixture_dir, in_memory=True)
     failed = [f"{r.fixture}:{r.name} {r.max_abs:.3g} ({r.note})" for r in rows if not r.ok]
     assert not failed, "\n".join(failed)
-    for name in check_parity.FIXTURE_FILES:
+    for name in check_parity.fixture_files(fixture_dir):
         compared = [r for r in rows if r.fixture == name]
-        assert len(compared) == LPNET_STORED[name] + len(check_parity.LPNET_TASK_ROWS), name
+        assert len(compared) == LPNET_STORED[name] + len(lpnet_parity.TASK_ROWS), name
         kinds = {r.name: r.kind for r in compared}
         for key in LPNET_REQUIRED:
             assert key in kinds, (name, key)
@@ -60,7 +67,7 @@ def test_lpnet_parity_on_every_fixture(shared_dir):
     batch = {r.name: r for r in rows if r.fixture == "fixture.npz"}
     for key in ("crop_features_first8", "dynamic_conv_features", "head_fused", "proposal_boxes_crop"):
         assert batch[key].kind == "array"
-    summary = check_parity.format_summary(rows)
+    summary = check_parity.format_summary(rows, lpnet_parity.SUMMARY_ORDER)
     assert summary.splitlines()[-1] == f"{len(rows)}/{len(rows)} comparisons within tolerance"
     assert summary.index("\nscores ") < summary.index("\nreg_loss_mse ") < summary.index("\nhead_fused ")
 
@@ -72,9 +79,40 @@ def test_lpnet_run_directory_parity(shared_dir, tmp_path):
                                           files=("fixture_single_3.npz",), model="lpnet")
     failed = [f"{r.fixture}:{r.name} {r.max_abs:.3g} ({r.note})" for r in rows if not r.ok]
     assert not failed, "\n".join(failed)
-    assert len(rows) == LPNET_STORED["fixture_single_3.npz"] + len(check_parity.LPNET_TASK_ROWS)
+    assert len(rows) == LPNET_STORED["fixture_single_3.npz"] + len(lpnet_parity.TASK_ROWS)
     written = json.loads((tmp_path / "run" / "config.json").read_text())
     assert written["model_family"] == "lpnet" and written["model"]["drop_rate"] == 0.0
+
+
+def test_transformer_predictor_parity():
+    """The committed transformer-predictor fixture (d = 32, 4 heads, which no shape shows: an override): every
+    stored key within tolerance, including the predictor's `start_features`/`end_features`."""
+    assert check_parity.fixture_family(TRANSFORMER_FIXTURE) == "vslnet"
+    rows = check_parity.check_fixture_dir(TRANSFORMER_FIXTURE, in_memory=True, overrides={"num_heads": 4})
+    failed = [f"{r.fixture}:{r.name} {r.max_abs:.3g} ({r.note})" for r in rows if not r.ok]
+    assert not failed, "\n".join(failed)
+    files = check_parity.fixture_files(TRANSFORMER_FIXTURE)
+    assert files == ("fixture.npz",) + tuple(f"fixture_single_{i}.npz" for i in range(4))
+    assert len(rows) == PER_FILE * len(files)  # the same 33 keys, no self-check row
+    by_name = {}
+    for row in rows:
+        by_name.setdefault(row.name, []).append(row)
+    for key in ("start_logits", "end_logits", "highlight_logits"):
+        assert {r.kind for r in by_name[key]} == {"masked logits"}
+        assert max(r.max_abs for r in by_name[key]) < 1e-4, key
+    for key in ("start_features", "end_features", "predictor_input", "vq_trilinear_score"):
+        assert max(r.max_abs for r in by_name[key]) < 1e-4, key
+    for key in ("start_index", "end_index", "task.start_index", "task.end_index"):
+        assert [r.max_abs for r in by_name[key]] == [0.0] * len(files), key
+    for key in ("start_rnn_output", "end_rnn_output"):
+        assert key not in by_name
+
+
+def test_fixture_files_sorted_by_index(tmp_path):
+    for name in ("fixture.npz", "fixture_single_10.npz", "fixture_single_2.npz", "fixture_single_0.npz"):
+        np.savez(tmp_path / name, x=np.zeros(1))
+    assert check_parity.fixture_files(tmp_path) == ("fixture.npz", "fixture_single_0.npz", "fixture_single_2.npz",
+                                                    "fixture_single_10.npz")
 
 
 def test_fixture_family(shared_dir):
@@ -90,7 +128,7 @@ def test_fixture_family(shared_dir):
 
 def test_lpnet_parity_needs_drop_rate_zero():
     with pytest.raises(ValueError, match="drop_rate 0"):
-        check_parity.run_lpnet(None, LPNetConfig(), {})
+        lpnet_parity.run(None, LPNetConfig(), {})
 
 
 def _trainer_style_restore(run_dir, config):
@@ -118,7 +156,7 @@ def _trainer_style_restore(run_dir, config):
 def test_run_directory_and_trainer_restore(tmp_path):
     prefix, original, _config = write_vslnet_checkpoint(str(tmp_path / "tf1"), seed=3)
     run_dir = tmp_path / "run"
-    lost = import_tf1.untracked_weights(original)
+    lost = run_loader.untracked_weights(original)
     if lost:
         # Until the layers holding sublayers in Python lists are fixed, the import refuses to write a run directory
         # whose checkpoint would silently lose those weights.
@@ -184,37 +222,45 @@ def test_import_main_lists_the_problems(tmp_path, monkeypatch, capsys):
 def test_comparison_rules():
     padded = np.float32(-1e30)
     row = check_parity.compare("f", "start_logits", np.array([1.0, padded], "float32"),
-                               np.array([1.00005, padded], "float32"), "start_logits", 1e-4, 1e-4)
+                               np.array([1.00005, padded], "float32"), "start_logits", 1e-4, 1e-4, "masked logits")
     assert row.ok and row.max_abs == pytest.approx(5e-5, rel=1e-2)
     row = check_parity.compare("f", "start_logits", np.array([1.0, 0.0], "float32"),
-                               np.array([1.0, padded], "float32"), "start_logits", 1e-4, 1e-4)
+                               np.array([1.0, padded], "float32"), "start_logits", 1e-4, 1e-4, "masked logits")
     assert not row.ok and "padded values differ" in row.note
     assert not check_parity.compare("f", "x", np.ones(3), np.ones(3) + 2e-4, "video_encoded", 1e-4, 1e-4).ok
-    assert not check_parity.compare("f", "start_index", np.array([1, 2]), np.array([1, 3]), "start_index", 1, 1).ok
-    assert check_parity.compare("f", "loss", np.float32(10.0005), np.float32(10.0), "loss", 1e-4, 1e-4).ok
-    assert not check_parity.compare("f", "loss", np.float32(10.002), np.float32(10.0), "loss", 1e-4, 1e-4).ok
+    assert not check_parity.compare("f", "start_index", np.array([1, 2]), np.array([1, 3]), "start_index", 1, 1,
+                                    "index").ok
+    assert check_parity.compare("f", "loss", np.float32(10.0005), np.float32(10.0), "loss", 1e-4, 1e-4, "loss").ok
+    assert not check_parity.compare("f", "loss", np.float32(10.002), np.float32(10.0), "loss", 1e-4, 1e-4, "loss").ok
     assert not check_parity.compare("f", "x", np.ones((2, 3)), np.ones((2, 4)), "video_encoded", 1, 1).ok
-    # LPNet keys: `<key>__<variant>` follows the rule of `<key>`.
-    assert check_parity.compare("f", "p_x", np.array([[-2]], "int32"), np.array([[-2]], "int32"),
-                                "p_x__is_training", 1e-4, 1e-4).kind == "index"
-    assert not check_parity.compare("f", "p_x", np.array([[3]]), np.array([[4]]), "p_x__decoded", 1, 1).ok
-    row = check_parity.compare("f", "my_loss", np.float32(0.76345), np.float32(0.763455), "my_loss__is_training",
-                               1e-4, 1e-4)
-    assert row.kind == "loss" and row.ok
-    assert not check_parity.compare("f", "kl_loss", np.float32(8.4), np.float32(8.394641), "kl_loss", 1e-4, 1e-4).ok
-    assert check_parity.compare("f", "scores", np.ones(4), np.ones(4), "scores__selected", 1e-4, 1e-4).kind == "array"
+
+
+def test_family_comparison_kinds():
+    """The rule of a reference key is its family's kind of the key before the first `__`."""
+    vslnet, lpnet = vslnet_parity.HOOKS.kinds, lpnet_parity.HOOKS.kinds
+    assert vslnet["start_logits"] == lpnet["start_logits"] == "masked logits"
+    assert vslnet["start_index"] == lpnet["p_x"] == "index"
+    assert vslnet["l2_loss"] == lpnet["my_loss"] == lpnet["highlight_loss"] == "loss"
+    assert "scores" not in lpnet and "start_rnn_output" not in vslnet  # arrays
+    assert set(lpnet_parity.TASK_ROWS.values()) - set(lpnet) == {"iou_loss__is_training", "my_loss__is_training",
+                                                                 "p_x__decoded", "p_y__decoded", "scores__selected",
+                                                                 "scores"}
+    assert vslnet_parity.HOOKS.import_overrides == {} and lpnet_parity.HOOKS.import_overrides == {"drop_rate": 0.0}
 
 
 def test_parity_main_exit_status(monkeypatch, capsys):
     fake_flags = types.SimpleNamespace(fixture="unused", model="auto", out=None, in_memory=True, details=True,
-                                       atol=1e-4, loss_rtol=1e-4)
+                                       atol=1e-4, loss_rtol=1e-4, num_heads=4, params_override='{"drop_rate": 0.0}')
     monkeypatch.setattr(check_parity, "flags", types.SimpleNamespace(FLAGS=fake_flags))
+    monkeypatch.setattr(check_parity, "fixture_family", lambda fixture_dir, model: "vslnet")
     good = check_parity.Row("fixture.npz", "start_logits", "start_logits", "masked logits", 1e-6, "abs 0.0001", True)
     bad = check_parity.Row("fixture_single_0.npz", "end_logits", "end_logits", "masked logits", 0.5, "abs 0.0001",
                            False)
-    monkeypatch.setattr(check_parity, "check_fixture_dir", lambda *args, **kwargs: [good])
+    calls = []
+    monkeypatch.setattr(check_parity, "check_fixture_dir", lambda *args, **kwargs: calls.append(kwargs) or [good])
     check_parity.main([])
     assert "1/1 comparisons within tolerance" in capsys.readouterr().out
+    assert calls[0]["overrides"] == {"drop_rate": 0.0, "num_heads": 4} and calls[0]["model"] == "vslnet"
     monkeypatch.setattr(check_parity, "check_fixture_dir", lambda *args, **kwargs: [good, bad])
     with pytest.raises(SystemExit) as raised:
         check_parity.main([])

@@ -3,6 +3,7 @@
 import numpy as np
 
 from common.data import labels
+from lpnet_tf import labels as lpnet_labels
 from lpnet_tf.config import LPNetConfig
 
 TINY = {"hidden_dim": 16, "num_heads": 2, "proposal_heads": 2, "char_dim": 8, "word_dim": 6, "max_pos_len": 32,
@@ -44,8 +45,8 @@ def make_batch(lengths=(9, 6, 4), spans=((1, 5), (0, 3), (2, 3)), pad=0, seed=0)
         "end_index": end,
         "highlight_labels": np.stack([labels.highlight_labels(s, e, n, width) for s, e, n in
                                       zip(start, end, lengths)]),
-        "soft_start_labels": np.stack([labels.soft_boundary_labels(s, width) for s in start]),
-        "soft_end_labels": np.stack([labels.soft_boundary_labels(e, width) for e in end]),
+        "soft_start_labels": np.stack([lpnet_labels.soft_boundary_labels(s, width) for s in start]),
+        "soft_end_labels": np.stack([lpnet_labels.soft_boundary_labels(e, width) for e in end]),
         "duration": lengths.astype("float32"),
         "example_index": np.arange(len(lengths), dtype="int32"),
     }

@@ -2,8 +2,8 @@ import dataclasses
 
 import pytest
 
-from common.layers import lstm_sequence
-from lpnet_tf.config import FIXED_QUIRKS, LSTM_IMPLEMENTATIONS, LPNetConfig, apply_quirks
+from common.layers.lstm_sequence import LSTM_IMPLEMENTATIONS
+from lpnet_tf.config import FIXED_QUIRKS, LPNetConfig, apply_quirks
 
 
 def test_defaults_are_the_code_constants():
@@ -47,7 +47,9 @@ def test_validate_rejects(changes):
         LPNetConfig(**changes).validate()
 
 
-def test_lstm_implementation_names_are_the_layers():
-    # config.py keeps its own copy of the names, without importing TensorFlow.
-    assert LSTM_IMPLEMENTATIONS == lstm_sequence.LSTM_IMPLEMENTATIONS
+def test_every_lstm_implementation_validates_and_others_do_not():
     assert LPNetConfig().lstm_implementation == "auto"
+    for name in LSTM_IMPLEMENTATIONS:
+        LPNetConfig(lstm_implementation=name).validate()
+    with pytest.raises(ValueError, match="lstm_implementation"):
+        LPNetConfig(lstm_implementation="cudnn").validate()

@@ -13,12 +13,13 @@ import tensorflow as tf
 from common.data import labels
 from common.data.tokenization import tokenize
 from common.export import saved_model
-from tests.test_case import reload_saved_model_in_fresh_process
+from common.training import run_loader
 from lpnet_tf import serving
 from lpnet_tf.config import LPNetConfig
 from lpnet_tf.model import LPNet
 from lpnet_tf.task import LPNetTask
 from tests.common.export.saved_model_test import FEATURE_DIM, MAX_POS_LEN, make_vocab, serving_cases
+from tests.test_case import reload_saved_model_in_fresh_process
 
 pytestmark = [pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
               # The one-clip, one-token case softmaxes over axes of size 1 (Keras warns).
@@ -100,11 +101,11 @@ def functions(run):
 
 def test_load_run_rebuilds_an_lpnet_run(run):
     run_dir, model, vocab = run
-    loaded = saved_model.load_run(str(run_dir), require_vocab=True)
+    loaded = run_loader.load_run(str(run_dir), require_vocab=True)
     assert isinstance(loaded.model, LPNet) and isinstance(loaded.config, LPNetConfig)
     assert isinstance(loaded.task, LPNetTask) and loaded.family == "lpnet" and loaded.model_name == "lpnet"
     assert loaded.vocab == vocab and (loaded.max_pos_len, loaded.feature_dim) == (MAX_POS_LEN, FEATURE_DIM)
-    assert saved_model.untracked_weights(model) == []
+    assert run_loader.untracked_weights(model) == []
     for got, expected in zip(loaded.model.weights, model.weights):
         np.testing.assert_array_equal(got.numpy(), expected.numpy())
     batch = ids_batch()
@@ -118,7 +119,7 @@ def test_load_run_refuses_unknown_families(run, tmp_path):
     other.mkdir()
     (other / "config.json").write_text(json.dumps(dict(config, model_family="tmlga")))
     with pytest.raises(ValueError, match="'tmlga'"):
-        saved_model.load_run(str(other))
+        run_loader.load_run(str(other))
 
 
 def test_serving_function_agrees_with_the_python_path(functions, run):

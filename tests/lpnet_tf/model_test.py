@@ -3,8 +3,9 @@ import numpy as np
 from absl.testing import parameterized
 from keras import ops
 
+from common.data.pipeline import dummy_inputs
 from lpnet_tf.config import apply_quirks
-from lpnet_tf.model import LPNet, dummy_inputs
+from lpnet_tf.model import LPNet
 from lpnet_tf.task import LPNetTask
 from tests.lpnet_tf.batches import FEATURE_DIM, data_info, make_batch, tiny_config
 from tests.test_case import TestCase

@@ -6,7 +6,7 @@ import tensorflow as tf
 from keras import ops
 
 from common.data import dataset, pipeline, synthetic
-from common.training import optimization
+from common.training import optimizers, schedules
 from common.training.trainer import Trainer, TrainerConfig
 from lpnet_tf.config import apply_quirks
 from lpnet_tf.task import LPNetTask
@@ -97,7 +97,7 @@ def test_trainer_step_updates_the_box_only_through_the_box_loss(tiny, tmp_path):
         if batch is None:
             batch = next(iter(pipeline.make_dataset(processed.splits["train"], trainer.store, batch_size=16,
                                                     max_pos_len=64, feature_dim=processed.feature_dim,
-                                                    training=True, seed=5)))
+                                                    training=True, seed=5, label_fn=trainer.task.build_labels)))
         variables = trainer.model.trainable_variables
         before = [v.numpy().copy() for v in variables]
         trainer._replica_step(batch)
@@ -140,10 +140,10 @@ def test_predict_step():
 def test_optimizer_and_schedule():
     task = LPNetTask(tiny_config())
     optimizer = task.build_optimizer(total_steps=1000)
-    assert isinstance(optimizer, optimization.TF1Adam)
+    assert isinstance(optimizer, optimizers.TF1Adam)
     assert (optimizer.epsilon, optimizer.global_clipnorm, optimizer.adam_double_count) == (1e-8, None, True)
     schedule = optimizer.learning_rate if callable(optimizer._learning_rate) else None
-    assert isinstance(optimizer._learning_rate, optimization.StaircaseExponentialDecay)
+    assert isinstance(optimizer._learning_rate, schedules.StaircaseExponentialDecay)
     assert optimizer._learning_rate.global_step_multiplier == 1 and schedule is not None
     model = task.build_model(data_info())
     task.prepare_optimizer(optimizer, model)

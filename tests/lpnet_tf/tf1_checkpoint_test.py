@@ -3,7 +3,6 @@ import pathlib
 import numpy as np
 import pytest
 
-from common import losses as common_losses
 from common.checkpoint_conversion import tf1_reader
 from lpnet_tf import losses, tf1_checkpoint
 from lpnet_tf.config import LPNetConfig, apply_quirks
@@ -71,7 +70,7 @@ def test_losses_and_selection_match_the_tf1_original(original):
     assert result["highlight"] == pytest.approx(float(fixture["highlight_loss"]), rel=1e-5)
     assert result["kl"] == pytest.approx(float(fixture["kl_loss"]), rel=1e-5)
     assert result["regular"] == pytest.approx(float(fixture["regular"]), rel=1e-5)
-    kl = common_losses.boundary_kl(outputs["start_logits"], outputs["end_logits"], batch["soft_start_labels"],
+    kl = losses.boundary_kl(outputs["start_logits"], outputs["end_logits"], batch["soft_start_labels"],
                                    batch["soft_end_labels"], batch["video_mask"])
     assert float(kl) == pytest.approx(float(fixture["kl_loss"]), rel=1e-5)
 

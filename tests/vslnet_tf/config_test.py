@@ -1,12 +1,10 @@
 import pytest
 
-from common.layers import lstm_sequence
-from vslnet_tf.config import LSTM_IMPLEMENTATIONS, VSLNetConfig
+from common.layers.lstm_sequence import LSTM_IMPLEMENTATIONS
+from vslnet_tf.config import VSLNetConfig
 
 
 def test_lstm_implementation():
-    # config.py keeps its own copy of the names, without importing TensorFlow.
-    assert LSTM_IMPLEMENTATIONS == lstm_sequence.LSTM_IMPLEMENTATIONS
     assert VSLNetConfig().lstm_implementation == "auto"
     for name in LSTM_IMPLEMENTATIONS:
         VSLNetConfig(lstm_implementation=name).validate()

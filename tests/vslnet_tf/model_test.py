@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tests.test_case import TestCase
 from common.data.pipeline import dummy_inputs
+from tests.test_case import TestCase
 from vslnet_tf.config import VSLNetConfig, apply_quirks
 from vslnet_tf.model import VSLNet
 from vslnet_tf.task import VSLNetTask
@@ -42,7 +42,7 @@ def test_parameter_count_matches_the_original(predictor, expected):
 
 def test_word_vectors_are_in_the_built_model():
     model, vectors = _model()
-    np.testing.assert_array_equal(model.word_embedding.word_table.numpy(), vectors)
+    np.testing.assert_array_equal(model.backbone.word_embedding.word_table.numpy(), vectors)
 
 
 def test_checkpoint_round_trip_restores_every_weight(tmp_path):
@@ -108,7 +108,7 @@ class LSTMImplementationTest(TestCase):
         models = []
         for implementation in ("sequence", "keras"):
             model, _ = _model(encoder="bilstm", hidden_dim=16, num_heads=2, lstm_implementation=implementation)
-            self.assertEqual((model.encoder.lstm_implementation, model.predictor.lstm_implementation),
+            self.assertEqual((model.backbone.encoder.lstm_implementation, model.predictor.lstm_implementation),
                              (implementation, implementation))
             models.append(model)
         models[1].set_weights(models[0].get_weights())

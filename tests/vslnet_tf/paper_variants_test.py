@@ -11,10 +11,10 @@ import pytest
 import tensorflow as tf
 
 from common.data import dataset, labels, pipeline, synthetic
-from common.training import optimization
+from common.training import optimizers
 from common.training import trainer as trainer_lib
 from vslnet_tf.config import VSLNetConfig
-from vslnet_tf.model import ConcatQueryPooling, VSLNet
+from vslnet_tf.model import VSLNet
 from vslnet_tf.task import VSLNetTask
 
 # Keras' `convert_to_numpy` on a TF variable triggers a NumPy 2 deprecation notice that is not ours.
@@ -54,12 +54,12 @@ def _interaction(model, batch):
     """V^q and Q̃ of `batch` (no dropout), by the model's own layers in the order of `VSLNet.call`."""
     video_mask = batch["video_mask"]
     query_mask = batch["word_ids"] != 0
-    query = model.word_embedding(batch["word_ids"], training=False)
+    query = model.backbone.word_embedding(batch["word_ids"], training=False)
     if model.config.use_char_embedding:
-        query = keras.ops.concatenate([query, model.char_embedding(batch["char_ids"], training=False)], -1)
-    query = model.encoder(model.query_projection(query), query_mask, training=False)
-    video = model.encoder(model.video_projection(batch["video_features"]), video_mask, training=False)
-    features = model.interaction(video, query, video_mask, query_mask, training=False)
+        query = keras.ops.concatenate([query, model.backbone.char_embedding(batch["char_ids"], training=False)], -1)
+    query = model.backbone.encoder(model.backbone.query_projection(query), query_mask, training=False)
+    video = model.backbone.encoder(model.backbone.video_projection(batch["video_features"]), video_mask, training=False)
+    features = model.backbone.interaction(video, query, video_mask, query_mask, training=False)
     return keras.ops.convert_to_numpy(features), keras.ops.convert_to_numpy(query)
 
 
@@ -114,11 +114,11 @@ def test_qgh_on_concat_highlights_the_2d_concat(predictor):
     model = _model(qgh_on_concat=True, predictor=predictor, **SMALL)
     batch = _batch()
     outputs = model(batch, training=False)
-    assert isinstance(model.query_pooling, ConcatQueryPooling)
+    assert not model.query_pooling.use_projection and not hasattr(model.query_pooling, "projection")
     assert tuple(model.highlighting.score.kernel.shape) == (32, 1)
     features, query = _interaction(model, batch)
     # h_Q: attentive pooling of Q̃ with w_p over the valid words (spec §3.7).
-    w_p = model.query_pooling.pooling_kernel.numpy()
+    w_p = model.query_pooling.pooling.pooling_kernel.numpy()
     alpha = np.where(batch["word_ids"] != 0, (query @ w_p)[..., 0], -1e30)
     alpha = np.exp(alpha - alpha.max(1, keepdims=True))
     alpha /= alpha.sum(1, keepdims=True)
@@ -142,7 +142,7 @@ def test_qgh_on_concat_highlights_the_2d_concat(predictor):
 
 def test_default_highlights_the_projected_features(default_model):
     model = default_model
-    assert not isinstance(model.query_pooling, ConcatQueryPooling) and not hasattr(model, "highlighted_projection")
+    assert model.query_pooling.use_projection and not hasattr(model, "highlighted_projection")
     assert tuple(model.highlighting.score.kernel.shape) == (16, 1)
     assert tuple(model.predictor.start_rnn.cell.kernel.shape) == (16, 64)
 
@@ -160,12 +160,12 @@ def test_paper_predictor_head_is_linear(default_model):
 def test_without_char_embedding_the_query_is_glove_only(default_model):
     model = _model(use_char_embedding=False, **SMALL)
     assert not hasattr(model, "char_embedding")
-    assert tuple(model.query_projection.kernel.shape) == (300, 16)
+    assert tuple(model.backbone.query_projection.kernel.shape) == (300, 16)
     batch = _batch()
     other = dict(batch, char_ids=np.random.default_rng(5).integers(0, NUM_CHARS, batch["char_ids"].shape))
     np.testing.assert_array_equal(model(batch)["start_logits"].numpy(), model(other)["start_logits"].numpy())
     default = default_model
-    assert tuple(default.query_projection.kernel.shape) == (400, 16)  # 300 GloVe + 100 char-CNN
+    assert tuple(default.backbone.query_projection.kernel.shape) == (400, 16)  # 300 GloVe + 100 char-CNN
     assert not np.array_equal(default(batch)["start_logits"].numpy(), default(other)["start_logits"].numpy())
 
 
@@ -198,7 +198,7 @@ def _one_step(config, theta, grad):
 def test_paper_optimizer_is_plain_bias_corrected_adam():
     theta, grad = np.array([1.0, -2.0]), np.array([0.5, -0.1])  # global norm < 1: no clipping
     optimizer, updated = _one_step(VSLNetConfig(optimizer="adam"), theta, grad)
-    assert isinstance(optimizer, optimization.TF1Adam)
+    assert isinstance(optimizer, optimizers.TF1Adam)
     assert optimizer.epsilon == 1e-8 and optimizer.global_clipnorm == 1.0
     m, v = 0.1 * grad, 0.001 * grad ** 2
     lr_t = 1e-4 * np.sqrt(1 - 0.999) / (1 - 0.9)  # bias correction at t = 1; no weight decay
@@ -208,7 +208,7 @@ def test_paper_optimizer_is_plain_bias_corrected_adam():
 def test_default_optimizer_is_the_codes_adam_weight_decay():
     theta, grad = np.array([1.0, -2.0]), np.array([0.5, -0.1])
     optimizer, updated = _one_step(VSLNetConfig(), theta, grad)
-    assert isinstance(optimizer, optimization.AdamWeightDecay)
+    assert isinstance(optimizer, optimizers.AdamWeightDecay)
     m, v = 0.1 * grad, 0.001 * grad ** 2
     u = m / (np.sqrt(v) + 1e-6) + 0.01 * theta  # no bias correction; decoupled decay
     np.testing.assert_allclose(updated, theta - 1e-4 * u, rtol=1e-6)

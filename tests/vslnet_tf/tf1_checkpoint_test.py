@@ -34,7 +34,7 @@ def write_vslnet_checkpoint(folder, seed=0, drop=(), extra=None, **config_fields
     config = VSLNetConfig(**{**SMALL, **config_fields})
     word_vectors = np.random.default_rng(seed).normal(size=(SMALL_DATA["num_words"] - 2, 300)).astype("float32")
     model = tf1_checkpoint.build_model(config, SMALL_DATA, word_vectors)
-    np.testing.assert_array_equal(model.word_embedding.word_table.numpy(), word_vectors)
+    np.testing.assert_array_equal(model.backbone.word_embedding.word_table.numpy(), word_vectors)
     arrays = tf1_reader.export_tf1_arrays(tf1_checkpoint.weight_table(config), tf1_reader.keras_weights(model))
     for name in list(arrays):
         if name != "word_embeddings/word_table":

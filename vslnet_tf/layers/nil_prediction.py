@@ -3,9 +3,9 @@
 import keras
 from keras import ops
 
+from common.layers.attentive_pooling import AttentivePooling
 from common.layers.feature_encoder import FeatureEncoder
 from common.layers.initializers import clone_initializer
-from common.layers.masking import mask_logits
 
 NPM_FFNS = ("linear", "mlp")
 
@@ -19,9 +19,9 @@ class NilPredictionModule(keras.layers.Layer):
 
     - Enc_NPM ([OPEN-4]): with `own_encoder`, a `FeatureEncoder` with its own weights and the shared encoder's
       architecture (spec §3.5); without, Ĉ = C^q (the ReLER port pools the cross-modal features directly).
-    - Self-attentive pooling: the kernel-1 Conv1D is a Dense(d → 1) without bias (a bias is a no-op under the
-      softmax), masked softmax over the clip's valid positions (an all-padding clip gets uniform weights; its
-      score is discarded by `normalize_nil_scores`).
+    - Self-attentive pooling (`AttentivePooling`): the paper's kernel-1 Conv1D(d → 1) without bias (a bias is a
+      no-op under the softmax), masked softmax over the clip's valid positions (an all-padding clip gets uniform
+      weights; its score is discarded by `normalize_nil_scores`).
     - FFN ([OPEN-5]): `linear` = Dense(d → 1, bias); `mlp` = Dense(d → d, ReLU), Dense(d → 1).
 
     Args:
@@ -75,7 +75,8 @@ class NilPredictionModule(keras.layers.Layer):
                                           kernel_size=self.kernel_size, num_conv_layers=self.num_conv_layers,
                                           dropout=self.dropout, masked_conv=self.masked_conv,
                                           dtype=self.dtype_policy, name="npm_encoder")
-        self.pooling = dense(1, "pooling", use_bias=False)
+        self.pooling = AttentivePooling(self.hidden_dim, kernel_initializer=clone_initializer(self.kernel_initializer),
+                                        dtype=self.dtype_policy, name="pooling")
         if self.ffn == "mlp":
             self.ffn_hidden = dense(self.hidden_dim, "ffn_hidden", activation="relu")
         self.ffn_output = dense(1, "ffn_output")
@@ -94,8 +95,7 @@ class NilPredictionModule(keras.layers.Layer):
         encoded = clip_features
         if self.own_encoder:
             encoded = self.encoder(clip_features, clip_mask, training=training, position_offsets=position_offsets)
-        weights = ops.softmax(mask_logits(ops.squeeze(self.pooling(encoded), -1), clip_mask), axis=-1)
-        pooled = ops.sum(ops.expand_dims(ops.cast(weights, encoded.dtype), -1) * encoded, axis=1)  # h_k [B·K, d]
+        pooled = self.pooling(encoded, clip_mask)  # h_k [B·K, d]
         if self.ffn == "mlp":
             pooled = self.ffn_hidden(pooled)
         return encoded, ops.cast(ops.squeeze(self.ffn_output(pooled), -1), "float32")

@@ -92,19 +92,6 @@ class TestHighlight:
         np.testing.assert_array_equal(labels.highlight_labels(0, 5, 12, 12), [1] * 7 + [0] * 5)
 
 
-class TestSoftBoundaryLabels:
-    def test_values(self):
-        eps = 1e-8
-        nb = (1 - 2 * eps - 0.5) / 2
-        np.testing.assert_array_equal(labels.soft_boundary_labels(0, 5), np.float32([0.5, nb, eps, eps, eps]))
-        np.testing.assert_array_equal(labels.soft_boundary_labels(2, 5), np.float32([eps, nb, 0.5, nb, eps]))
-        np.testing.assert_array_equal(labels.soft_boundary_labels(4, 5), np.float32([eps, eps, eps, nb, 0.5]))
-
-    def test_sums_to_one_with_both_neighbours(self):
-        row = labels.soft_boundary_labels(3, 40).astype(np.float64)
-        assert abs(row.sum() - 1.0) < 1e-6
-
-
 class TestPaperRoundRule:
     """Spec vslnet §6 #1: `rule="round"` is a = clip(round_half_even(τ/T·n), 0, n − 1); τ = a/n·T back."""
 

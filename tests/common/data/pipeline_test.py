@@ -59,9 +59,6 @@ def test_padding_masks_and_labels_per_batch(data):
             np.testing.assert_array_equal(
                 batch["highlight_labels"][b], labels.highlight_labels(ex["start_index"], ex["end_index"], v_len, n)
             )
-            np.testing.assert_array_equal(batch["soft_start_labels"][b],
-                                          labels.soft_boundary_labels(ex["start_index"], n))
-            np.testing.assert_array_equal(batch["soft_end_labels"][b], labels.soft_boundary_labels(ex["end_index"], n))
             assert batch["start_index"][b] == ex["start_index"] and batch["duration"][b] == np.float32(ex["duration"])
 
 

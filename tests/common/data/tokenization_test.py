@@ -113,8 +113,8 @@ def test_matches_word_tokenize_on_a_random_sample():
 @requires_reference
 def test_parameters_match_the_english_model():
     params = punkt.load_punkt_params(nltk.data.find("tokenizers/punkt_tab/english/"))
-    assert tokenization.ENGLISH_ABBREVIATIONS == params.abbrev_types
+    assert params.abbrev_types == tokenization.ENGLISH_ABBREVIATIONS
     starters = {
         word for word, flag in params.ortho_context.items() if flag & punkt._ORTHO_BEG_LC and not flag & punkt._ORTHO_UC
     }
-    assert tokenization.ENGLISH_LOWERCASE_SENTENCE_STARTERS == starters
+    assert starters == tokenization.ENGLISH_LOWERCASE_SENTENCE_STARTERS

@@ -47,7 +47,7 @@ def test_temporal_iou_rejects_bad_shape():
 
 def test_thresholds_are_inclusive():
     # IoUs 0.3, 0.5, 0.7 exactly and 0.29, against the ground truth [0, 10].
-    ground_truth = {q: (0.0, 10.0, 30.0) for q in "abcd"}
+    ground_truth = dict.fromkeys("abcd", (0.0, 10.0, 30.0))
     predictions = {"a": (0.0, 3.0), "b": (0.0, 5.0), "c": (0.0, 7.0), "d": (0.0, 2.9)}
     result = metrics.evaluate_predictions(predictions, ground_truth)
     assert result["r1_iou03"] == 75.0
@@ -59,7 +59,7 @@ def test_thresholds_are_inclusive():
 
 
 def test_recall_at_5():
-    ground_truth = {q: (0.0, 10.0, 60.0) for q in "abc"}
+    ground_truth = dict.fromkeys("abc", (0.0, 10.0, 60.0))
     far, hit = (20.0, 30.0), (0.0, 8.0)  # IoU 0 and 0.8
     predictions = {
         "a": [far, far, hit],  # hit at rank 3, fewer than 5 predictions: scored on the 3 it has

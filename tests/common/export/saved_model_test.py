@@ -20,9 +20,10 @@ from common.data import labels
 from common.data import vocab as vocab_lib
 from common.data.tokenization import tokenize
 from common.export import saved_model
-from tests.test_case import reload_saved_model_in_fresh_process
 from common.export.text_graph import graph_tokenize
 from common.layers.span_decoding import span_decode
+from common.training import run_loader
+from tests.test_case import reload_saved_model_in_fresh_process
 from vslnet_tf.config import VSLNetConfig
 from vslnet_tf.task import VSLNetTask
 
@@ -313,13 +314,13 @@ def _ids_batch():
 
 def test_checkpoints_hold_every_weight(run, tmp_path):
     # Keras 3 hides sublayers kept only in Python lists from tf.train.Checkpoint; the layers assign them to attributes.
-    assert saved_model.untracked_weights(run[1]) == []
-    assert saved_model.untracked_weights(make_run_dir(tmp_path, model="vslbase")[1]) == []
+    assert run_loader.untracked_weights(run[1]) == []
+    assert run_loader.untracked_weights(make_run_dir(tmp_path, model="vslbase")[1]) == []
 
 
 def test_load_run_restores_the_checkpoint(run):
     run_dir, model, vocab = run
-    loaded = saved_model.load_run(str(run_dir))
+    loaded = run_loader.load_run(str(run_dir))
     assert loaded.checkpoint.endswith("checkpoints/ckpt-1") and loaded.vocab == vocab
     assert (loaded.max_pos_len, loaded.feature_dim, loaded.config.model) == (MAX_POS_LEN, FEATURE_DIM, "vslnet")
     batch = _ids_batch()
@@ -332,7 +333,7 @@ def test_load_run_prefers_the_best_checkpoint(tmp_path):
     for weight in model.trainable_weights:
         weight.assign(weight + 0.5)
     tf.train.Checkpoint(model=model).save(str(run_dir / "best" / "ckpt"))
-    loaded = saved_model.load_run(str(run_dir))
+    loaded = run_loader.load_run(str(run_dir))
     assert "best" in loaded.checkpoint
     for got, expected in zip(loaded.model.weights, model.weights):
         np.testing.assert_array_equal(got.numpy(), expected.numpy())
@@ -340,9 +341,9 @@ def test_load_run_prefers_the_best_checkpoint(tmp_path):
 
 def test_load_run_refuses_weights_a_checkpoint_cannot_hold(run, monkeypatch):
     run_dir, _, _ = run
-    monkeypatch.setattr(saved_model, "untracked_weights", lambda model: ["vslnet/char_embeddings/conv_0/kernel"])
+    monkeypatch.setattr(run_loader, "untracked_weights", lambda model: ["vslnet/char_embeddings/conv_0/kernel"])
     with pytest.raises(ValueError, match="does not track 1 of the model's weights"):
-        saved_model.load_run(str(run_dir))
+        run_loader.load_run(str(run_dir))
 
 
 def test_saved_model_round_trip_in_a_fresh_process(run, functions, tmp_path):
@@ -375,6 +376,6 @@ def test_export_run_needs_a_vocabulary(tmp_path):
     (run_dir / "config.json").write_text(json.dumps(config))
     os.remove(run_dir / "data" / "vocab.json")  # an imported TF1 run without --vocab
     with pytest.raises(ValueError, match="vocab.json"):
-        saved_model.load_run(str(run_dir), require_vocab=True)
+        run_loader.load_run(str(run_dir), require_vocab=True)
     with pytest.raises(ValueError, match="vocab.json"):
         saved_model.export_run(str(run_dir), str(tmp_path / "out"))

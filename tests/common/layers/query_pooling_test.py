@@ -31,7 +31,7 @@ class QueryPoolingTest(TestCase):
         out, pooled = layer(**self.inputs(), return_pooled=True)
         layer.projection.bias.assign(np.arange(4, dtype="float32"))
         out = layer(**self.inputs())
-        w = ops.convert_to_numpy(layer.pooling_kernel)[:, 0]
+        w = ops.convert_to_numpy(layer.pooling.pooling_kernel)[:, 0]
         logits = self.query @ w
         logits = np.where(self.query_mask, logits, -1e30)
         alphas = np.exp(logits - logits.max(1, keepdims=True))

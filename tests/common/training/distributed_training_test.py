@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from common.data import dataset, synthetic
-from common.export import saved_model
+from common.training import run_loader
 
 REPO_ROOT = str(pathlib.Path(__file__).resolve().parents[3])
 SOFTMAX_SHIFT_BIASES = ("/key/bias", "start_dense/bias", "end_dense/bias")
@@ -207,7 +207,7 @@ def test_two_workers_train_as_one_process_write_only_the_chiefs_files_and_resume
     metrics = {name: json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("workers", "single")}
     for key in ("r1_iou03", "r1_iou05", "r1_iou07", "miou", "count", "steps"):
         assert metrics["workers"][key] == metrics["single"][key], key
-    weights = {name: {v.path: v.numpy() for v in saved_model.load_run(
+    weights = {name: {v.path: v.numpy() for v in run_loader.load_run(
         str(tmp_path / name), checkpoint=str(tmp_path / name / "checkpoints" / "ckpt-6")).model.trainable_variables}
         for name in ("workers", "single")}
     assert_same_weights(weights["single"], weights["workers"])

@@ -78,7 +78,7 @@ def test_mixed_bfloat16_computes_in_bfloat16_and_keeps_float32_variables_and_los
     _, processed = tiny
     trainer = _trainer(processed, tmp_path, max_steps=3, epochs=1, dtype_policy="mixed_bfloat16")
     assert keras.mixed_precision.dtype_policy().name == "float32"  # the global policy is restored
-    assert trainer.model.video_projection.compute_dtype == "bfloat16"
+    assert trainer.model.backbone.video_projection.compute_dtype == "bfloat16"
     assert {v.dtype for v in trainer.model.trainable_variables} == {"float32"}
     before = [v.numpy().copy() for v in trainer.model.trainable_variables]
     result = trainer.train()

@@ -47,6 +47,20 @@ class DynamicHeadTest(TestCase):
                 z = np.maximum(layer_norm(dense(z.reshape(-1), head.out_layer), head.layer_norm6), 0)
                 np.testing.assert_allclose(out[b, k], layer_norm(proposals[k] + z, head.layer_norm7), atol=1e-4)
 
+    def test_return_intermediates(self):
+        head = DynamicHead(**self.kwargs)
+        out = ops.convert_to_numpy(head(self.rois))
+        again, stages = head(self.rois, return_intermediates=True)
+        np.testing.assert_array_equal(ops.convert_to_numpy(again), out)  # the default output is unchanged
+        np.testing.assert_array_equal(ops.convert_to_numpy(stages["head_features"]), out)
+        proposals = ops.convert_to_numpy(stages["proposal_features"])
+        np.testing.assert_array_equal(proposals, ops.convert_to_numpy(head.proposal_features()))
+        # G = LN7(P̃ + Z) without dropout: the dynamic-conv features are the Z of the residual.
+        z = ops.convert_to_numpy(stages["dynamic_conv_features"])
+        self.assertEqual(z.shape, (2, 3, 8))
+        self.assertTrue(np.all(z >= 0))  # after the ReLU
+        np.testing.assert_allclose(out, layer_norm(proposals[None] + z, head.layer_norm7), atol=1e-5)
+
     def test_without_mhsa_proposal_features_are_the_table(self):
         head = DynamicHead(**self.kwargs, use_mhsa=False)
         head.build()

@@ -32,7 +32,7 @@ class NilPredictionModuleTest(TestCase):
     def test_pooling_is_an_attention_weighted_mean(self):
         npm = NilPredictionModule(2, own_encoder=False)
         npm.build((1, 3, 2))
-        npm.pooling.kernel.assign([[0.0], [0.0]])  # uniform attention
+        npm.pooling.pooling_kernel.assign([[0.0], [0.0]])  # uniform attention
         npm.ffn_output.kernel.assign([[1.0], [2.0]])
         npm.ffn_output.bias.assign([0.5])
         features = np.array([[[1.0, 2.0], [3.0, 4.0], [9.0, 9.0]]], "float32")

@@ -1,12 +1,10 @@
-"""Optimizers and learning-rate schedules of the original VSLNet and LPNet code, as Keras 3 objects.
+"""Optimizers of the original VSLNet and LPNet code, as Keras 3 objects.
 
 | original (TF1) | here |
 |---|---|
 | VSLNet `model/ops.py::AdamWeightDecayOptimizer` (BERT style, no bias correction) | `AdamWeightDecay` |
 | VSLNet `create_optimizer`: `tf.clip_by_global_norm(grads, 1.0)` | `global_clipnorm=1.0` of either optimizer |
-| VSLNet `create_optimizer`: `polynomial_decay(power=1)` + optional warmup | `LinearDecayWithWarmup` |
 | LPNet `run_*.py`: one `tf.train.AdamOptimizer` shared by two `minimize` ops | `TF1Adam(adam_double_count=True)` |
-| LPNet `run_*.py`: `exponential_decay(1e-4, global_step, 100000, 0.9, staircase=True)` | `StaircaseExponentialDecay` |
 
 Each optimizer runs the original's float32 operations in the original's order. On CPU, outside XLA, the tests
 find `AdamWeightDecay` bitwise equal to a float32 replay of the original graph's operations, and `TF1Adam`
@@ -14,21 +12,12 @@ bitwise equal to `tf.compat.v1.train.AdamOptimizer` (dense and sparse gradients,
 counting). Keras' own classes are not: `keras.optimizers.AdamW` applies bias correction and decays with
 `θ -= θ·wd·lr` before the Adam step (spec vslnet §7.5), and `keras.optimizers.Adam` rounds `1 − β` in float64
 and computes `β^t` with `pow`, while TF1's kernel subtracts in float32 and multiplies float32 power accumulators
-once per `minimize`.
+once per `minimize`. Under `tf.distribute`, both sum the replicas' gradients and then clip them, as one device
+would (`common.training.gradients`).
 
-**Summing and clipping under `tf.distribute`.** On one device, Keras 3's `global_clipnorm` gives the same floats
-as `tf.clip_by_global_norm`. But its TF backend applies it to each replica's *local* gradients, before the
-all-reduce, so with two replicas the norm that is clipped is not the batch's norm. And its all-reduce sends
-`tf.IndexedSlices` gradients (embedding rows) through an all-gather whose row count differs between replicas and
-steps, which crashes TensorFlow's collective ring (segfault in `RingGatherer`, or `UnavailableError` across
-workers). Both optimizers here take the sum over: `all_reduce_gradients` densifies each replica's slices (one
-`unsorted_segment_sum`, what the update does with them anyway) and sums fixed-shape tensors; then
-`tf.clip_by_global_norm`, the function the original calls, clips all gradients of the step after the sum. Its
-norm keeps the original's quirk for slices, which are normed as given, duplicates not summed: each replica
-contributes the squared norm of its own slices' values, and these sum to the global batch's. The result is the
-single-device result for the same global batch, to float32 rounding of the sums' order. On one replica nothing
-is densified or summed, so the single-device floats are unchanged. `clipnorm`/`clipvalue` keep Keras'
-per-replica behaviour.
+**Private Keras methods.** Keras has no public hooks for what these classes change, so they override or call a
+few private members of `keras.optimizers.Optimizer` (each marked where it is used); `setup.py` bounds Keras to
+the versions they are tested with.
 
 **Order of calls.** Create the optimizer under `strategy.scope()`, declare the roles
 (`exclude_from_weight_decay`, `mark_first_update`), then `build(model.trainable_variables)`; the roles are fixed
@@ -40,94 +29,11 @@ import re
 import keras
 import tensorflow as tf
 
-__all__ = [
-    "AdamWeightDecay",
-    "TF1Adam",
-    "LinearDecayWithWarmup",
-    "StaircaseExponentialDecay",
-    "warmup_steps_from_proportion",
-    "weight_decay_exclusions",
-    "build_learning_rate",
-    "build_optimizer",
-]
+from common.training.gradients import AllReduceThenClipMixin
+
+__all__ = ["AdamWeightDecay", "TF1Adam", "build_optimizer", "weight_decay_exclusions"]
 
 _LAYER_NORM_CLASS_NAME = re.compile(r"layer_?norm", re.IGNORECASE)
-
-
-# === Summing and clipping across replicas ===
-
-
-def all_reduce_gradients(grads):
-    """The cross-replica sums of one replica's gradients, with slices made dense first (module docstring).
-
-    Args:
-        grads: this replica's gradients (tensors, `tf.IndexedSlices` or `None`), in a replica context.
-
-    Returns:
-        `(summed, slices_squared_norm)`: the summed gradients in the order given (`None` stays `None`; a
-        gradient that was `tf.IndexedSlices` comes back as `tf.IndexedSlices` over every row, so the optimizer's
-        sparse path still runs), and the sum over replicas of the squared norms of the slices' values (`None`
-        without slices). On one replica, `(grads, None)` unchanged.
-    """
-    context = tf.distribute.get_replica_context()
-    if context is None or context.num_replicas_in_sync == 1:
-        return list(grads), None
-    present = [g for g in grads if g is not None]
-    slices = [g for g in present if isinstance(g, tf.IndexedSlices)]
-    dense = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in present]
-    squared_norm = [tf.add_n([tf.reduce_sum(tf.square(tf.cast(g.values, tf.float32))) for g in slices])] if slices \
-        else []
-    reduced = context.all_reduce(tf.distribute.ReduceOp.SUM, dense + squared_norm)
-    summed, position = [], 0
-    for g in grads:
-        if g is None:
-            summed.append(None)
-            continue
-        value = reduced[position]
-        position += 1
-        if isinstance(g, tf.IndexedSlices):
-            value = tf.IndexedSlices(value, tf.range(tf.shape(value, out_type=tf.int64)[0]),
-                                     tf.shape(value, out_type=tf.int64))
-        summed.append(value)
-    return summed, (reduced[-1] if slices else None)
-
-
-def clip_summed_gradients(grads, clip_norm, slices_squared_norm=None):
-    """`tf.clip_by_global_norm` of summed gradients; with `slices_squared_norm` (from `all_reduce_gradients`) the
-    norm of gradients that were slices is that of their values as given, as on one device."""
-    if slices_squared_norm is None:
-        return tf.clip_by_global_norm(grads, clip_norm)[0]
-    squares = [tf.reduce_sum(tf.square(tf.cast(g, tf.float32))) for g in grads
-               if g is not None and not isinstance(g, tf.IndexedSlices)]
-    norm = tf.sqrt(tf.add_n(squares + [slices_squared_norm]))
-    return tf.clip_by_global_norm(grads, clip_norm, use_norm=norm)[0]
-
-
-class _AllReduceThenClipMixin:
-    """Replaces Keras' cross-replica sum and moves its `global_clipnorm` after that sum (module docstring).
-
-    Keras 3's TF backend calls `_clip_gradients` on the local gradients and all-reduces them later, inside
-    `_backend_update_step` (`keras/src/backend/tensorflow/optimizer.py`). This mixin turns the first into a
-    no-op and repeats the three lines of the second with `all_reduce_gradients` for the sum and
-    `clip_summed_gradients` between the sum and the update.
-    """
-
-    def _clip_gradients(self, grads):
-        if self.global_clipnorm and self.global_clipnorm > 0:
-            return grads  # Deferred to `_backend_update_step`, after the all-reduce.
-        return super()._clip_gradients(grads)
-
-    def _backend_update_step(self, grads, trainable_variables, learning_rate):
-        trainable_variables = [v.value if isinstance(v, keras.Variable) else v for v in trainable_variables]
-        grads, slices_squared_norm = all_reduce_gradients(grads)
-        if self.global_clipnorm and self.global_clipnorm > 0:
-            grads = clip_summed_gradients(grads, self.global_clipnorm, slices_squared_norm)
-        tf.__internal__.distribute.interim.maybe_merge_call(
-            self._distributed_tf_update_step,
-            self._distribution_strategy,
-            [(g, v) for g, v in zip(grads, trainable_variables) if g is not None],
-            learning_rate,
-        )
 
 
 def _handle(variable):
@@ -141,7 +47,7 @@ def _handle(variable):
 
 
 @keras.saving.register_keras_serializable(package="nlvl")
-class AdamWeightDecay(_AllReduceThenClipMixin, keras.optimizers.Optimizer):
+class AdamWeightDecay(AllReduceThenClipMixin, keras.optimizers.Optimizer):
     """BERT-style Adam with decoupled weight decay and no bias correction (spec vslnet §4.1, §7.5).
 
     The original is `model/ops.py::AdamWeightDecayOptimizer` of VSLNet. For every variable θ with gradient g
@@ -170,14 +76,15 @@ class AdamWeightDecay(_AllReduceThenClipMixin, keras.optimizers.Optimizer):
         beta_2: second-moment decay. Defaults to `0.999`.
         epsilon: added to √v. Defaults to `1e-6`.
         global_clipnorm: clip all gradients of a step together to this global norm, after the cross-replica
-            sum, with `tf.clip_by_global_norm` (module docstring). The original uses `1.0`. Defaults to `None`.
+            sum, with `tf.clip_by_global_norm` (`common.training.gradients`). The original uses `1.0`. Defaults
+            to `None`.
         name: optimizer name. Defaults to `"adam_weight_decay"`.
         **kwargs: other `keras.optimizers.Optimizer` arguments.
 
     Example:
     ```python
     with strategy.scope():
-        optimizer = AdamWeightDecay(LinearDecayWithWarmup(1e-4, total_steps), global_clipnorm=1.0)
+        optimizer = AdamWeightDecay(schedules.LinearDecayWithWarmup(1e-4, total_steps), global_clipnorm=1.0)
         optimizer.exclude_from_weight_decay(var_list=weight_decay_exclusions(model))
         optimizer.build(model.trainable_variables)
     ```
@@ -225,6 +132,7 @@ class AdamWeightDecay(_AllReduceThenClipMixin, keras.optimizers.Optimizer):
         """
         if self.built:
             raise ValueError("Declare weight-decay exclusions before the optimizer is built.")
+        # Keras' method replaces its private set of `_var_key`s (read by `_use_weight_decay`) each call; add to it.
         excluded = set(getattr(self, "_exclude_from_weight_decay", set()))
         excluded.update(self._var_key(variable) for variable in var_list or ())
         patterns = set(getattr(self, "_exclude_patterns", set())) | set(var_names or ())
@@ -233,6 +141,7 @@ class AdamWeightDecay(_AllReduceThenClipMixin, keras.optimizers.Optimizer):
         self._exclude_patterns = patterns
 
     def _apply_weight_decay(self, variables):
+        # Keras' private pre-step decay hook, the only way to turn its decay off but keep `weight_decay` set.
         return  # Decay is part of `update_step`, in the original's form.
 
     def update_step(self, gradient, variable, learning_rate):
@@ -241,6 +150,7 @@ class AdamWeightDecay(_AllReduceThenClipMixin, keras.optimizers.Optimizer):
             gradient = tf.convert_to_tensor(gradient)
         gradient = tf.cast(gradient, dtype)
         learning_rate = tf.cast(learning_rate, dtype)
+        # Keras' own optimizers find their slots this way; it maps a replica's copy to the built variable.
         index = self._get_variable_index(variable)
         m = tf.convert_to_tensor(self._momentums[index])
         v = tf.convert_to_tensor(self._velocities[index])
@@ -253,7 +163,7 @@ class AdamWeightDecay(_AllReduceThenClipMixin, keras.optimizers.Optimizer):
             tf.constant(1.0 - self.beta_2, dtype), tf.square(gradient)
         )
         update = next_m / (tf.sqrt(next_v) + tf.constant(self.epsilon, dtype))
-        if self.weight_decay and self._use_weight_decay(variable):
+        if self.weight_decay and self._use_weight_decay(variable):  # Keras' lookup of the exclusions above.
             update += tf.multiply(tf.constant(self.weight_decay, dtype), param)
         next_param = param - learning_rate * update
 
@@ -268,7 +178,7 @@ class AdamWeightDecay(_AllReduceThenClipMixin, keras.optimizers.Optimizer):
 
 
 @keras.saving.register_keras_serializable(package="nlvl")
-class TF1Adam(_AllReduceThenClipMixin, keras.optimizers.Optimizer):
+class TF1Adam(AllReduceThenClipMixin, keras.optimizers.Optimizer):
     """`tf.train.AdamOptimizer` of TF1, with LPNet's doubled β-power counter as an option (spec lpnet §9, D10).
 
     Dense gradients go through `tf.raw_ops.ResourceApplyAdam`, the kernel TF1's Adam runs:
@@ -308,7 +218,7 @@ class TF1Adam(_AllReduceThenClipMixin, keras.optimizers.Optimizer):
     Example:
     ```python
     with strategy.scope():
-        optimizer = TF1Adam(StaircaseExponentialDecay(1e-4), adam_double_count=True)
+        optimizer = TF1Adam(schedules.StaircaseExponentialDecay(1e-4), adam_double_count=True)
         optimizer.mark_first_update(proposal_box_variables)
         optimizer.build(model.trainable_variables)
     ```
@@ -367,6 +277,7 @@ class TF1Adam(_AllReduceThenClipMixin, keras.optimizers.Optimizer):
         """
         if self.built:
             raise ValueError("Declare the first-update variables before the optimizer is built.")
+        # Keras' key of a variable, the same for a replica's copy, so `update_step` can look it up.
         self._first_update_keys.update(self._var_key(variable) for variable in var_list)
 
     def _beta_powers(self, variable):
@@ -379,7 +290,7 @@ class TF1Adam(_AllReduceThenClipMixin, keras.optimizers.Optimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
-        index = self._get_variable_index(variable)
+        index = self._get_variable_index(variable)  # As in `AdamWeightDecay.update_step`.
         m, v = self._momentums[index], self._velocities[index]
         beta_1_power, beta_2_power = (tf.cast(p, dtype) for p in self._beta_powers(variable))
         learning_rate = tf.cast(learning_rate, dtype)
@@ -419,8 +330,11 @@ class TF1Adam(_AllReduceThenClipMixin, keras.optimizers.Optimizer):
         self.assign(v, v_t)
         self.assign_sub(variable, lr * m_t / (tf.sqrt(v_t) + epsilon))
 
-    def _backend_apply_gradients(self, grads, trainable_variables):
-        super()._backend_apply_gradients(grads, trainable_variables)
+    def apply(self, grads, trainable_variables=None):
+        # TF1's `_finish` advances the powers once per `minimize`, after every variable of the op is updated.
+        super().apply(grads, trainable_variables)
+        if not len(grads):
+            return  # Keras applies nothing and does not count the update either.
         beta_1 = tf.constant(self.beta_1, tf.float32)
         beta_2 = tf.constant(self.beta_2, tf.float32)
         beta_1_power = tf.convert_to_tensor(self._beta_1_power) * beta_1
@@ -442,126 +356,6 @@ class TF1Adam(_AllReduceThenClipMixin, keras.optimizers.Optimizer):
             }
         )
         return config
-
-
-# === Learning-rate schedules ===
-
-
-def warmup_steps_from_proportion(total_steps, warmup_proportion):
-    """Warmup length W from the original's `--warmup_proportion` p (spec vslnet §4.2).
-
-    W = int(p) when p > 1 (an absolute count), else W = int(T·p). The original's default p = 0 gives W = 0.
-    """
-    if warmup_proportion > 1.0:
-        return int(warmup_proportion)
-    return int(total_steps * warmup_proportion)
-
-
-@keras.saving.register_keras_serializable(package="nlvl")
-class LinearDecayWithWarmup(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear decay to zero with optional linear warmup (spec vslnet §4.2; TF1: `model/ops.py::create_optimizer`).
-
-    With t the number of updates already applied (0-based, the optimizer's `iterations`), T = `decay_steps`:
-
-        lr_t = init_lr·(1 − min(t, T)/T)            (`tf.train.polynomial_decay`, power 1, end 0)
-        lr_t = init_lr·t/W   if t < W               (warmup, W = `warmup_steps`, applied when W > 0)
-
-    The float32 operations are those of the original, so values match it bit for bit.
-
-    Args:
-        initial_learning_rate: init_lr. The original uses `1e-4`.
-        decay_steps: T = num_batches·epochs, the total number of updates.
-        warmup_steps: W; see `warmup_steps_from_proportion`. Defaults to `0`.
-        name: name scope. Defaults to `None`.
-    """
-
-    def __init__(self, initial_learning_rate, decay_steps, warmup_steps=0, name=None):
-        if decay_steps <= 0:
-            raise ValueError(f"`decay_steps` must be positive, got {decay_steps}.")
-        if warmup_steps < 0:
-            raise ValueError(f"`warmup_steps` must be >= 0, got {warmup_steps}.")
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.warmup_steps = warmup_steps
-        self.name = name
-
-    def __call__(self, step):
-        with tf.name_scope(self.name or "linear_decay_with_warmup"):
-            initial_learning_rate = tf.convert_to_tensor(self.initial_learning_rate, tf.float32)
-            end_learning_rate = tf.constant(0.0, tf.float32)
-            power = tf.constant(1.0, tf.float32)
-            decay_steps = tf.cast(self.decay_steps, tf.float32)
-            global_step = tf.minimum(tf.cast(step, tf.float32), decay_steps)
-            p = tf.divide(global_step, decay_steps)
-            learning_rate = tf.add(
-                tf.multiply(initial_learning_rate - end_learning_rate, tf.pow(1 - p, power)), end_learning_rate
-            )
-            if self.warmup_steps:
-                step_int = tf.cast(step, tf.int32)
-                warmup_int = tf.constant(self.warmup_steps, tf.int32)
-                warmup_done = tf.cast(step_int, tf.float32) / tf.cast(warmup_int, tf.float32)
-                warmup_learning_rate = self.initial_learning_rate * warmup_done
-                is_warmup = tf.cast(step_int < warmup_int, tf.float32)
-                learning_rate = (1.0 - is_warmup) * learning_rate + is_warmup * warmup_learning_rate
-            return learning_rate
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "warmup_steps": self.warmup_steps,
-            "name": self.name,
-        }
-
-
-@keras.saving.register_keras_serializable(package="nlvl")
-class StaircaseExponentialDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """LPNet's `tf.train.exponential_decay(..., staircase=True)` (spec lpnet §9, D10).
-
-        lr = init_lr · decay_rate^floor(global_step / decay_steps),  global_step = multiplier · t
-
-    where t is the number of optimizer updates already applied. ActivityNet's global step advances twice per
-    iteration (both `minimize` ops increment it), so `global_step_multiplier=2` there
-    (`anet_double_global_step`); Charades uses 1. The box op's LR may read 2t+1 instead of 2t; with an even
-    `decay_steps` the floor is the same, so the choice does not matter.
-
-    Args:
-        initial_learning_rate: Defaults to `1e-4`.
-        decay_steps: Defaults to `100000`.
-        decay_rate: Defaults to `0.9`.
-        global_step_multiplier: global steps per optimizer update, 1 or 2. Defaults to `1`.
-        name: name scope. Defaults to `None`.
-    """
-
-    def __init__(self, initial_learning_rate=1e-4, decay_steps=100000, decay_rate=0.9, global_step_multiplier=1,
-                 name=None):
-        if decay_steps <= 0:
-            raise ValueError(f"`decay_steps` must be positive, got {decay_steps}.")
-        if global_step_multiplier < 1:
-            raise ValueError(f"`global_step_multiplier` must be >= 1, got {global_step_multiplier}.")
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.global_step_multiplier = global_step_multiplier
-        self.name = name
-
-    def __call__(self, step):
-        with tf.name_scope(self.name or "staircase_exponential_decay"):
-            initial_learning_rate = tf.convert_to_tensor(self.initial_learning_rate, tf.float32)
-            decay_steps = tf.cast(self.decay_steps, tf.float32)
-            decay_rate = tf.cast(self.decay_rate, tf.float32)
-            global_step = tf.cast(tf.cast(step, tf.int64) * self.global_step_multiplier, tf.float32)
-            p = tf.floor(global_step / decay_steps)
-            return tf.multiply(initial_learning_rate, tf.pow(decay_rate, p))
-
-    def get_config(self):
-        return {
-            "initial_learning_rate": self.initial_learning_rate,
-            "decay_steps": self.decay_steps,
-            "decay_rate": self.decay_rate,
-            "global_step_multiplier": self.global_step_multiplier,
-            "name": self.name,
-        }
 
 
 # === Roles and factories ===
@@ -587,6 +381,7 @@ def weight_decay_exclusions(model):
             seen.add(id(variable))
             excluded.append(variable)
 
+    # Keras 3 has no public recursive walk: `Model.layers` is one level deep and plain layers have none.
     for layer in model._flatten_layers(include_self=True, recursive=True):
         add(getattr(layer, "bias", None))
         if isinstance(layer, keras.layers.LayerNormalization) or _LAYER_NORM_CLASS_NAME.search(
@@ -602,35 +397,6 @@ def weight_decay_exclusions(model):
     return excluded
 
 
-def build_learning_rate(schedule, initial_learning_rate, *, total_steps=None, warmup_proportion=0.0,
-                        decay_steps=100000, decay_rate=0.9, global_step_multiplier=1):
-    """A learning rate from config values.
-
-    Args:
-        schedule: `"linear_decay"` (VSLNet, needs `total_steps`), `"staircase_exponential_decay"` (LPNet
-            Charades/ActivityNet) or `"constant"` (LPNet TACoS; returns the float).
-        initial_learning_rate: init_lr.
-        total_steps: T for `"linear_decay"`.
-        warmup_proportion: the original's `--warmup_proportion` for `"linear_decay"`. Defaults to `0.0`.
-        decay_steps, decay_rate: for `"staircase_exponential_decay"`. Default to `100000`, `0.9`.
-        global_step_multiplier: for `"staircase_exponential_decay"`; `2` reproduces ActivityNet's doubled
-            global step (`anet_double_global_step`). Defaults to `1`.
-
-    Returns:
-        a `LearningRateSchedule`, or a float for `"constant"`.
-    """
-    if schedule == "linear_decay":
-        if not total_steps:
-            raise ValueError("`linear_decay` needs `total_steps`.")
-        return LinearDecayWithWarmup(initial_learning_rate, total_steps,
-                                     warmup_steps_from_proportion(total_steps, warmup_proportion))
-    if schedule == "staircase_exponential_decay":
-        return StaircaseExponentialDecay(initial_learning_rate, decay_steps, decay_rate, global_step_multiplier)
-    if schedule == "constant":
-        return float(initial_learning_rate)
-    raise ValueError(f"Unknown learning-rate schedule {schedule!r}.")
-
-
 def build_optimizer(name, learning_rate, *, weight_decay=0.01, epsilon=None, global_clipnorm=None,
                     adam_double_count=False):
     """An optimizer from config values; call it under `strategy.scope()`.
@@ -638,7 +404,7 @@ def build_optimizer(name, learning_rate, *, weight_decay=0.01, epsilon=None, glo
     Args:
         name: `"adam_weight_decay"` (VSLNet: `global_clipnorm=1.0`, `weight_decay=0.01`, ε 1e-6) or
             `"tf1_adam"` (LPNet: ε 1e-8, no clipping, `adam_double_count` per D10).
-        learning_rate: float or schedule (`build_learning_rate`).
+        learning_rate: float or schedule (`schedules.build_learning_rate`).
         weight_decay: for `"adam_weight_decay"`. Defaults to `0.01`.
         epsilon: overrides the optimizer's default ε. Defaults to `None`.
         global_clipnorm: clip after the all-reduce. Defaults to `None`.
