@@ -59,8 +59,10 @@ def main(argv):
             fingerprint_s, _ = timed(lambda: features.store_fingerprint(root))
             validate_s, (num_clips, width) = timed(lambda: features.validate_videos(store, vids))
             assert len(num_clips) == FLAGS.videos and width == FLAGS.dim
-            print(f"run {attempt}: store_fingerprint {fingerprint_s * 1e3:.0f} ms, validate_videos {validate_s:.2f} s "
-                  f"({size / 2**20 / validate_s:.0f} MiB/s)")
+            print(
+                f"run {attempt}: store_fingerprint {fingerprint_s * 1e3:.0f} ms, validate_videos {validate_s:.2f} s "
+                f"({size / 2**20 / validate_s:.0f} MiB/s)"
+            )
     finally:
         if not FLAGS.dir:
             shutil.rmtree(root)

@@ -110,15 +110,27 @@ def define_flags():
     flags.DEFINE_integer("steps", 20, "Timed steps per measurement (each timed individually; the median is used).")
     flags.DEFINE_integer("warmup", 5, "Untimed steps before timing (the first traces and compiles).")
     flags.DEFINE_bool("jit", False, "Compile the train and inference steps with XLA (`jit_compile=True`).")
-    flags.DEFINE_enum("dtype_policy", "float32", list(trainer_lib.DTYPE_POLICIES),
-                      "Keras dtype policy of the model, as `--dtype_policy` of experiments.train.")
+    flags.DEFINE_enum(
+        "dtype_policy",
+        "float32",
+        list(trainer_lib.DTYPE_POLICIES),
+        "Keras dtype policy of the model, as `--dtype_policy` of experiments.train.",
+    )
     flags.DEFINE_integer("intra_op_threads", 0, "TensorFlow intra-op threads (0: TensorFlow's default).")
     flags.DEFINE_integer("inter_op_threads", 0, "TensorFlow inter-op threads (0: TensorFlow's default).")
-    flags.DEFINE_enum("strategy", "default", list(STRATEGIES),
-                      "`default`: one device; `mirrored`: the global batch split over every GPU, else over the "
-                      "`--cpu_devices` logical CPUs (`common.training.distribute.get_strategy`).")
-    flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical devices (replicas of "
-                         "`--strategy=mirrored` on a machine without GPUs; they share the same cores).")
+    flags.DEFINE_enum(
+        "strategy",
+        "default",
+        list(STRATEGIES),
+        "`default`: one device; `mirrored`: the global batch split over every GPU, else over the "
+        "`--cpu_devices` logical CPUs (`common.training.distribute.get_strategy`).",
+    )
+    flags.DEFINE_integer(
+        "cpu_devices",
+        1,
+        "Split the CPU into this many logical devices (replicas of "
+        "`--strategy=mirrored` on a machine without GPUs; they share the same cores).",
+    )
     flags.DEFINE_integer("seed", 0, "Seed of the random inputs, weights and dropout.")
     flags.DEFINE_bool("json", False, "Print a JSON line with both rates last.")
     flags.DEFINE_string("profile_dir", None, "If set, write a profiler trace of `--steps` training steps here.")
@@ -178,8 +190,10 @@ def replica_batches(batch, num_replicas, replicas):
         a list of batch dicts (numpy), one per id of `replicas`, in that order.
     """
     rows = np.arange(len(batch["video_features"]))
-    return [{key: value[pipeline.replica_rows(rows, num_replicas, replica)] for key, value in batch.items()}
-            for replica in replicas]
+    return [
+        {key: value[pipeline.replica_rows(rows, num_replicas, replica)] for key, value in batch.items()}
+        for replica in replicas
+    ]
 
 
 def distribute_random_batches(strategy, batches, signature):
@@ -206,14 +220,25 @@ def distribute_random_batches(strategy, batches, signature):
 
 
 def _vslnet_task(shape):
-    config = VSLNetConfig(model="vslnet", predictor="rnn", hidden_dim=128, num_heads=8, char_dim=50, drop_rate=0.2,
-                          max_pos_len=shape["max_pos_len"])
+    config = VSLNetConfig(
+        model="vslnet",
+        predictor="rnn",
+        hidden_dim=128,
+        num_heads=8,
+        char_dim=50,
+        drop_rate=0.2,
+        max_pos_len=shape["max_pos_len"],
+    )
     return VSLNetTask(config)
 
 
 def _lpnet_task(shape):
-    config = LPNetConfig(hidden_dim=256, num_proposals=100, max_pos_len=shape["max_pos_len"],
-                         roi_align_implementation="gather" if FLAGS.jit else "crop_and_resize")
+    config = LPNetConfig(
+        hidden_dim=256,
+        num_proposals=100,
+        max_pos_len=shape["max_pos_len"],
+        roi_align_implementation="gather" if FLAGS.jit else "crop_and_resize",
+    )
     return LPNetTask(config)
 
 
@@ -376,12 +401,12 @@ def main(argv):
     if FLAGS.inter_op_threads:
         tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_threads)
     if FLAGS.shape not in SHAPES[FLAGS.model]:
-        raise app.UsageError(f"--model={FLAGS.model} has the shapes {', '.join(SHAPES[FLAGS.model])}; "
-                             f"got --shape={FLAGS.shape}.")
+        raise app.UsageError(
+            f"--model={FLAGS.model} has the shapes {', '.join(SHAPES[FLAGS.model])}; got --shape={FLAGS.shape}."
+        )
     shape = SHAPES[FLAGS.model][FLAGS.shape]
     strategy = distribute.get_strategy(FLAGS.strategy)
-    (train_step, train_batches), (predict_step, predict_batches) = build_steps(FLAGS.model, shape, FLAGS.jit,
-                                                                               strategy)
+    (train_step, train_batches), (predict_step, predict_batches) = build_steps(FLAGS.model, shape, FLAGS.jit, strategy)
     results = {
         "train": time_steps(train_step, train_batches, FLAGS.warmup, FLAGS.steps),
         "infer": time_steps(predict_step, predict_batches, FLAGS.warmup, FLAGS.steps),

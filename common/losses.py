@@ -15,7 +15,7 @@ L2_SEMANTICS = ("tf1", "keras")
 
 
 def span_cross_entropy(start_logits, end_logits, start_idx, end_idx):
-    """Batch mean of CE(softmax(start_logits), start) + CE(softmax(end_logits), end); no ½ (VSLNet spec §3.10).
+    """Batch mean of CE(softmax(start_logits), start) + CE(softmax(end_logits), end); no ½ (fidelity VSLNet §3.10).
 
     Args:
         start_logits: float tensor `(B, n)`, masked logits (padding at −1e30 contributes probability 0).
@@ -52,16 +52,16 @@ def weighted_highlight_bce(logits, labels, mask, target_floor, epsilon, positive
 
 
 def highlight_loss(logits, labels, mask, epsilon=1e-12, positive_weight=2.0):
-    """QGH loss: Σ_{b,t} BCE(z, y)·w·mask / (Σ mask + ε), w = 2 on positives, 1 on negatives (VSLNet spec §3.8).
+    """QGH loss: Σ_{b,t} BCE(z, y)·w·mask / (Σ mask + ε), w = 2 on positives, 1 on negatives (fidelity VSLNet §3.8).
 
-    One normalization for the whole batch (longer videos weigh more), as the original (spec §7.12).
+    One normalization for the whole batch (longer videos weigh more), as the original (fidelity VSLNet §7.12).
 
     Args:
         logits: float tensor `(B, n)`, the masked highlight logits z.
         labels: 0/1 tensor `(B, n)`, the (extended) highlight labels, 0 on padding.
         mask: bool tensor `(B, n)`, valid clips.
         epsilon: float added to the denominator. Defaults to 1e-12.
-        positive_weight: weight of positive clips: 2 in the code, 1 for the paper's plain f_CE (spec §6 #4).
+        positive_weight: weight of positive clips: 2 in the code, 1 for the paper's plain f_CE (fidelity VSLNet §6 #4).
 
     Returns:
         float32 scalar.
@@ -73,13 +73,13 @@ def l2_penalty(variables, scale, semantics="tf1"):
     """Σ over `variables` of the L2 penalty of each variable.
 
     Args:
-        variables: iterable of variables/tensors, the regularized set (VSLNet spec §3.12: every Dense/conv kernel
+        variables: iterable of variables/tensors, the regularized set (fidelity VSLNet §3.12: every Dense/conv kernel
             and bias, LayerNorm scales/offsets, trilinear and pooling vectors; not the position tables, UNK row,
             char table or LSTM weights).
         scale: float, the regularization coefficient (3e-7 in the original).
         semantics: `"tf1"`: scale·Σw²/2 (TF1 contrib `l2_regularizer` = `scale * tf.nn.l2_loss`, which produced
             the published numbers); `"keras"`: scale·Σw² (Keras `l2`, the original's TF2 code path, twice as
-            large; VSLNet spec §7.3). Defaults to `"tf1"`.
+            large; fidelity VSLNet §7.3). Defaults to `"tf1"`.
 
     Returns:
         float32 scalar (0 for an empty list).

@@ -31,6 +31,10 @@ class Family:
         tf1_importer: a `common.checkpoint_conversion.tf1_import.TF1Importer` of the original authors' checkpoints,
             or `None` (`experiments.import_tf1`).
         parity: the family's `experiments.check_parity` hooks (`ParityHooks`), or `None`.
+        after_training: `run_dir -> None`, what the chief adds to a finished run directory (LPNet: its proposal
+            figure), or `None`.
+        define_flags: `() -> None`, defining the family's own absl flags on `absl.flags.FLAGS` (LPNet's
+            `--num_proposals`, ...), or `None`. A flag given on the command line sets the config field of its name.
     """
 
     name: str
@@ -43,6 +47,8 @@ class Family:
     synthetic_defaults: dict = dataclasses.field(default_factory=dict)
     tf1_importer: object = None
     parity: object = None
+    after_training: Callable = None
+    define_flags: Callable = None
 
 
 _FAMILIES = {}

@@ -61,7 +61,7 @@ class Row:
 def fixture_files(fixture_dir):
     """The fixture's files: the padded batch, then every single-sample file (`fixture_single_*.npz`) by index."""
     singles = glob.glob(os.path.join(fixture_dir, "fixture_single_*.npz"))
-    singles.sort(key=lambda path: int(os.path.basename(path)[len("fixture_single_"):-len(".npz")]))
+    singles.sort(key=lambda path: int(os.path.basename(path)[len("fixture_single_") : -len(".npz")]))
     return (BATCH_FILE,) + tuple(os.path.basename(path) for path in singles)
 
 
@@ -71,29 +71,55 @@ def compare(fixture_name, name, ours, reference, reference_key, atol, loss_rtol,
     ours = np.asarray(ours)
     reference = np.asarray(reference)
     if ours.shape != reference.shape:
-        return Row(fixture_name, name, reference_key, "shape", float("inf"), "same shape", False,
-                   f"ours {list(ours.shape)} vs {list(reference.shape)}")
+        return Row(
+            fixture_name,
+            name,
+            reference_key,
+            "shape",
+            float("inf"),
+            "same shape",
+            False,
+            f"ours {list(ours.shape)} vs {list(reference.shape)}",
+        )
     if kind == "index":
         diff = float(np.max(np.abs(ours.astype(np.int64) - reference.astype(np.int64)))) if ours.size else 0.0
-        return Row(fixture_name, name, reference_key, "index", diff, "equal", diff == 0,
-                   "" if diff == 0 else f"ours {ours.tolist()} vs {reference.tolist()}")
+        return Row(
+            fixture_name,
+            name,
+            reference_key,
+            "index",
+            diff,
+            "equal",
+            diff == 0,
+            "" if diff == 0 else f"ours {ours.tolist()} vs {reference.tolist()}",
+        )
     diff64 = np.abs(ours.astype(np.float64) - reference.astype(np.float64))
     if kind == "loss":
         diff = float(diff64)
         rel = diff / max(abs(float(reference)), 1e-30)
-        return Row(fixture_name, name, reference_key, "loss", diff, f"rel {loss_rtol:g}", rel <= loss_rtol,
-                   f"rel {rel:.2e}; ours {float(ours):.7g}, original {float(reference):.7g}")
+        return Row(
+            fixture_name,
+            name,
+            reference_key,
+            "loss",
+            diff,
+            f"rel {loss_rtol:g}",
+            rel <= loss_rtol,
+            f"rel {rel:.2e}; ours {float(ours):.7g}, original {float(reference):.7g}",
+        )
     if kind == "masked logits":
         valid = reference > -1e29
         padded_ok = bool(np.all(ours[~valid] == PADDED_LOGIT))
         diff = float(np.max(diff64[valid])) if valid.any() else 0.0
         note = f"{int((~valid).sum())} padded" + ("" if padded_ok else ", padded values differ from float32(-1e30)")
-        return Row(fixture_name, name, reference_key, "masked logits", diff, f"abs {atol:g}",
-                   padded_ok and diff <= atol, note)
+        return Row(
+            fixture_name, name, reference_key, "masked logits", diff, f"abs {atol:g}", padded_ok and diff <= atol, note
+        )
     diff = float(np.max(diff64)) if diff64.size else 0.0
     scale = float(np.max(np.abs(reference))) if reference.size else 0.0
-    return Row(fixture_name, name, reference_key, "array", diff, f"abs {atol:g}", diff <= atol,
-               f"|original| ≤ {scale:.3g}")
+    return Row(
+        fixture_name, name, reference_key, "array", diff, f"abs {atol:g}", diff <= atol, f"|original| ≤ {scale:.3g}"
+    )
 
 
 def parity_families():
@@ -115,8 +141,10 @@ def fixture_family(fixture_dir, model="auto"):
     names = tf1_reader.TF1Checkpoint(fixture_dir).names()
     detected = [name for name, family in families.items() if family.parity.detect(names)]
     if len(detected) != 1:
-        raise ValueError(f"the checkpoint in {fixture_dir} is recognized by {len(detected)} families with parity "
-                         f"hooks ({sorted(detected)}); expected one")
+        raise ValueError(
+            f"the checkpoint in {fixture_dir} is recognized by {len(detected)} families with parity "
+            f"hooks ({sorted(detected)}); expected one"
+        )
     if model != "auto" and model != detected[0]:
         raise ValueError(f"--model={model}, but the checkpoint in {fixture_dir} is of the {detected[0]} family")
     return detected[0]
@@ -138,18 +166,21 @@ def import_fixture_model(fixture_dir, run_dir=None, in_memory=False, model="auto
     word_vectors = word_vectors if os.path.exists(word_vectors) else None
     if in_memory:
         imported = import_tf1.family_for(family).tf1_importer.import_checkpoint(
-            checkpoint.path, overrides=overrides, word_vectors=None if word_vectors is None else np.load(word_vectors))
+            checkpoint.path, overrides=overrides, word_vectors=None if word_vectors is None else np.load(word_vectors)
+        )
         return imported.model, imported.config
     with tempfile.TemporaryDirectory() as scratch:
         run_dir = run_dir or os.path.join(scratch, "run")
-        import_tf1.import_to_run_dir(family, checkpoint.path, run_dir, word_vectors=word_vectors, overrides=overrides,
-                                     overwrite=True)
+        import_tf1.import_to_run_dir(
+            family, checkpoint.path, run_dir, word_vectors=word_vectors, overrides=overrides, overwrite=True
+        )
         model, config, _ = import_tf1.load_run(run_dir)
     return model, config
 
 
-def check_fixture_dir(fixture_dir, run_dir=None, in_memory=False, atol=1e-4, loss_rtol=1e-4, files=None,
-                      model="auto", overrides=None):
+def check_fixture_dir(
+    fixture_dir, run_dir=None, in_memory=False, atol=1e-4, loss_rtol=1e-4, files=None, model="auto", overrides=None
+):
     """Compare our model with the fixture files `files` (default: every one, `fixture_files`); see
     `import_fixture_model` for `run_dir`, `in_memory`, `model` and `overrides`.
 
@@ -158,8 +189,9 @@ def check_fixture_dir(fixture_dir, run_dir=None, in_memory=False, atol=1e-4, los
     """
     family = fixture_family(fixture_dir, model)
     hooks = registry.get(family).parity
-    keras_model, config = import_fixture_model(fixture_dir, run_dir=run_dir, in_memory=in_memory, model=family,
-                                               overrides=overrides)
+    keras_model, config = import_fixture_model(
+        fixture_dir, run_dir=run_dir, in_memory=in_memory, model=family, overrides=overrides
+    )
     rows = []
 
     def row(name, ours_key, ours, reference, reference_key):
@@ -170,8 +202,18 @@ def check_fixture_dir(fixture_dir, run_dir=None, in_memory=False, atol=1e-4, los
         fixture = dict(np.load(os.path.join(fixture_dir, name)))
         ours, consistency = hooks.run(keras_model, config, fixture)
         if consistency != 0.0:
-            rows.append(Row(name, "intermediates path == model(inputs)", "-", "self-check", consistency, "equal",
-                            False, f"the {family} parity hooks no longer follow the model's call"))
+            rows.append(
+                Row(
+                    name,
+                    "intermediates path == model(inputs)",
+                    "-",
+                    "self-check",
+                    consistency,
+                    "equal",
+                    False,
+                    f"the {family} parity hooks no longer follow the model's call",
+                )
+            )
         for key, reference in fixture.items():
             if key not in INPUT_KEYS:
                 if key not in ours:
@@ -193,8 +235,10 @@ def format_rows(rows):
             current = row.fixture
             lines.append(f"\n== {current}")
             lines.append(f"{'output':28} {'kind':14} {'max abs diff':>12}  {'tolerance':10} ok   note")
-        lines.append(f"{row.name:28} {row.kind:14} {row.max_abs:12.2e}  {row.tolerance:10} "
-                     f"{'yes' if row.ok else 'NO ':3}  {row.note}")
+        lines.append(
+            f"{row.name:28} {row.kind:14} {row.max_abs:12.2e}  {row.tolerance:10} "
+            f"{'yes' if row.ok else 'NO ':3}  {row.note}"
+        )
     return "\n".join(lines)
 
 
@@ -218,20 +262,27 @@ def format_summary(rows, order=()):
     names.sort(key=lambda name: rank.get(name, len(rank)))
     lines = [f"{'output':28} {'kind':14} {'batch':>12} {'singles':>12}  {'tolerance':10} ok"]
     for name in names:
-        lines.append(f"{name:28} {kind[name]:14} {cell(batch, name)} {cell(single, name)}  {tolerance[name]:10} "
-                     f"{'yes' if ok[name] else 'NO'}")
+        lines.append(
+            f"{name:28} {kind[name]:14} {cell(batch, name)} {cell(single, name)}  {tolerance[name]:10} "
+            f"{'yes' if ok[name] else 'NO'}"
+        )
     failed = [row for row in rows if not row.ok]
-    lines.append(f"{len(rows) - len(failed)}/{len(rows)} comparisons within tolerance"
-                 + ("" if not failed else "; FAILED: " + ", ".join(f"{r.fixture}:{r.name}" for r in failed)))
+    lines.append(
+        f"{len(rows) - len(failed)}/{len(rows)} comparisons within tolerance"
+        + ("" if not failed else "; FAILED: " + ", ".join(f"{r.fixture}:{r.name}" for r in failed))
+    )
     return "\n".join(lines)
 
 
 def define_flags():
     """This entry point's flags (defined under `__main__` only, so importing defines none)."""
-    flags.DEFINE_string("fixture", None, "Fixture folder (model.ckpt, fixture*.npz, word_vectors.npy).",
-                        required=True)
-    flags.DEFINE_enum("model", "auto", ["auto", *sorted(parity_families())], "Model family of the fixture (auto: "
-                      "the family whose parity hooks recognize the checkpoint's variables).")
+    flags.DEFINE_string("fixture", None, "Fixture folder (model.ckpt, fixture*.npz, word_vectors.npy).", required=True)
+    flags.DEFINE_enum(
+        "model",
+        "auto",
+        ["auto", *sorted(parity_families())],
+        "Model family of the fixture (auto: the family whose parity hooks recognize the checkpoint's variables).",
+    )
     flags.DEFINE_string("out", None, "Keep the imported run directory here (default: a temporary one).")
     flags.DEFINE_bool("in_memory", False, "Check the imported model directly, without the run-directory round trip.")
     flags.DEFINE_integer("num_heads", None, "Attention heads of the imported model (no checkpoint shape shows them).")
@@ -249,8 +300,15 @@ def main(argv):
         overrides["num_heads"] = fv.num_heads
     try:
         family = fixture_family(fv.fixture, fv.model)
-        rows = check_fixture_dir(fv.fixture, run_dir=fv.out, in_memory=fv.in_memory, atol=fv.atol,
-                                 loss_rtol=fv.loss_rtol, model=family, overrides=overrides)
+        rows = check_fixture_dir(
+            fv.fixture,
+            run_dir=fv.out,
+            in_memory=fv.in_memory,
+            atol=fv.atol,
+            loss_rtol=fv.loss_rtol,
+            model=family,
+            overrides=overrides,
+        )
     except import_tf1.CheckpointTrackingError as error:
         print(f"error: {error}\n(--in_memory checks the imported model without the run directory)", file=sys.stderr)
         sys.exit(2)

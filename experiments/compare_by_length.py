@@ -22,10 +22,19 @@ METRICS = ("miou", "r1_iou03", "r1_iou05", "r1_iou07")
 
 
 def define_flags(flag_values=flags.FLAGS):
-    flags.DEFINE_list("run_dirs", None, "Run directories to compare (test_predictions*.jsonl from experiments.train).",
-                      flag_values=flag_values)
-    flags.DEFINE_enum("buckets", "table6", sorted(metrics_lib.LENGTH_BUCKETS), "Length buckets (VSLNet Table 6: "
-                      "TACoS, 2-minute steps; Table 7: ActivityNet, 0–2 / 2–4 / 4+ minutes).", flag_values=flag_values)
+    flags.DEFINE_list(
+        "run_dirs",
+        None,
+        "Run directories to compare (test_predictions*.jsonl from experiments.train).",
+        flag_values=flag_values,
+    )
+    flags.DEFINE_enum(
+        "buckets",
+        "table6",
+        sorted(metrics_lib.LENGTH_BUCKETS),
+        "Length buckets (VSLNet Table 6: TACoS, 2-minute steps; Table 7: ActivityNet, 0–2 / 2–4 / 4+ minutes).",
+        flag_values=flag_values,
+    )
     flags.DEFINE_string("out", None, "Optional JSON output.", flag_values=flag_values)
 
 
@@ -42,9 +51,10 @@ def run_columns(run_dir):
     main_label = f"{name}-pm" if alternatives and name == "vslnet_l" else name
     columns.append((f"{main_label} ({os.path.basename(os.path.normpath(run_dir))})", main))
     for file in alternatives:
-        strategy = file[len("test_predictions_"):-len(".jsonl")]
-        columns.append((f"{name}-{strategy} ({os.path.basename(os.path.normpath(run_dir))})",
-                        os.path.join(run_dir, file)))
+        strategy = file[len("test_predictions_") : -len(".jsonl")]
+        columns.append(
+            (f"{name}-{strategy} ({os.path.basename(os.path.normpath(run_dir))})", os.path.join(run_dir, file))
+        )
     return config, columns
 
 
@@ -81,8 +91,10 @@ def format_comparison(results, metric):
     lines = [f"{metric} by video length", f"{'bucket':>10} {'count':>6}" + "".join(f"{l:>{width}}" for l in labels)]
     for bucket in buckets:
         count = results[labels[0]][bucket]["count"]
-        values = "".join(f"{'-':>{width}}" if results[l][bucket][metric] is None
-                         else f"{results[l][bucket][metric]:>{width}.2f}" for l in labels)
+        values = "".join(
+            f"{'-':>{width}}" if results[l][bucket][metric] is None else f"{results[l][bucket][metric]:>{width}.2f}"
+            for l in labels
+        )
         lines.append(f"{bucket:>10} {count:>6}{values}")
     return "\n".join(lines)
 

@@ -22,11 +22,13 @@ from common.export import saved_model
 
 def define_flags(flag_values=flags.FLAGS):
     """This entry point's flags (defined under `__main__` only, so importing defines none)."""
-    flags.DEFINE_string("run_dir", None, "Run directory (config.json, processed data, checkpoints).",
-                        flag_values=flag_values)
+    flags.DEFINE_string(
+        "run_dir", None, "Run directory (config.json, processed data, checkpoints).", flag_values=flag_values
+    )
     flags.DEFINE_string("out", None, "SavedModel folder to write.", flag_values=flag_values)
-    flags.DEFINE_string("checkpoint", None, "Checkpoint to export instead of the run's selected one.",
-                        flag_values=flag_values)
+    flags.DEFINE_string(
+        "checkpoint", None, "Checkpoint to export instead of the run's selected one.", flag_values=flag_values
+    )
 
 
 def describe(run, out_dir):
@@ -34,12 +36,14 @@ def describe(run, out_dir):
         signatures = json.load(f)["signatures"]
     serving, ids = signatures["serving_default"], signatures["predict_ids"]
     strategy = ", strategy string ('pm' or 'u')" if run.model_name == "vslnet_l" else ""
-    return (f"exported {run.model_name} from {run.checkpoint} to {out_dir}\n"
-            f"  serving_default: video_features [T, {run.feature_dim}] float32, query string, duration float32"
-            f"{strategy} -> "
-            f"{', '.join(serving)} (features resampled to at most {run.max_pos_len} clips)\n"
-            f"  predict_ids: video_features [B, n, {run.feature_dim}], video_mask, word_ids, char_ids -> "
-            f"{', '.join(ids)}")
+    return (
+        f"exported {run.model_name} from {run.checkpoint} to {out_dir}\n"
+        f"  serving_default: video_features [T, {run.feature_dim}] float32, query string, duration float32"
+        f"{strategy} -> "
+        f"{', '.join(serving)} (features resampled to at most {run.max_pos_len} clips)\n"
+        f"  predict_ids: video_features [B, n, {run.feature_dim}], video_mask, word_ids, char_ids -> "
+        f"{', '.join(ids)}"
+    )
 
 
 def run(flag_values):

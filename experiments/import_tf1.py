@@ -56,8 +56,10 @@ def family_for(model_family):
         raise ValueError(f"unknown model family {model_family!r}; expected one of {sorted(registry.families())}")
     family = registry.get(model_family)
     if family.tf1_importer is None:
-        raise NotSupportedError(f"--model={model_family} is not yet supported: its family registers no TF1 import "
-                                "(`Family.tf1_importer`, an explicit variable table)")
+        raise NotSupportedError(
+            f"--model={model_family} is not yet supported: its family registers no TF1 import "
+            "(`Family.tf1_importer`, an explicit variable table)"
+        )
     return family
 
 
@@ -69,16 +71,16 @@ def check_checkpoint_tracking(model):
             f"tf.train.Checkpoint(model=...) would silently leave out {len(lost)} weights of {model.name}, so the "
             "run directory would lose them: " + ", ".join(lost) + ". Keras 3 does not checkpoint layers held only in "
             "a Python list (keras-team/keras#19425); the layers owning them must also assign each such sublayer to "
-            "an attribute (e.g. `setattr(self, f\"conv_{i}\", conv)`). (The trainer's own checkpoints keep them only "
-            "because its optimizer tracks the trainable variables by position.)")
+            'an attribute (e.g. `setattr(self, f"conv_{i}", conv)`). (The trainer\'s own checkpoints keep them only '
+            "because its optimizer tracks the trainable variables by position.)"
+        )
 
 
 def _resolve_vocab_file(path):
     return os.path.join(path, "vocab.json") if os.path.isdir(path) else path
 
 
-def import_to_run_dir(model_family, checkpoint, out, word_vectors=None, vocab=None, overrides=None,
-                      overwrite=False):
+def import_to_run_dir(model_family, checkpoint, out, word_vectors=None, vocab=None, overrides=None, overwrite=False):
     """Import `checkpoint` and write the run directory `out` (module docstring).
 
     Args:
@@ -113,7 +115,8 @@ def import_to_run_dir(model_family, checkpoint, out, word_vectors=None, vocab=No
         if (vocabulary.num_words, vocabulary.num_chars) != (imported.data["num_words"], imported.data["num_chars"]):
             raise tf1_reader.TF1ImportError(
                 f"the vocabulary has {vocabulary.num_words} words and {vocabulary.num_chars} chars, the checkpoint "
-                f"{imported.data['num_words']} and {imported.data['num_chars']} (PAD and UNK included)")
+                f"{imported.data['num_words']} and {imported.data['num_chars']} (PAD and UNK included)"
+            )
     check_checkpoint_tracking(imported.model)
 
     out = os.path.abspath(out)
@@ -176,8 +179,17 @@ def load_run(run_dir):
 def format_import(imported, config):
     """A short human-readable account of an import."""
     model_config = config["model"]
-    keys = ("model", "hidden_dim", "num_heads", "word_dim", "char_dim", "max_pos_len", "kernel_size",
-            "num_conv_layers", "predictor")
+    keys = (
+        "model",
+        "hidden_dim",
+        "num_heads",
+        "word_dim",
+        "char_dim",
+        "max_pos_len",
+        "kernel_size",
+        "num_conv_layers",
+        "predictor",
+    )
     lines = [
         f"imported {config['imported_from']} (global_step {config['imported_global_step']})",
         "  " + imported.report.summary(),
@@ -186,23 +198,33 @@ def format_import(imported, config):
         f"  checkpoint: {config['import']['checkpoint']}",
     ]
     if config["data"]["vocab"] is None:
-        lines.append("  no --vocab: the run has the word vector table but no word list; evaluation needs a "
-                     "processed dataset whose vocabulary has the same ids")
+        lines.append(
+            "  no --vocab: the run has the word vector table but no word list; evaluation needs a "
+            "processed dataset whose vocabulary has the same ids"
+        )
     return "\n".join(lines)
 
 
 def define_flags():
     """This entry point's flags (defined under `__main__` only, so importing defines none)."""
-    flags.DEFINE_string("model", None, "Model family of the checkpoint (a registered family with a TF1 import: "
-                        "vslnet, lpnet).", required=True)
+    flags.DEFINE_string(
+        "model",
+        None,
+        "Model family of the checkpoint (a registered family with a TF1 import: vslnet, lpnet).",
+        required=True,
+    )
     flags.DEFINE_string("checkpoint", None, "TF1 checkpoint prefix (FOLDER/model.ckpt) or folder.", required=True)
     flags.DEFINE_string("out", None, "Run directory to write.", required=True)
-    flags.DEFINE_string("word_vectors", None, "Optional .npy of the frozen word vectors; must equal the "
-                        "checkpoint's word table.")
+    flags.DEFINE_string(
+        "word_vectors", None, "Optional .npy of the frozen word vectors; must equal the checkpoint's word table."
+    )
     flags.DEFINE_string("vocab", None, "Optional vocab.json (ours) of the same vocabulary, copied into the run.")
     flags.DEFINE_integer("num_heads", None, "Attention heads (no variable shape shows them; default 8).")
-    flags.DEFINE_string("params_override", None, "JSON object of config fields to set; fields the checkpoint's "
-                        "shapes determine must agree with them.")
+    flags.DEFINE_string(
+        "params_override",
+        None,
+        "JSON object of config fields to set; fields the checkpoint's shapes determine must agree with them.",
+    )
     flags.DEFINE_bool("overwrite", False, "Replace an existing checkpoint in --out.")
 
 
@@ -213,8 +235,15 @@ def main(argv):
     if fv.num_heads is not None:
         overrides["num_heads"] = fv.num_heads
     try:
-        imported, config = import_to_run_dir(fv.model, fv.checkpoint, fv.out, word_vectors=fv.word_vectors,
-                                             vocab=fv.vocab, overrides=overrides, overwrite=fv.overwrite)
+        imported, config = import_to_run_dir(
+            fv.model,
+            fv.checkpoint,
+            fv.out,
+            word_vectors=fv.word_vectors,
+            vocab=fv.vocab,
+            overrides=overrides,
+            overwrite=fv.overwrite,
+        )
     except (NotSupportedError, CheckpointTrackingError, ValueError, OSError) as error:  # TF1ImportError: ValueError
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)

@@ -30,19 +30,27 @@ def define_flags(flag_values=flags.FLAGS):
     """This entry point's flags (defined under `__main__` only, so importing defines none)."""
     define = {"flag_values": flag_values}
     flags.DEFINE_string("run_dir", None, "Run directory of the model (or give --saved_model).", **define)
-    flags.DEFINE_string("saved_model", None, "Exported SavedModel folder (experiments.export) instead of --run_dir.",
-                        **define)
-    flags.DEFINE_string("checkpoint", None, "With --run_dir: checkpoint to use instead of the run's selected one.",
-                        **define)
+    flags.DEFINE_string(
+        "saved_model", None, "Exported SavedModel folder (experiments.export) instead of --run_dir.", **define
+    )
+    flags.DEFINE_string(
+        "checkpoint", None, "With --run_dir: checkpoint to use instead of the run's selected one.", **define
+    )
     flags.DEFINE_string("features", None, "The video's features: .npy array [num_clips, feature_dim].", **define)
     flags.DEFINE_float("duration", None, "The video's duration in seconds.", **define)
     flags.DEFINE_string("query", None, "The sentence to localize.", **define)
-    flags.DEFINE_string("plot", None, "Write a figure of the probabilities over time to this file (.png, .pdf).",
-                        **define)
+    flags.DEFINE_string(
+        "plot", None, "Write a figure of the probabilities over time to this file (.png, .pdf).", **define
+    )
     flags.DEFINE_string("ground_truth", None, "Optional 'START,END' seconds shaded in the plot.", **define)
     flags.DEFINE_bool("json", False, "Print one JSON object instead of text.", **define)
-    flags.DEFINE_enum("strategy", "pm", ["pm", "u"], "VSLNet-L only: Pm (most confident scale) or U (union of the "
-                      "two most overlapping scale candidates).", **define)
+    flags.DEFINE_enum(
+        "strategy",
+        "pm",
+        ["pm", "u"],
+        "VSLNet-L only: Pm (most confident scale) or U (union of the two most overlapping scale candidates).",
+        **define,
+    )
 
 
 # ==== Inputs =============================================================================================
@@ -67,8 +75,10 @@ def check_inputs(features, duration, query, feature_dim):
     if features.ndim != 2:
         raise ValueError(f"features must be a 2-D array [num_clips, {feature_dim}]; got shape {features.shape}")
     if features.shape[1] != feature_dim:
-        raise ValueError(f"features have dimension {features.shape[1]} but the model expects feature_dim="
-                         f"{feature_dim} (an array of shape [num_clips, {feature_dim}]); got shape {features.shape}")
+        raise ValueError(
+            f"features have dimension {features.shape[1]} but the model expects feature_dim="
+            f"{feature_dim} (an array of shape [num_clips, {feature_dim}]); got shape {features.shape}"
+        )
     if features.shape[0] == 0:
         raise ValueError("features have no clips (shape[0] == 0)")
     if not np.issubdtype(features.dtype, np.number):
@@ -77,8 +87,9 @@ def check_inputs(features, duration, query, feature_dim):
     if bad:
         raise ValueError(f"features contain {bad} NaN or infinite values")
     if duration is None or not np.isfinite(duration) or duration <= 0 or duration > MAX_DURATION_SECONDS:
-        raise ValueError(f"duration must be a positive number of seconds, at most {MAX_DURATION_SECONDS:g}; "
-                         f"got {duration}")
+        raise ValueError(
+            f"duration must be a positive number of seconds, at most {MAX_DURATION_SECONDS:g}; got {duration}"
+        )
     if query is None or not query.strip():
         raise ValueError("the query is empty")
     if not tokenize(query):
@@ -138,9 +149,12 @@ class Predictor:
             if self._run is not None:
                 from common.export import saved_model
 
-                functions = saved_model.serving_functions(self._run.model, self._run.vocab,
-                                                          max_pos_len=self._run.max_pos_len,
-                                                          feature_dim=self._run.feature_dim)
+                functions = saved_model.serving_functions(
+                    self._run.model,
+                    self._run.vocab,
+                    max_pos_len=self._run.max_pos_len,
+                    feature_dim=self._run.feature_dim,
+                )
                 serve = functions.serve
             else:
                 signature = self._signature()
@@ -159,8 +173,9 @@ class Predictor:
         """The moment of `query` in the video: a dict of numpy values and Python scalars (see `to_json`)."""
         import tensorflow as tf
 
-        outputs = self.serving_fn()(tf.constant(features, tf.float32), tf.constant(query, tf.string),
-                                    tf.constant(duration, tf.float32))
+        outputs = self.serving_fn()(
+            tf.constant(features, tf.float32), tf.constant(query, tf.string), tf.constant(duration, tf.float32)
+        )
         result = {name: value.numpy() for name, value in outputs.items()}
         if "start_probs" in result and result["start_probs"].ndim == 2:
             # VSLNet-L gives the curves of every scale; show those of the most confident scale (Pm's).
@@ -179,12 +194,19 @@ def to_json(result):
     which ranks proposals, has no curves: its JSON has the top-k proposals instead)."""
     if "start_probs" not in result:
         return {
-            "query": result["query"], "tokens": result["tokens"], "start_time": float(result["start_time"]),
-            "end_time": float(result["end_time"]), "score": float(result["score"]),
-            "start_index": int(result["start_index"]), "end_index": int(result["end_index"]),
-            "duration": result["duration"], "num_clips": result["num_clips"],
-            "topk": [[float(s), float(e), float(p)] for s, e, p in zip(
-                result["topk_start_time"], result["topk_end_time"], result["topk_scores"])],
+            "query": result["query"],
+            "tokens": result["tokens"],
+            "start_time": float(result["start_time"]),
+            "end_time": float(result["end_time"]),
+            "score": float(result["score"]),
+            "start_index": int(result["start_index"]),
+            "end_index": int(result["end_index"]),
+            "duration": result["duration"],
+            "num_clips": result["num_clips"],
+            "topk": [
+                [float(s), float(e), float(p)]
+                for s, e, p in zip(result["topk_start_time"], result["topk_end_time"], result["topk_scores"])
+            ],
         }
     return {
         "query": result["query"],
@@ -205,10 +227,12 @@ def to_json(result):
 
 def format_result(result):
     units = f" of {len(result['start_probs'])}" if "start_probs" in result else ""
-    return (f"query: {result['query']}\n"
-            f"moment: {float(result['start_time']):.2f} s - {float(result['end_time']):.2f} s "
-            f"(of {result['duration']:.2f} s; clips {int(result['start_index'])}-{int(result['end_index'])}"
-            f"{units}), score {float(result['score']):.4f}")
+    return (
+        f"query: {result['query']}\n"
+        f"moment: {float(result['start_time']):.2f} s - {float(result['end_time']):.2f} s "
+        f"(of {result['duration']:.2f} s; clips {int(result['start_index'])}-{int(result['end_index'])}"
+        f"{units}), score {float(result['score']):.4f}"
+    )
 
 
 # ==== Plot ===============================================================================================
@@ -218,8 +242,9 @@ def _pyplot():
     try:
         import matplotlib
     except ImportError as error:
-        raise RuntimeError(f"--plot needs matplotlib, an optional dependency; install it with: {PLOT_INSTALL_HINT}") \
-            from error
+        raise RuntimeError(
+            f"--plot needs matplotlib, an optional dependency; install it with: {PLOT_INSTALL_HINT}"
+        ) from error
     matplotlib.use("Agg")
     from matplotlib import pyplot
 
@@ -258,13 +283,16 @@ def plot_prediction(result, path, ground_truth=None, show_highlight=True):
         axis.axvline(end, color="tab:orange", linestyle="--")
         axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
         axis.set_xlim(0, duration)
-    axes[0].annotate(f"{start:.1f} s", (start, 1.0), xycoords=("data", "axes fraction"), ha="right", va="top",
-                     fontsize="small")
-    axes[0].annotate(f"{end:.1f} s", (end, 1.0), xycoords=("data", "axes fraction"), ha="left", va="top",
-                     fontsize="small")
+    axes[0].annotate(
+        f"{start:.1f} s", (start, 1.0), xycoords=("data", "axes fraction"), ha="right", va="top", fontsize="small"
+    )
+    axes[0].annotate(
+        f"{end:.1f} s", (end, 1.0), xycoords=("data", "axes fraction"), ha="left", va="top", fontsize="small"
+    )
     axes[-1].set_xlabel("time (s)")
-    axes[0].set_title(f"{result['query']}\npredicted {start:.2f}-{end:.2f} s, score {float(result['score']):.3f}",
-                      fontsize="medium")
+    axes[0].set_title(
+        f"{result['query']}\npredicted {start:.2f}-{end:.2f} s, score {float(result['score']):.3f}", fontsize="medium"
+    )
     figure.tight_layout()
     figure.savefig(path)
     pyplot.close(figure)
@@ -292,17 +320,28 @@ def run(flag_values):
     if flag_values.plot:
         _pyplot()  # fail before any work when matplotlib is missing
     ground_truth = _parse_ground_truth(flag_values.ground_truth)
-    predictor = Predictor(run_dir=flag_values.run_dir, saved_model_dir=flag_values.saved_model,
-                          checkpoint=flag_values.checkpoint, strategy=flag_values.strategy)
-    features = check_inputs(load_features(flag_values.features), flag_values.duration, flag_values.query,
-                            predictor.feature_dim)
+    predictor = Predictor(
+        run_dir=flag_values.run_dir,
+        saved_model_dir=flag_values.saved_model,
+        checkpoint=flag_values.checkpoint,
+        strategy=flag_values.strategy,
+    )
+    features = check_inputs(
+        load_features(flag_values.features), flag_values.duration, flag_values.query, predictor.feature_dim
+    )
     result = predictor.predict(features, flag_values.query, flag_values.duration)
     if flag_values.plot and "start_probs" not in result:
-        raise app.UsageError("--plot draws boundary probabilities, which LPNet's proposal ranking does not have; "
-                             "plot its proposals with experiments.plot_proposals")
+        raise app.UsageError(
+            "--plot draws boundary probabilities, which LPNet's proposal ranking does not have; "
+            "plot its proposals with experiments.plot_proposals"
+        )
     if flag_values.plot:
-        plot_prediction(result, flag_values.plot, ground_truth=ground_truth,
-                        show_highlight=predictor.model_name != "vslbase" and bool(np.any(result["highlight_probs"])))
+        plot_prediction(
+            result,
+            flag_values.plot,
+            ground_truth=ground_truth,
+            show_highlight=predictor.model_name != "vslbase" and bool(np.any(result["highlight_probs"])),
+        )
     if flag_values.json:
         print(json.dumps(to_json(result)))
     else:

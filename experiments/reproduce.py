@@ -36,6 +36,7 @@ import time
 
 from absl import app, flags
 
+from common import registry
 from common.data import synthetic
 from common.evaluation import metrics as metrics_lib
 from experiments import configs, reproduce_report, train
@@ -59,12 +60,21 @@ SMOKE_OVERRIDES = {
     "vslnet": {"num_conv_layers": 1},
     "lpnet": {"num_conv_layers": 1, "dynamic_dim": 4, "scoring_hidden_dim": 8, "roi_length": 4, "proposal_heads": 2},
 }
-SMOKE_SETTINGS = (", ".join(f"{k}={v}" for k, v in SMOKE_HPARAMS.items()) + f", n and VSLNet-L clip lengths ÷ "
-                  f"{SMOKE_SHRINK}, one encoder conv layer (LPNet: small dynamic and scoring heads), {SMOKE_STEPS} "
-                  "steps, tf.functions run eagerly")
+SMOKE_SETTINGS = (
+    ", ".join(f"{k}={v}" for k, v in SMOKE_HPARAMS.items()) + f", n and VSLNet-L clip lengths ÷ "
+    f"{SMOKE_SHRINK}, one encoder conv layer (LPNet: small dynamic and scoring heads), {SMOKE_STEPS} "
+    "steps, tf.functions run eagerly"
+)
 # 8 train / 4 test videos of 12-32 clips of 12 s (2.4-6.4 min), so the per-length tables have several buckets.
-SMOKE_PRESET = dataclasses.replace(synthetic.PRESETS["tiny"], name="smoke", num_train_videos=8, num_test_videos=4,
-                                   min_clips=12, max_clips=32, clip_seconds=12.0)
+SMOKE_PRESET = dataclasses.replace(
+    synthetic.PRESETS["tiny"],
+    name="smoke",
+    num_train_videos=8,
+    num_test_videos=4,
+    min_clips=12,
+    max_clips=32,
+    clip_seconds=12.0,
+)
 
 
 class DataProblemError(RuntimeError):
@@ -115,8 +125,10 @@ class Options:
 def list_tables():
     lines = [f"{'table':16} {'rows':>5} {'runs':>5}  source"]
     for table in configs.TABLES.values():
-        lines.append(f"{table.id:16} {len(table.rows):5d} {len(table.runs()):5d}  "
-                     f"{PAPER_NAMES[table.paper]} {table.source}: {table.title}")
+        lines.append(
+            f"{table.id:16} {len(table.rows):5d} {len(table.runs()):5d}  "
+            f"{PAPER_NAMES[table.paper]} {table.source}: {table.title}"
+        )
     return "\n".join(lines)
 
 
@@ -133,15 +145,16 @@ def selected_rows(options):
     by_name = {row.name: row for row in tables[0].rows}
     unknown = [name for name in options.rows if name not in by_name]
     if unknown:
-        raise app.UsageError(f"unknown rows of {tables[0].id}: {', '.join(unknown)}; its rows are "
-                             + ", ".join(by_name))
+        raise app.UsageError(
+            f"unknown rows of {tables[0].id}: {', '.join(unknown)}; its rows are " + ", ".join(by_name)
+        )
     return [(tables[0], [by_name[name] for name in options.rows])]
 
 
 def run_seeds(run, options):
     if options.num_seeds > len(run.seeds):
         raise app.UsageError(f"--seeds={options.num_seeds} but run {run.name} lists {len(run.seeds)} seeds")
-    return run.seeds[:options.num_seeds]
+    return run.seeds[: options.num_seeds]
 
 
 def _flag(name, value):
@@ -166,15 +179,19 @@ def _processed_key(run):
 def plan_run(run, seed, options):
     """`(run_dir, train flags, identity)` of one seed of `run`; `identity` is what a finished folder must match."""
     out_dir = options.resolved_out_dir
-    family = "lpnet" if run.model == "lpnet" else "vslnet"
+    family = registry.for_model(run.model).name
     if options.smoke:
         hparams = _smoke_hparams(run)
         override = dict(run.override_dict, **SMOKE_OVERRIDES[family])
         smoke_data = os.path.join(out_dir, "smoke_data")
         processed = os.path.join(out_dir, "processed", f"smoke-n{hparams['max_pos_len']}")
-        data = ["--dataset=charades", f"--data_dir={smoke_data}",
-                f"--feature_dir={os.path.join(smoke_data, 'features')}",
-                f"--glove={os.path.join(smoke_data, 'glove.txt')}", f"--processed_dir={processed}"]
+        data = [
+            "--dataset=charades",
+            f"--data_dir={smoke_data}",
+            f"--feature_dir={os.path.join(smoke_data, 'features')}",
+            f"--glove={os.path.join(smoke_data, 'glove.txt')}",
+            f"--processed_dir={processed}",
+        ]
         extra = [f"--max_steps={SMOKE_STEPS}", "--noverbose"]
     else:
         hparams, override = run.hparam_dict, run.override_dict
@@ -206,12 +223,16 @@ def run_state(run_dir, identity):
     record_path = os.path.join(run_dir, RUN_FILE)
     if not os.path.exists(record_path):
         if os.path.isdir(run_dir) and os.listdir(run_dir):
-            raise RunFolderError(f"{run_dir} is not empty but has no {RUN_FILE}: it was not made by "
-                               "experiments.reproduce; move it away or choose another --out_dir")
+            raise RunFolderError(
+                f"{run_dir} is not empty but has no {RUN_FILE}: it was not made by "
+                "experiments.reproduce; move it away or choose another --out_dir"
+            )
         return "new"
     if _read_json(record_path)["identity"] != identity:
-        raise RunFolderError(f"{run_dir} was trained with other settings than the current config (see its {RUN_FILE}); "
-                           "delete the folder to retrain it, or choose another --out_dir")
+        raise RunFolderError(
+            f"{run_dir} was trained with other settings than the current config (see its {RUN_FILE}); "
+            "delete the folder to retrain it, or choose another --out_dir"
+        )
     return "done" if os.path.exists(os.path.join(run_dir, "metrics.json")) else "partial"
 
 
@@ -263,15 +284,19 @@ def _cost(run):
 def train_item(item, position):
     """Train `item` (resuming its checkpoints if it was interrupted); prints progress."""
     state = run_state(item.run_dir, item.identity)
-    print(f"[{position}] {item.label}: {'resuming' if state == 'partial' else 'training'} in {item.run_dir}",
-          flush=True)
+    print(
+        f"[{position}] {item.label}: {'resuming' if state == 'partial' else 'training'} in {item.run_dir}", flush=True
+    )
     os.makedirs(item.run_dir, exist_ok=True)
     with open(os.path.join(item.run_dir, RUN_FILE), "w") as f:
         json.dump({"identity": item.identity, "train_flags": item.args}, f, indent=2)
     started = time.time()
     result = _train_in_process([f"--run_dir={item.run_dir}", *item.args], eager=item.identity["smoke"])
-    print(f"[{position}] {item.label}: finished in {time.time() - started:.0f} s, R@1 IoU=0.7 "
-          f"{result['r1_iou07']:.2f}, mIoU {result['miou']:.2f} ({result['protocol']} protocol)", flush=True)
+    print(
+        f"[{position}] {item.label}: finished in {time.time() - started:.0f} s, R@1 IoU=0.7 "
+        f"{result['r1_iou07']:.2f}, mIoU {result['miou']:.2f} ({result['protocol']} protocol)",
+        flush=True,
+    )
 
 
 def _prepare_processed(items):
@@ -302,13 +327,18 @@ def _train_in_workers(items, jobs, out_dir):
         with open(path, "w") as f:
             json.dump([dataclasses.asdict(item) for item in share], f, indent=1)
         print(f"worker {number}: {len(share)} run(s): {', '.join(item.label for item in share)}", flush=True)
-        processes.append((number, share, subprocess.Popen([sys.executable, "-m", "experiments.reproduce",
-                                                            f"--worker={path}"])))
+        processes.append(
+            (number, share, subprocess.Popen([sys.executable, "-m", "experiments.reproduce", f"--worker={path}"]))
+        )
     failed = [(number, share, process.wait()) for number, share, process in processes]
     failed = [(number, share, code) for number, share, code in failed if code]
     if failed:
-        raise RuntimeError("; ".join(f"worker {number} exited with {code} (runs {', '.join(i.label for i in share)})"
-                                     for number, share, code in failed))
+        raise RuntimeError(
+            "; ".join(
+                f"worker {number} exited with {code} (runs {', '.join(i.label for i in share)})"
+                for number, share, code in failed
+            )
+        )
 
 
 def work(path):
@@ -343,8 +373,10 @@ def seed_metrics(table, row, run_dir, cache):
     """The row's metrics (percent, `count`, `protocol`) in one finished run folder."""
     metrics = _read_json(os.path.join(run_dir, "metrics.json"))
     if row.strategy and row.strategy not in metrics.get("strategies", {}):
-        raise RuntimeError(f"{run_dir}/metrics.json has no '{row.strategy}' strategy; row {row.name} of {table.id} "
-                           "needs a multi-scale VSLNet-L run")
+        raise RuntimeError(
+            f"{run_dir}/metrics.json has no '{row.strategy}' strategy; row {row.name} of {table.id} "
+            "needs a multi-scale VSLNet-L run"
+        )
     if table.kind == "by_length":
         key = (run_dir, row.strategy, table.buckets)
         if key not in cache:
@@ -370,17 +402,24 @@ def report(table, options):
                     proposal_plots.append((row.name, plot))
         records.append(reproduce_report.row_result(table, row, results))
     derived = table.derive({record["name"]: record for record in records}) if table.derive else None
-    return reproduce_report.write_table(table, records, options.resolved_out_dir,
-                                        smoke_settings=SMOKE_SETTINGS if options.smoke else None,
-                                        proposal_plots=proposal_plots, derived=derived)
+    return reproduce_report.write_table(
+        table,
+        records,
+        options.resolved_out_dir,
+        smoke_settings=SMOKE_SETTINGS if options.smoke else None,
+        proposal_plots=proposal_plots,
+        derived=derived,
+    )
 
 
 def _check_out_dir(options):
     """Refuse an output folder that holds results of the other kind (smoke or real)."""
     marker = os.path.join(options.resolved_out_dir, KIND_FILE)
     if os.path.exists(marker) and _read_json(marker)["kind"] != options.kind:
-        raise app.UsageError(f"{options.resolved_out_dir} holds {_read_json(marker)['kind']} results; smoke and real "
-                             "results never share a folder (choose another --out_dir)")
+        raise app.UsageError(
+            f"{options.resolved_out_dir} holds {_read_json(marker)['kind']} results; smoke and real "
+            "results never share a folder (choose another --out_dir)"
+        )
 
 
 def _claim_out_dir(options):
@@ -394,9 +433,13 @@ def check_data(runs, options):
     problems = data_lib.check_runs(runs, options.data_root, options.resolved_out_dir)
     if not problems:
         return ""
-    lines = [(f"The data under {os.path.abspath(options.data_root)} is not what these runs need "
-             f"({len(problems)} problem{'s' if len(problems) > 1 else ''}); expected layout: README, "
-             "'Reproducing the papers'.")]
+    lines = [
+        (
+            f"The data under {os.path.abspath(options.data_root)} is not what these runs need "
+            f"({len(problems)} problem{'s' if len(problems) > 1 else ''}); expected layout: README, "
+            "'Reproducing the papers'."
+        )
+    ]
     return "\n".join(lines + [problem.format(len(runs)) for problem in problems])
 
 
@@ -405,9 +448,11 @@ def reproduce(options):
     selection = selected_rows(options)
     runs = list({row.run.name: row.run for _, rows in selection for row in rows}.values())
     work = [(run, seed) for run in runs for seed in run_seeds(run, options)]
-    print(f"{len(selection)} table(s), {sum(len(rows) for _, rows in selection)} row(s), {len(runs)} run(s) × "
-          f"{options.num_seeds} seed(s){' [SMOKE]' if options.smoke else ''} → {options.resolved_out_dir}",
-          flush=True)
+    print(
+        f"{len(selection)} table(s), {sum(len(rows) for _, rows in selection)} row(s), {len(runs)} run(s) × "
+        f"{options.num_seeds} seed(s){' [SMOKE]' if options.smoke else ''} → {options.resolved_out_dir}",
+        flush=True,
+    )
     _check_out_dir(options)
     if not options.smoke:
         if not options.data_root:
@@ -443,8 +488,11 @@ def reproduce(options):
     documents = {}
     for table, _ in selection:
         documents[table.id] = report(table, options)
-        print(f"wrote {os.path.join(options.resolved_out_dir, table.id)}.md and .json"
-              + "".join(f", {os.path.basename(f)}" for f in documents[table.id]["figures"]), flush=True)
+        print(
+            f"wrote {os.path.join(options.resolved_out_dir, table.id)}.md and .json"
+            + "".join(f", {os.path.basename(f)}" for f in documents[table.id]["figures"]),
+            flush=True,
+        )
     return documents
 
 
@@ -457,15 +505,26 @@ def define_flags():
     flags.DEFINE_string("out_dir", None, "Output folder (default results/, or results/smoke/ with --smoke).")
     flags.DEFINE_bool("smoke", False, "Every row on synthetic data with a tiny model for 2 steps (labelled SMOKE).")
     flags.DEFINE_bool("dry_run", False, "Check the data and print the plan; train nothing.")
-    flags.DEFINE_integer("jobs", 1, "Worker processes training runs side by side (CPU runs, or one accelerator "
-                         "per process).", lower_bound=1)
+    flags.DEFINE_integer(
+        "jobs",
+        1,
+        "Worker processes training runs side by side (CPU runs, or one accelerator per process).",
+        lower_bound=1,
+    )
     flags.DEFINE_string("worker", None, "Internal (--jobs): train the work items listed in this JSON file.")
 
 
 def options_from_flags(flag_values):
-    return Options(tables=tuple(flag_values.table), data_root=flag_values.data_root, seeds=flag_values.seeds,
-                   rows=tuple(flag_values.rows), out_dir=flag_values.out_dir, smoke=flag_values.smoke,
-                   dry_run=flag_values.dry_run, jobs=flag_values.jobs)
+    return Options(
+        tables=tuple(flag_values.table),
+        data_root=flag_values.data_root,
+        seeds=flag_values.seeds,
+        rows=tuple(flag_values.rows),
+        out_dir=flag_values.out_dir,
+        smoke=flag_values.smoke,
+        dry_run=flag_values.dry_run,
+        jobs=flag_values.jobs,
+    )
 
 
 def main(argv):

@@ -19,8 +19,11 @@ _NOTE_NO_MATPLOTLIB = "no figures: matplotlib is missing (pip install 'nlvl-tf[p
 
 def aggregate(values):
     """`{"mean", "std", "values"}` of per-seed values; std is the sample std (`None` for one seed)."""
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else None,
-            "values": list(values)}
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else None,
+        "values": list(values),
+    }
 
 
 def row_result(table, row, seed_results):
@@ -31,12 +34,23 @@ def row_result(table, row, seed_results):
     # An empty video-length bucket has no metrics (`None`) in any seed.
     scored = [s for s in seeds if seed_results[s]["count"]]
     ours = {key: aggregate([seed_results[s][key] for s in scored]) if scored else None for key in base.METRICS}
-    diff = {key: None if paper_values[key] is None or ours[key] is None else ours[key]["mean"] - paper_values[key]
-            for key in base.METRICS}
+    diff = {
+        key: None if paper_values[key] is None or ours[key] is None else ours[key]["mean"] - paper_values[key]
+        for key in base.METRICS
+    }
     record = {
-        "name": row.name, "label": row.label, "run": row.run.name, "strategy": row.strategy, "bucket": row.bucket,
-        "x": row.x, "group": row.group, "paper_ref": row.paper.describe() if row.paper else None,
-        "paper": paper_values, "ours": ours, "diff": diff, "seeds": seeds,
+        "name": row.name,
+        "label": row.label,
+        "run": row.run.name,
+        "strategy": row.strategy,
+        "bucket": row.bucket,
+        "x": row.x,
+        "group": row.group,
+        "paper_ref": row.paper.describe() if row.paper else None,
+        "paper": paper_values,
+        "ours": ours,
+        "diff": diff,
+        "seeds": seeds,
         "count": seed_results[seeds[0]]["count"] if seeds else None,
         "protocol": seed_results[seeds[0]]["protocol"] if seeds else None,
         "notes": "; ".join(note for note in (row.notes, row.run.notes) if note),
@@ -75,23 +89,31 @@ def write_markdown(path, document):
     shown = document["metrics_shown"]
     lines = [f"# {document['paper_title']}, {document['source']}: {document['title']}", ""]
     if document["smoke"]:
-        lines += [(f"**{SMOKE_LABEL}.** Every row ran end to end on a small synthetic dataset with "
-                   f"{document['smoke_settings']}; the numbers test the harness, not the models. The Runs section "
-                   "lists the real settings."), ""]
+        lines += [
+            (
+                f"**{SMOKE_LABEL}.** Every row ran end to end on a small synthetic dataset with "
+                f"{document['smoke_settings']}; the numbers test the harness, not the models. The Runs section "
+                "lists the real settings."
+            ),
+            "",
+        ]
     seeds = sorted({s for r in table_rows for s in r["seeds"]})
-    lines += [f"Paper: the published numbers. Ours: mean ± std over seeds (std only with several seeds) of the "
-              f"selected checkpoint (protocol `{document['protocol']}`: "
-              + ("best test R@1 IoU=0.7, as the papers" if document["protocol"] == "original" else "clean")
-              + f"); seeds run: {seeds or 'none'}. Δ = ours − paper. Percent; R@1 counts IoU ≥ θ.", ""]
+    lines += [
+        f"Paper: the published numbers. Ours: mean ± std over seeds (std only with several seeds) of the "
+        f"selected checkpoint (protocol `{document['protocol']}`: "
+        + ("best test R@1 IoU=0.7, as the papers" if document["protocol"] == "original" else "clean")
+        + f"); seeds run: {seeds or 'none'}. Δ = ours − paper. Percent; R@1 counts IoU ≥ θ.",
+        "",
+    ]
     header = ["row"] + (["bucket"] if document["kind"] == "by_length" else [])
-    header += ([document["x_label"]] if document["kind"] == "sweep" else [])
+    header += [document["x_label"]] if document["kind"] == "sweep" else []
     for key in shown:
         header += [f"{base.METRIC_LABELS[key]} paper", "ours", "Δ"]
     header += ["seeds", "test queries" + (" (paper / ours)" if document["kind"] == "by_length" else "")]
     body = []
     for r in table_rows:
         line = [r["label"]] + ([r["bucket"]] if document["kind"] == "by_length" else [])
-        line += ([f"{r['x']:g}"] if document["kind"] == "sweep" else [])
+        line += [f"{r['x']:g}"] if document["kind"] == "sweep" else []
         for key in shown:
             line += [_number(r["paper"][key]), _ours(r["ours"][key], r["seeds"]), _number(r["diff"][key], signed=True)]
         count = "—" if r["count"] is None else str(r["count"])
@@ -111,12 +133,15 @@ def write_markdown(path, document):
     for run in document["runs"]:
         settings = ", ".join(f"{k}={v}" for k, v in run["hparams"].items())
         override = f", params_override={run['params_override']}" if run["params_override"] else ""
-        lines.append(f"- `{run['name']}`: {run['model']} on {run['dataset']} (test split `{run['test_split']}`, "
-                     f"features `{run['features']}`), {settings}{override}, quirks={run['quirks']}, "
-                     f"protocol={run['protocol']}")
+        lines.append(
+            f"- `{run['name']}`: {run['model']} on {run['dataset']} (test split `{run['test_split']}`, "
+            f"features `{run['features']}`), {settings}{override}, quirks={run['quirks']}, "
+            f"protocol={run['protocol']}"
+        )
     if document["figures"]:
-        lines += ["", "## Figures", ""] + [f"![{os.path.basename(f)}]({os.path.basename(f)})"
-                                           for f in document["figures"]]
+        lines += ["", "## Figures", ""] + [
+            f"![{os.path.basename(f)}]({os.path.basename(f)})" for f in document["figures"]
+        ]
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
 
@@ -150,13 +175,26 @@ def plot_sweep(document, path, mpl):
             color = f"C{number}"
             done = [r for r in members if r["ours"][key] is not None]
             if done:
-                axis.errorbar([r["x"] for r in done], [r["ours"][key]["mean"] for r in done],
-                              yerr=[r["ours"][key]["std"] or 0.0 for r in done], marker="o", color=color,
-                              capsize=3, label=f"{group} (ours)")
+                axis.errorbar(
+                    [r["x"] for r in done],
+                    [r["ours"][key]["mean"] for r in done],
+                    yerr=[r["ours"][key]["std"] or 0.0 for r in done],
+                    marker="o",
+                    color=color,
+                    capsize=3,
+                    label=f"{group} (ours)",
+                )
             published = [r for r in members if r["paper"][key] is not None]
             if published:
-                axis.scatter([r["x"] for r in published], [r["paper"][key] for r in published], s=80,
-                             facecolors="none", edgecolors=color, linewidths=1.5, label=f"{group} (paper)")
+                axis.scatter(
+                    [r["x"] for r in published],
+                    [r["paper"][key] for r in published],
+                    s=80,
+                    facecolors="none",
+                    edgecolors=color,
+                    linewidths=1.5,
+                    label=f"{group} (paper)",
+                )
         if logarithmic:
             axis.set_xscale("log")
         axis.set_xticks(sorted(set(xs)))
@@ -188,11 +226,21 @@ def plot_by_length(document, path, mpl):
             positions = [b + (number - (len(labels) - 1) / 2) * width for b in range(len(buckets))]
             ours = [by_bucket[b]["ours"]["miou"]["mean"] if by_bucket[b]["ours"]["miou"] else 0.0 for b in buckets]
             axis.bar(positions, ours, width=width * 0.95, color=f"C{number}", label=f"{label} (ours)")
-            published = [(p, by_bucket[b]["paper"]["miou"]) for p, b in zip(positions, buckets)
-                         if by_bucket[b]["paper"]["miou"] is not None]
+            published = [
+                (p, by_bucket[b]["paper"]["miou"])
+                for p, b in zip(positions, buckets)
+                if by_bucket[b]["paper"]["miou"] is not None
+            ]
             if published:
-                axis.scatter([p for p, _ in published], [v for _, v in published], marker="_", s=140,
-                             color="black", linewidths=2, label="paper" if number == 0 else None)
+                axis.scatter(
+                    [p for p, _ in published],
+                    [v for _, v in published],
+                    marker="_",
+                    s=140,
+                    color="black",
+                    linewidths=2,
+                    label="paper" if number == 0 else None,
+                )
         axis.set_xticks(range(len(buckets)))
         axis.set_xticklabels(buckets, fontsize=8)
         axis.set_ylabel("mIoU (%)")
@@ -220,13 +268,24 @@ def write_table(table, row_results, out_dir, *, smoke_settings=None, proposal_pl
     """
     protocols = {r["protocol"] for r in row_results if r["protocol"]} or {table.rows[0].run.protocol}
     document = {
-        "table": table.id, "title": table.title, "paper": table.paper,
-        "paper_title": paper_lib.PAPER_TITLES[table.paper], "source": table.source, "kind": table.kind,
-        "x_label": table.x_label, "buckets": table.buckets, "smoke": bool(smoke_settings),
-        "label": SMOKE_LABEL if smoke_settings else "", "smoke_settings": smoke_settings,
-        "protocol": "/".join(sorted(protocols)), "notes": table.notes,
-        "metrics_shown": _shown_metrics(table, row_results), "rows": row_results,
-        "runs": [run.describe() for run in table.runs()], "derived": derived, "figures": [],
+        "table": table.id,
+        "title": table.title,
+        "paper": table.paper,
+        "paper_title": paper_lib.PAPER_TITLES[table.paper],
+        "source": table.source,
+        "kind": table.kind,
+        "x_label": table.x_label,
+        "buckets": table.buckets,
+        "smoke": bool(smoke_settings),
+        "label": SMOKE_LABEL if smoke_settings else "",
+        "smoke_settings": smoke_settings,
+        "protocol": "/".join(sorted(protocols)),
+        "notes": table.notes,
+        "metrics_shown": _shown_metrics(table, row_results),
+        "rows": row_results,
+        "runs": [run.describe() for run in table.runs()],
+        "derived": derived,
+        "figures": [],
     }
     os.makedirs(out_dir, exist_ok=True)
     mpl = _matplotlib()

@@ -1,4 +1,5 @@
-"""Train a model: `python -m experiments.train --model=vslnet --run_dir=runs/x [--data_dir ... --feature_dir ... --glove ...]`.
+"""Train a model: `python -m experiments.train --model=vslnet --run_dir=runs/x [--data_dir ... --feature_dir ... --glove
+...]`.
 
 Without data flags it trains on the built-in synthetic benchmark (`--synthetic_preset`, generated once under
 `--synthetic_dir`). The run directory receives `config.json` (every flag and the resolved data folder), the processed
@@ -23,7 +24,6 @@ from common.export import saved_model
 from common.training import distribute, run_directory
 from common.training import flags as flags_lib
 from common.training.trainer import Trainer
-from experiments import plot_proposals
 
 FLAGS = flags.FLAGS
 
@@ -89,7 +89,8 @@ def _run(flag_values, strategy, scratch):
     data_dir = synthetic_data_dir(flag_values, strategy, scratch) if flags_lib.uses_synthetic(flag_values) else None
     family = flags_lib.model_family(flag_values.model)
     model_config, data_config, trainer_config = flags_lib.build_configs(
-        flag_values, initial_model_config(flag_values), data_dir)
+        flag_values, initial_model_config(flag_values), data_dir
+    )
     config = {
         "model_family": family,
         "flags": {name: flag_values[name].value for name in flag_values if name in _OUR_FLAGS},
@@ -100,16 +101,24 @@ def _run(flag_values, strategy, scratch):
         "data_sources": dataset_lib.source_digest(data_config),
     }
     if chief:
-        run_directory.check_run_directory(flag_values.run_dir, config,
-                                          data_change=lambda: dataset_lib.stale_reason(data_config))
+        run_directory.check_run_directory(
+            flag_values.run_dir, config, data_change=lambda: dataset_lib.stale_reason(data_config)
+        )
     processed = prepare_data_on_chief(data_config, strategy, scratch)
     if chief:
         os.makedirs(flag_values.run_dir, exist_ok=True)
         with open(os.path.join(flag_values.run_dir, "config.json"), "w") as f:
             json.dump(config, f, indent=2)
     task = registry.get(family).task_class(model_config)
-    trainer = Trainer(task, processed, trainer_config, flag_values.run_dir, extend=model_config.extend,
-                      extension_length=getattr(model_config, "extension_length", "code"), strategy=strategy)
+    trainer = Trainer(
+        task,
+        processed,
+        trainer_config,
+        flag_values.run_dir,
+        extend=model_config.extend,
+        extension_length=getattr(model_config, "extension_length", "code"),
+        strategy=strategy,
+    )
     result = trainer.train()
     if chief:
         print(format_comparison(result, data_dir))
@@ -117,8 +126,8 @@ def _run(flag_values, strategy, scratch):
             export_dir = os.path.join(flag_values.run_dir, "saved_model")
             saved_model.export_run(flag_values.run_dir, export_dir)
             print(f"SavedModel of the selected checkpoint: {export_dir}")
-        if family == "lpnet":
-            plot_proposals.plot_run(flag_values.run_dir, missing_ok=True)
+        if registry.get(family).after_training is not None:
+            registry.get(family).after_training(flag_values.run_dir)
     # The workers leave together: one that exits early is reported as a crashed task by the others.
     distribute.barrier(strategy)
     return result
@@ -129,8 +138,9 @@ def format_comparison(result, synthetic_dir=None):
     keys = ("r1_iou03", "r1_iou05", "r1_iou07", "miou")
     rows = [(f"ours ({result['protocol']} protocol)", result)]
     if "strategies" in result:  # VSLNet-L: the main row is Pm; every strategy of the same checkpoint follows
-        rows = [(f"ours {name} ({result['protocol']} protocol)", scores)
-                for name, scores in result["strategies"].items()]
+        rows = [
+            (f"ours {name} ({result['protocol']} protocol)", scores) for name, scores in result["strategies"].items()
+        ]
     if synthetic_dir:
         with open(os.path.join(synthetic_dir, "baselines.json")) as f:
             rows += [(f"baseline: {name}", scores) for name, scores in json.load(f).items()]

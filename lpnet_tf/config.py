@@ -1,5 +1,5 @@
 """`LPNetConfig`: every constant of the original LPNet code, the paper's ablation switches, and one named option
-per defect of `shared/specs/lpnet.md` §13 that changes results. Defaults reproduce the code (Charades setting).
+per defect of fidelity LPNet §13 that changes results. Defaults reproduce the code (Charades setting).
 """
 
 import dataclasses
@@ -15,10 +15,10 @@ QUIRK_PRESETS = ("original", "fixed")
 
 @dataclasses.dataclass
 class LPNetConfig(BackboneConfig):
-    """Model and optimization settings of LPNet (spec §1, §4–§10).
+    """Model and optimization settings of LPNet (fidelity LPNet §1, §4–§10).
 
     Attributes:
-        hidden_dim: d (256; the original hard-codes 256 in the dynamic head, spec D5).
+        hidden_dim: d (256; the original hard-codes 256 in the dynamic head, fidelity LPNet D5).
         num_heads: encoder attention heads (8).
         word_dim: GloVe size (300).
         char_dim: char embedding size (50 Charades/TACoS; 100 ActivityNet).
@@ -42,18 +42,18 @@ class LPNetConfig(BackboneConfig):
         scoring_hidden_dim: width of the scoring head (256).
         reg_weight: λ of the matching regression loss in the main loss (100).
         iou_weight: weight of L_IoU in the box loss (5).
-        low_iou_threshold, low_iou_weight: weighted MSE: weight 0.92 where the IoU label < 0.001 (spec §8.7).
-        iou_clamp: a selected box with IoU above this counts as IoU 1 (0.95, spec §8.8).
+        low_iou_threshold, low_iou_weight: weighted MSE: weight 0.92 where the IoU label < 0.001 (fidelity LPNet §8.7).
+        iou_clamp: a selected box with IoU above this counts as IoU 1 (0.95, fidelity LPNet §8.8).
         init_lr: 1e-4.
         lr_schedule: `staircase` (Charades, ActivityNet: ×`lr_decay_rate` every `lr_decay_steps` global steps)
-            or `constant` (TACoS) (spec §9).
+            or `constant` (TACoS) (fidelity LPNet §9).
         lr_decay_steps, lr_decay_rate: 100000, 0.9.
         predict_top_k: how many ranked proposals `predict_step` also returns (`topk_*` keys; capped at K).
         use_proposal_mhsa: self-attention over the proposal features (paper Table 4 "MHSA"; code: on).
         use_bal: the boundary-aware branch, i.e. the boundary predictor and L_KL (paper Table 4 "BAL"; code: on).
         use_highlight: the code's query-guided highlighting (not in the paper) and L_hl. Off with `use_bal` off
             gives the paper's "w/o BAL" model; the code has it on.
-        bal_predictor: `conditioned` (the code's two stacked LSTMs, spec §7) or `bilstm` (the paper's Eq. 8–9
+        bal_predictor: `conditioned` (the code's two stacked LSTMs, fidelity LPNet §7) or `bilstm` (the paper's Eq. 8–9
             BiLSTM + two FFNs, paper-derived, `BiLSTMBoundaryPredictor`).
         kl_first_sample_only: D1. The KL boundary loss uses only sample 0 of each batch (True, original); False
             averages the per-sample KL over the batch.
@@ -109,15 +109,20 @@ class LPNetConfig(BackboneConfig):
     clamp_half_length: bool = False
 
     def validate(self):
-        for name, allowed in (("lr_schedule", LR_SCHEDULES), ("bal_predictor", BAL_PREDICTORS),
-                              ("roi_frame", ROI_FRAMES),
-                              ("roi_align_implementation", ROI_ALIGN_IMPLEMENTATIONS),
-                              ("lstm_implementation", LSTM_IMPLEMENTATIONS)):
+        for name, allowed in (
+            ("lr_schedule", LR_SCHEDULES),
+            ("bal_predictor", BAL_PREDICTORS),
+            ("roi_frame", ROI_FRAMES),
+            ("roi_align_implementation", ROI_ALIGN_IMPLEMENTATIONS),
+            ("lstm_implementation", LSTM_IMPLEMENTATIONS),
+        ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r}; expected one of {allowed}")
         if self.hidden_dim % self.num_heads or self.hidden_dim % self.proposal_heads:
-            raise ValueError(f"hidden_dim {self.hidden_dim} must be divisible by num_heads {self.num_heads} and "
-                             f"proposal_heads {self.proposal_heads}")
+            raise ValueError(
+                f"hidden_dim {self.hidden_dim} must be divisible by num_heads {self.num_heads} and "
+                f"proposal_heads {self.proposal_heads}"
+            )
         if self.bal_predictor == "bilstm" and self.hidden_dim % 2:
             raise ValueError("the bilstm boundary predictor needs an even hidden_dim")
         for name in ("num_proposals", "roi_length", "dynamic_dim", "scoring_hidden_dim", "predict_top_k"):
@@ -128,7 +133,8 @@ class LPNetConfig(BackboneConfig):
         return self
 
 
-#: The corrected value of every quirk field (spec §13); `apply_quirks(config, "original")` restores the code's.
+#: The corrected value of every quirk field (fidelity LPNet §13); `apply_quirks(config, "original")` restores the
+# code's.
 FIXED_QUIRKS = {
     "kl_first_sample_only": False,  # D1
     "roi_frame": "per_sample",  # D4
@@ -151,7 +157,7 @@ ORIGINAL_QUIRKS = {
 def apply_quirks(config, preset, dataset=None):
     """A copy of `config` with every defect field set by `preset`.
 
-    `original` keeps the code's behaviour; `fixed` corrects every defect of spec §13 that changes results
+    `original` keeps the code's behaviour; `fixed` corrects every defect of fidelity LPNet §13 that changes results
     (`FIXED_QUIRKS`). `anet_double_global_step` depends on the dataset in the original: with `dataset` given it
     becomes `dataset == "activitynet"`, otherwise it is left as is. The trainer-level defects are `TrainerConfig`
     fields (`drop_last_train`, D2; `protocol`, D8).

@@ -8,7 +8,7 @@ SOFT_LABEL_EPSILON = 1e-8
 
 
 def soft_boundary_labels(index, padded_length):
-    """LPNet's relaxed boundary label of one boundary (spec lpnet §3), over the batch's padded length `T`.
+    """LPNet's relaxed boundary label of one boundary (fidelity LPNet §3), over the batch's padded length `T`.
 
     Every entry is 1e-8; the two neighbours of `index` (when inside `[0, T)`) get `(1 − (T − 3)·1e-8 − 0.5) / 2`
     and `index` gets 0.5, so the row sums to 1 when both neighbours exist. Computed in float64 and stored as
@@ -43,5 +43,8 @@ def batch_soft_boundary_labels(index, padded_length):
 def add_soft_boundary_labels(batch):
     """`batch` with `soft_start_labels`, `soft_end_labels` `[B, n]` over its padded length."""
     padded_length = tf.shape(batch["video_mask"])[1]
-    return {**batch, "soft_start_labels": batch_soft_boundary_labels(batch["start_index"], padded_length),
-            "soft_end_labels": batch_soft_boundary_labels(batch["end_index"], padded_length)}
+    return {
+        **batch,
+        "soft_start_labels": batch_soft_boundary_labels(batch["start_index"], padded_length),
+        "soft_end_labels": batch_soft_boundary_labels(batch["end_index"], padded_length),
+    }

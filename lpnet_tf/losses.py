@@ -1,5 +1,5 @@
-"""LPNet's losses as pure functions: IoU labels, the weighted matching regression (spec §8.7), the highlight loss
-with clipped targets and the paper's boundary-aware loss (spec §7).
+"""LPNet's losses as pure functions: IoU labels, the weighted matching regression (fidelity LPNet §8.7), the highlight
+loss with clipped targets and the paper's boundary-aware loss (fidelity LPNet §7).
 
 The IoU loss of the selected proposal and the boundary regular term are in `lpnet_tf/layers/dynamic_adjustor.py`,
 where the adjustor routes their gradients to the best-matching proposal only.
@@ -28,15 +28,15 @@ def temporal_iou(start, end, gt_start, gt_end):
 
 
 def proposal_iou_labels(proposal_start, proposal_end, gt_start, gt_end):
-    """IoU labels of every proposal (spec §8.7): max(IoU, 0), and 0 wherever e − s ≤ 0.
+    """IoU labels of every proposal (fidelity LPNet §8.7): max(IoU, 0), and 0 wherever e − s ≤ 0.
 
     Args:
         proposal_start, proposal_end: float `(B, K)`, s_bk = (c − h)·L_b and e_bk = (c + h)·L_b.
-        gt_start, gt_end: `(B,)`, the ground truth in clip units: x = st, y = et (the original, spec D11) or
+        gt_start, gt_end: `(B,)`, the ground truth in clip units: x = st, y = et (the original, fidelity LPNet D11) or
             y = et + 1 (`gt_end_exclusive`).
 
     Returns:
-        float32 `(B, K)` in [0, 1]. Not stop-gradiented here: the caller stops it (spec D18).
+        float32 `(B, K)` in [0, 1]. Not stop-gradiented here: the caller stops it (fidelity LPNet D18).
     """
     gt_start = ops.expand_dims(ops.cast(gt_start, "float32"), -1)
     gt_end = ops.expand_dims(ops.cast(gt_end, "float32"), -1)
@@ -49,7 +49,7 @@ def iou_regression_loss(scores, iou_labels, low_iou_threshold=0.001, low_iou_wei
     """L_reg = Σ_bk ω_bk·(ŝ_bk − IoU_bk)² / (B·K), ω = `low_iou_weight` where IoU < `low_iou_threshold`, else 1.
 
     This is TF's `mean_squared_error(labels, predictions, weights)` with SUM_BY_NONZERO_WEIGHTS, all weights
-    non-zero (spec §8.7).
+    non-zero (fidelity LPNet §8.7).
 
     Args:
         scores: float `(B, K)`, predicted IoU ŝ.
@@ -62,16 +62,18 @@ def iou_regression_loss(scores, iou_labels, low_iou_threshold=0.001, low_iou_wei
     """
     scores = ops.cast(scores, "float32")
     iou_labels = ops.cast(iou_labels, "float32")
-    weights = ops.where(iou_labels < low_iou_threshold, ops.full_like(iou_labels, low_iou_weight),
-                        ops.ones_like(iou_labels))
+    weights = ops.where(
+        iou_labels < low_iou_threshold, ops.full_like(iou_labels, low_iou_weight), ops.ones_like(iou_labels)
+    )
     return ops.mean(weights * ops.square(scores - iou_labels))
 
 
 def highlight_loss(logits, labels, mask, epsilon=1e-12):
-    """LPNet's highlight loss: as `common.losses.highlight_loss`, but the BCE targets are the labels clipped to [1e-7, 1].
+    """LPNet's highlight loss: as `common.losses.highlight_loss`, but the BCE targets are the labels clipped to [1e-7,
+    1].
 
     The weights still come from the raw labels (2 on positives, 1 on negatives); only the BCE target of a negative
-    clip becomes 1e-7 (LPNet spec §7, `models/layers.py::highlight_layer`).
+    clip becomes 1e-7 (fidelity LPNet §7, `models/layers.py::highlight_layer`).
 
     Args:
         logits: float tensor `(B, T)`, masked highlight logits.
@@ -95,7 +97,7 @@ def _clipped_kl(logits, labels, mask):
 
 
 def boundary_kl(start_logits, end_logits, start_labels, end_labels, mask, first_sample_only=True):
-    """The paper's boundary-aware loss L_KL = KL_s + KL_e, with KL(label ‖ prediction) (LPNet spec §7; defect D1).
+    """The paper's boundary-aware loss L_KL = KL_s + KL_e, with KL(label ‖ prediction) (fidelity LPNet §7; defect D1).
 
     For each sample b with valid length L_b: p = softmax(logits[b, :L_b]), q = labels[b, :L_b], both clipped to
     [1e-7, 1], KL = Σ q·log(q / p). The original uses **only sample 0** of the batch (`first_sample_only=True`,

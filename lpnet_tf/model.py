@@ -1,5 +1,5 @@
 """LPNet: a thin composition of `common.layers` and the proposal layers of `lpnet_tf.layers` (spec
-`shared/specs/lpnet.md` §4–§8).
+fidelity LPNet §4–§8).
 
     word ids ─ WordEmbedding ┐
     char ids ─ CharEmbedding ┴ concat [B,m,400] ─ Dense(→d) "query_conv1d" ─┐
@@ -67,44 +67,64 @@ class LPNet(keras.Model):
         self.feature_dim = feature_dim
         d, rate = config.hidden_dim, config.drop_rate
         # === Layers ===
-        self.backbone = VideoQueryBackbone(num_words, num_chars, feature_dim, word_vectors=word_vectors,
-                                           name="backbone", **config.backbone_arguments())
+        self.backbone = VideoQueryBackbone(
+            num_words, num_chars, feature_dim, word_vectors=word_vectors, name="backbone", **config.backbone_arguments()
+        )
         if config.use_highlight or config.use_bal:
             self.query_pooling = QueryPooling(d, name="context_query_concat")
         if config.use_highlight:
             self.highlighting = QueryGuidedHighlighting(name="highlighting_layer")
         if config.use_bal:
             if config.bal_predictor == "conditioned":
-                self.predictor = ConditionedSpanPredictor(d, predictor="rnn",
-                                                          lstm_implementation=config.lstm_implementation,
-                                                          name="conditioned_predictor")
+                self.predictor = ConditionedSpanPredictor(
+                    d, predictor="rnn", lstm_implementation=config.lstm_implementation, name="conditioned_predictor"
+                )
             else:
-                self.predictor = BiLSTMBoundaryPredictor(d, lstm_implementation=config.lstm_implementation,
-                                                         name="bilstm_predictor")
-        self.proposals = LearnableProposals(config.num_proposals,
-                                            initial_max_half_length=config.initial_max_half_length,
-                                            clamp_half_length=config.clamp_half_length, dtype="float32",
-                                            name="proposals")
-        self.roi_align = TemporalRoIAlign(config.roi_length, roi_frame=config.roi_frame,
-                                          implementation=config.roi_align_implementation, name="roi_align")
-        self.dynamic_head = DynamicHead(config.num_proposals, d, roi_length=config.roi_length,
-                                        num_heads=config.proposal_heads, dynamic_dim=config.dynamic_dim,
-                                        use_mhsa=config.use_proposal_mhsa, dropout=rate, name="dynamic_head")
-        self.scorer = ProposalScorer(d, scoring_hidden_dim=config.scoring_hidden_dim, dropout=rate,
-                                     name="proposal_scorer")
+                self.predictor = BiLSTMBoundaryPredictor(
+                    d, lstm_implementation=config.lstm_implementation, name="bilstm_predictor"
+                )
+        self.proposals = LearnableProposals(
+            config.num_proposals,
+            initial_max_half_length=config.initial_max_half_length,
+            clamp_half_length=config.clamp_half_length,
+            dtype="float32",
+            name="proposals",
+        )
+        self.roi_align = TemporalRoIAlign(
+            config.roi_length,
+            roi_frame=config.roi_frame,
+            implementation=config.roi_align_implementation,
+            name="roi_align",
+        )
+        self.dynamic_head = DynamicHead(
+            config.num_proposals,
+            d,
+            roi_length=config.roi_length,
+            num_heads=config.proposal_heads,
+            dynamic_dim=config.dynamic_dim,
+            use_mhsa=config.use_proposal_mhsa,
+            dropout=rate,
+            name="dynamic_head",
+        )
+        self.scorer = ProposalScorer(
+            d, scoring_hidden_dim=config.scoring_hidden_dim, dropout=rate, name="proposal_scorer"
+        )
         # Box coordinates, IoUs and the selection stay float32 under a mixed-precision policy.
-        self.adjustor = DynamicAdjustor(iou_clamp=config.iou_clamp, end_exclusive=config.gt_end_exclusive,
-                                        dtype="float32", name="dynamic_adjustor")
+        self.adjustor = DynamicAdjustor(
+            iou_clamp=config.iou_clamp, end_exclusive=config.gt_end_exclusive, dtype="float32", name="dynamic_adjustor"
+        )
 
     #: Moves that checkpoints written before the trunk became one layer (297eda3) predate
     #: (`common.training.checkpoint_layout`).
-    checkpoint_moves = (("backbone/*", "*"),
-                        ("query_pooling/pooling/pooling_kernel", "query_pooling/pooling_kernel"),
-                        ("scorer/pooling/pooling_kernel", "scorer/pooling_kernel"))
+    checkpoint_moves = (
+        ("backbone/*", "*"),
+        ("query_pooling/pooling/pooling_kernel", "query_pooling/pooling_kernel"),
+        ("scorer/pooling/pooling_kernel", "scorer/pooling_kernel"),
+    )
 
     @property
     def proposal_box(self):
-        """The proposal-box variable `(K, 2)`, the only variable the IoU loss trains (spec §9)."""
+        """The proposal-box variable `(K, 2)`, the only variable the IoU loss trains (fidelity LPNet §9)."""
         return self.proposals.proposal_box
 
     def call(self, inputs, training=None):
@@ -120,9 +140,9 @@ class LPNet(keras.Model):
             if config.use_highlight:
                 outputs["highlight_logits"], branch = self.highlighting(branch, video_mask)
             if config.use_bal:
-                outputs["start_logits"], outputs["end_logits"] = self.predictor(branch, video_mask,
-                                                                                training=training)
-        # Branch B: proposals. Crop boxes are stop-gradiented (spec D18): the boxes learn from the IoU loss only.
+                outputs["start_logits"], outputs["end_logits"] = self.predictor(branch, video_mask, training=training)
+        # Branch B: proposals. Crop boxes are stop-gradiented (fidelity LPNet D18): the boxes learn from the IoU loss
+        # only.
         boxes, proposal_start, proposal_end = self.proposals(lengths)
         crop_boxes = ops.stop_gradient(self.proposals.crop_boxes(boxes))
         rois = self.roi_align(features, crop_boxes, lengths)

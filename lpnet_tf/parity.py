@@ -40,8 +40,7 @@ from lpnet_tf.task import LPNetTask
 #: reference of ours is `<fixture key>__<what>`. The comparison rule is the one of the key before the first `__`.
 TRAINING_SUFFIX = "__is_training"
 SELECTION_INDICES = ("p_x", "p_y", "proposal_dx", "proposal_dy")
-LOSSES = ("reg_loss_mse", "highlight_loss", "iou_loss", "l1_loss", "regular", "my_loss", "kl_loss",
-          "reg_loss_total")
+LOSSES = ("reg_loss_mse", "highlight_loss", "iou_loss", "l1_loss", "regular", "my_loss", "kl_loss", "reg_loss_total")
 #: Our extra rows (the task's loss and decoding path, and the training-mode forward pass) and their reference.
 TASK_ROWS = {
     "task.reg": "reg_loss_mse",
@@ -62,28 +61,45 @@ TASK_ROWS = {
     "highlight_logits (training)": "highlight_logits",
     "scores (training)": "scores",
 }
-INTERMEDIATES = BOUNDARY_INTERMEDIATES + PREDICTOR_FEATURES["rnn"] + (
-    "proposal_box", "proposal_boxes_crop", "crop_features_first8", "proposal_features", "dynamic_conv_features",
-    "head_features", "pooled_query_head", "head_fused")
+INTERMEDIATES = (
+    BOUNDARY_INTERMEDIATES
+    + PREDICTOR_FEATURES["rnn"]
+    + (
+        "proposal_box",
+        "proposal_boxes_crop",
+        "crop_features_first8",
+        "proposal_features",
+        "dynamic_conv_features",
+        "head_features",
+        "pooled_query_head",
+        "head_fused",
+    )
+)
 SUMMARY_ORDER = (
-    MASKED_LOGITS + ("start_prob", "end_prob", "highlight_scores", "scores", "proposal_start", "proposal_end",
-                     "iou_labels")
+    MASKED_LOGITS
+    + ("start_prob", "end_prob", "highlight_scores", "scores", "proposal_start", "proposal_end", "iou_labels")
     + tuple(k + s for s in ("", TRAINING_SUFFIX) for k in ("p_x_float", "p_y_float"))
-    + INDICES + ("proposal_dx", "proposal_dy")
+    + INDICES
+    + ("proposal_dx", "proposal_dy")
     + tuple(k + s for s in ("", TRAINING_SUFFIX) for k in ("p_x", "p_y"))
     + ("reg_loss_mse", "highlight_loss", "kl_loss", "reg_loss_total", "regular")
     + tuple(k + s for s in ("", TRAINING_SUFFIX) for k in ("iou_loss", "l1_loss", "my_loss"))
-    + tuple(TASK_ROWS) + INTERMEDIATES)
+    + tuple(TASK_ROWS)
+    + INTERMEDIATES
+)
 
 
 def lpnet_batch(fixture):
     """The task's batch dict from an LPNet fixture: the model inputs, the ground truth (argmax of the soft labels
     `y1`, `y2`, as the original's IoU labels use it), the highlight labels and the soft labels as stored."""
-    return dict(model_inputs(fixture),
-                start_index=np.argmax(fixture["y1"], axis=1).astype(np.int32),
-                end_index=np.argmax(fixture["y2"], axis=1).astype(np.int32),
-                highlight_labels=fixture["highlight_labels"],
-                soft_start_labels=fixture["y1"], soft_end_labels=fixture["y2"])
+    return dict(
+        model_inputs(fixture),
+        start_index=np.argmax(fixture["y1"], axis=1).astype(np.int32),
+        end_index=np.argmax(fixture["y2"], axis=1).astype(np.int32),
+        highlight_labels=fixture["highlight_labels"],
+        soft_start_labels=fixture["y1"],
+        soft_end_labels=fixture["y2"],
+    )
 
 
 def intermediates_of(model, inputs, training=False):
@@ -100,8 +116,9 @@ def intermediates_of(model, inputs, training=False):
     head, stages = model.dynamic_head(rois, training=training, return_intermediates=True)
     out.update(stages)
     out["proposal_features"] = stages["proposal_features"][None]  # the original's (1, K, d)
-    out["scores"], stages = model.scorer(head, trunk["query"], trunk["query_mask"], training=training,
-                                         return_intermediates=True)
+    out["scores"], stages = model.scorer(
+        head, trunk["query"], trunk["query_mask"], training=training, return_intermediates=True
+    )
     out["pooled_query_head"], out["head_fused"] = stages["pooled_query"], stages["fused"]
     return out
 
@@ -124,8 +141,10 @@ def run(model, config, fixture):
         and `model(inputs)` over both passes (`self_check`).
     """
     if config.drop_rate != 0.0:
-        raise ValueError(f"the LPNet fixture's is_training pass ran with drop_rate 0; the imported config has "
-                         f"drop_rate={config.drop_rate} (import with the override drop_rate=0)")
+        raise ValueError(
+            f"the LPNet fixture's is_training pass ran with drop_rate 0; the imported config has "
+            f"drop_rate={config.drop_rate} (import with the override drop_rate=0)"
+        )
     if not (config.use_highlight and config.use_bal and config.bal_predictor == "conditioned"):
         raise ValueError("the LPNet fixture is the code's model (highlighting, the conditioned boundary predictor)")
     batch = lpnet_batch(fixture)
@@ -142,10 +161,15 @@ def run(model, config, fixture):
 
     ours = dict(intermediates[False])
     main = outputs[False]
-    start, end, highlight, scores = (main["start_logits"], main["end_logits"], main["highlight_logits"],
-                                     main["scores"])
-    ours.update(start_logits=start, end_logits=end, highlight_logits=highlight, scores=scores,
-                proposal_start=main["proposal_start"], proposal_end=main["proposal_end"])
+    start, end, highlight, scores = (main["start_logits"], main["end_logits"], main["highlight_logits"], main["scores"])
+    ours.update(
+        start_logits=start,
+        end_logits=end,
+        highlight_logits=highlight,
+        scores=scores,
+        proposal_start=main["proposal_start"],
+        proposal_end=main["proposal_end"],
+    )
     ours["start_prob"] = ops.softmax(start, axis=-1)
     ours["end_prob"] = ops.softmax(end, axis=-1)
     ours["highlight_scores"] = ops.sigmoid(highlight)
@@ -154,16 +178,20 @@ def run(model, config, fixture):
     # not compute them in the model, only here from our float bounds.
     ours["proposal_dx"] = ops.cast(ops.floor(main["proposal_start"]), "int32")
     ours["proposal_dy"] = ops.cast(ops.ceil(main["proposal_end"]), "int32")
-    iou_labels = {training: lpnet_losses.proposal_iou_labels(outputs[training]["proposal_start"],
-                                                             outputs[training]["proposal_end"], gt_start, gt_end)
-                  for training in (False, True)}
+    iou_labels = {
+        training: lpnet_losses.proposal_iou_labels(
+            outputs[training]["proposal_start"], outputs[training]["proposal_end"], gt_start, gt_end
+        )
+        for training in (False, True)
+    }
     ours["iou_labels"] = iou_labels[False]
     regular = adjustor.regular_term(main["proposal_boxes"])
     lengths = ops.cast(main["video_length"], "float32")
     for training, suffix in ((False, ""), (True, TRAINING_SUFFIX)):
         result = outputs[training]
-        _, p_x, p_y = adjustor(result["proposal_boxes"], result["video_length"], result["scores"],
-                               iou_labels[training], training=training)
+        _, p_x, p_y = adjustor(
+            result["proposal_boxes"], result["video_length"], result["scores"], iou_labels[training], training=training
+        )
         ours["p_x_float" + suffix], ours["p_y_float" + suffix] = p_x[:, None], p_y[:, None]
         ours["p_x" + suffix] = ops.cast(ops.round(p_x), "int32")[:, None]  # round half to even, like tf.rint
         ours["p_y" + suffix] = ops.cast(ops.round(p_y), "int32")[:, None]
@@ -173,11 +201,18 @@ def run(model, config, fixture):
         ours["l1_loss" + suffix] = ops.mean((ops.abs(p_x - gt_start) + ops.abs(p_y - gt_end)) / lengths)
         ours["my_loss" + suffix] = config.iou_weight * iou + regular
     ours["regular"] = regular
-    ours["reg_loss_mse"] = lpnet_losses.iou_regression_loss(scores, iou_labels[False], config.low_iou_threshold,
-                                                            config.low_iou_weight)
+    ours["reg_loss_mse"] = lpnet_losses.iou_regression_loss(
+        scores, iou_labels[False], config.low_iou_threshold, config.low_iou_weight
+    )
     ours["highlight_loss"] = lpnet_losses.highlight_loss(highlight, batch["highlight_labels"], video_mask)
-    ours["kl_loss"] = lpnet_losses.boundary_kl(start, end, batch["soft_start_labels"], batch["soft_end_labels"], video_mask,
-                                         first_sample_only=config.kl_first_sample_only)
+    ours["kl_loss"] = lpnet_losses.boundary_kl(
+        start,
+        end,
+        batch["soft_start_labels"],
+        batch["soft_end_labels"],
+        video_mask,
+        first_sample_only=config.kl_first_sample_only,
+    )
     ours["reg_loss_total"] = config.reg_weight * ours["reg_loss_mse"] + ours["highlight_loss"] + ours["kl_loss"]
 
     # The task's own loss and decoding code, on the two forward passes already computed.
@@ -216,8 +251,16 @@ def detect(names):
 
 #: The fixture's is_training pass fed drop_rate 0, so our training-mode forward pass must have no dropout either
 #: (drop_rate is a run-time feed in the original).
-HOOKS = ParityHooks(detect=detect, import_overrides={"drop_rate": 0.0}, run=run, extra_rows=TASK_ROWS,
-                    references=references,
-                    kinds={**dict.fromkeys(MASKED_LOGITS, "masked logits"),
-                           **dict.fromkeys(INDICES + SELECTION_INDICES, "index"), **dict.fromkeys(LOSSES, "loss")},
-                    summary_order=SUMMARY_ORDER)
+HOOKS = ParityHooks(
+    detect=detect,
+    import_overrides={"drop_rate": 0.0},
+    run=run,
+    extra_rows=TASK_ROWS,
+    references=references,
+    kinds={
+        **dict.fromkeys(MASKED_LOGITS, "masked logits"),
+        **dict.fromkeys(INDICES + SELECTION_INDICES, "index"),
+        **dict.fromkeys(LOSSES, "loss"),
+    },
+    summary_order=SUMMARY_ORDER,
+)

@@ -2,8 +2,19 @@
 
 from common.export.saved_model import TaskServingFunctions, index_to_time
 
-SERVING_OUTPUTS = ("start_time", "end_time", "score", "start_index", "end_index", "topk_start_time", "topk_end_time",
-                   "topk_scores", "topk_start_index", "topk_end_index", "tokens")
+SERVING_OUTPUTS = (
+    "start_time",
+    "end_time",
+    "score",
+    "start_index",
+    "end_index",
+    "topk_start_time",
+    "topk_end_time",
+    "topk_scores",
+    "topk_start_index",
+    "topk_end_index",
+    "tokens",
+)
 PREDICT_IDS_OUTPUTS = ("start_index", "end_index", "score", "topk_start_index", "topk_end_index", "topk_scores")
 
 
@@ -22,9 +33,11 @@ class LPNetServingFunctions(TaskServingFunctions):
         inputs, length, duration, tokens = self._prepare(video_features, query, duration)
         decoded = self.decode(inputs)
         result = {name: decoded[name][0] for name in PREDICT_IDS_OUTPUTS}
-        result["start_time"], result["end_time"] = index_to_time(result["start_index"], result["end_index"], length,
-                                                                 duration)
+        result["start_time"], result["end_time"] = index_to_time(
+            result["start_index"], result["end_index"], length, duration
+        )
         result["topk_start_time"], result["topk_end_time"] = index_to_time(
-            result["topk_start_index"], result["topk_end_index"], length, duration)
+            result["topk_start_index"], result["topk_end_index"], length, duration
+        )
         result["tokens"] = tokens
         return {name: result[name] for name in SERVING_OUTPUTS}

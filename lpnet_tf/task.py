@@ -1,4 +1,4 @@
-"""`LPNetTask`: how the shared trainer builds, trains (two routed losses) and decodes LPNet (spec §8–§10)."""
+"""`LPNetTask`: how the shared trainer builds, trains (two routed losses) and decodes LPNet (fidelity LPNet §8–§10)."""
 
 import tensorflow as tf
 from keras import ops
@@ -19,19 +19,25 @@ def _first_replica():
 
 
 class LPNetTask(Task):
-    """Two losses routed to disjoint variables and applied in one optimizer step (spec §9):
+    """Two losses routed to disjoint variables and applied in one optimizer step (fidelity LPNet §9):
 
     - `main` = `reg_weight`·L_reg + L_hl + L_KL → every trainable variable except the proposal boxes;
     - `box` = `iou_weight`·L_IoU + L_regular → the proposal boxes only.
 
-    The IoU labels (in L_reg) and the RoIAlign crop boxes are stop-gradiented (spec D18), so `main` has no path
-    to the boxes, and `box` depends only on the boxes (the selection is an argmax). Each loss entry is this
+    The IoU labels (in L_reg) and the RoIAlign crop boxes are stop-gradiented (fidelity LPNet D18), so `main` has no
+    path to the boxes, and `box` depends only on the boxes (the selection is an argmax). Each loss entry is this
     replica's share of the global-batch value, so the strategy's sum of gradients is exact.
     """
 
     def build_model(self, data_info):
-        model = LPNet(self.config, num_words=len(data_info["word_vectors"]) + 2, num_chars=data_info["num_chars"],
-                      feature_dim=data_info["feature_dim"], word_vectors=data_info["word_vectors"], name="lpnet")
+        model = LPNet(
+            self.config,
+            num_words=len(data_info["word_vectors"]) + 2,
+            num_chars=data_info["num_chars"],
+            feature_dim=data_info["feature_dim"],
+            word_vectors=data_info["word_vectors"],
+            name="lpnet",
+        )
         model(pipeline.dummy_inputs(data_info["feature_dim"]))
         return model
 
@@ -39,8 +45,12 @@ class LPNetTask(Task):
         config = self.config
         if config.lr_schedule == "staircase":
             learning_rate = schedules.build_learning_rate(
-                "staircase_exponential_decay", config.init_lr, decay_steps=config.lr_decay_steps,
-                decay_rate=config.lr_decay_rate, global_step_multiplier=2 if config.anet_double_global_step else 1)
+                "staircase_exponential_decay",
+                config.init_lr,
+                decay_steps=config.lr_decay_steps,
+                decay_rate=config.lr_decay_rate,
+                global_step_multiplier=2 if config.anet_double_global_step else 1,
+            )
         else:
             learning_rate = schedules.build_learning_rate("constant", config.init_lr)
         return optimizers.build_optimizer("tf1_adam", learning_rate, adam_double_count=config.adam_double_count)
@@ -55,7 +65,8 @@ class LPNetTask(Task):
         return [("main", others), ("box", [box])]
 
     def ground_truth(self, batch):
-        """(x, y) in clip units, float32 `(B,)`: (st, et), or (st, et + 1) with `gt_end_exclusive` (spec D11)."""
+        """(x, y) in clip units, float32 `(B,)`: (st, et), or (st, et + 1) with `gt_end_exclusive` (fidelity LPNet
+        D11)."""
         start = ops.cast(batch["start_index"], "float32")
         end = ops.cast(batch["end_index"], "float32")
         if self.config.gt_end_exclusive:
@@ -74,29 +85,38 @@ class LPNetTask(Task):
         gt_start, gt_end = self.ground_truth(batch)
         result = {}
         # Main loss: matching regression, highlighting, boundary KL.
-        iou_labels = ops.stop_gradient(losses.proposal_iou_labels(outputs["proposal_start"],
-                                                                  outputs["proposal_end"], gt_start, gt_end))
-        reg = losses.iou_regression_loss(outputs["scores"], iou_labels, config.low_iou_threshold,
-                                         config.low_iou_weight)
+        iou_labels = ops.stop_gradient(
+            losses.proposal_iou_labels(outputs["proposal_start"], outputs["proposal_end"], gt_start, gt_end)
+        )
+        reg = losses.iou_regression_loss(outputs["scores"], iou_labels, config.low_iou_threshold, config.low_iou_weight)
         result["reg"] = distribute.global_share(reg, batch_size)
         main = config.reg_weight * result["reg"]
         if config.use_highlight:
-            highlight = losses.highlight_loss(outputs["highlight_logits"], batch["highlight_labels"],
-                                                           batch["video_mask"])
+            highlight = losses.highlight_loss(
+                outputs["highlight_logits"], batch["highlight_labels"], batch["video_mask"]
+            )
             mask_count = ops.sum(ops.cast(batch["video_mask"], "float32") * real[:, None])
             result["highlight"] = distribute.global_share(highlight, mask_count)
             main = main + result["highlight"]
         if config.use_bal:
-            kl = losses.boundary_kl(outputs["start_logits"], outputs["end_logits"], batch["soft_start_labels"],
-                                           batch["soft_end_labels"], batch["video_mask"],
-                                           first_sample_only=config.kl_first_sample_only)
-            result["kl"] = kl * _first_replica() if config.kl_first_sample_only else distribute.global_share(kl, batch_size)
+            kl = losses.boundary_kl(
+                outputs["start_logits"],
+                outputs["end_logits"],
+                batch["soft_start_labels"],
+                batch["soft_end_labels"],
+                batch["video_mask"],
+                first_sample_only=config.kl_first_sample_only,
+            )
+            result["kl"] = (
+                kl * _first_replica() if config.kl_first_sample_only else distribute.global_share(kl, batch_size)
+            )
             main = main + result["kl"]
         result["main"] = main
         # Box loss: IoU of the selected proposal and the boundary regular term.
         adjustor = model.adjustor
-        _, p_x, p_y = adjustor(outputs["proposal_boxes"], outputs["video_length"], outputs["scores"], iou_labels,
-                               training=training)
+        _, p_x, p_y = adjustor(
+            outputs["proposal_boxes"], outputs["video_length"], outputs["scores"], iou_labels, training=training
+        )
         iou = ops.mean(1.0 - adjustor.clamped_iou(p_x, p_y, gt_start, gt_end))
         result["iou"] = distribute.global_share(iou, batch_size)
         result["regular"] = adjustor.regular_term(outputs["proposal_boxes"]) / distribute.num_replicas()
@@ -111,8 +131,7 @@ class LPNetTask(Task):
         start_index, end_index = adjustor.decode(p_x, p_y, lengths)
         top_k = min(self.config.predict_top_k, self.config.num_proposals)
         topk_scores, topk_index = ops.top_k(scores, k=top_k, sorted=True)
-        topk_start, topk_end = adjustor.decode(*adjustor.bounds(boxes, ops.cast(topk_index, "int32"), lengths),
-                                               lengths)
+        topk_start, topk_end = adjustor.decode(*adjustor.bounds(boxes, ops.cast(topk_index, "int32"), lengths), lengths)
         return {
             "start_index": start_index,
             "end_index": end_index,

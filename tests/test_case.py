@@ -120,9 +120,7 @@ class TestCase(tf.test.TestCase, parameterized.TestCase):
             else:
                 names = list(inputs)
                 signature = [_dynamic_spec(inputs[name]) for name in names]
-                function = tf.function(
-                    lambda *args: call(layer, dict(zip(names, args))), input_signature=signature
-                )
+                function = tf.function(lambda *args: call(layer, dict(zip(names, args))), input_signature=signature)
                 graph_outputs = function(*[inputs[name] for name in names])
             self.assertAllClose(_to_numpy(graph_outputs), _to_numpy(outputs), atol=1e-5, rtol=1e-5)
         return layer
@@ -240,6 +238,17 @@ def reload_saved_model_in_fresh_process(saved_model_dir, cases, ids_batch, tmp_p
             arrays[f"strategy_{i}"] = strategy[0]
     np.savez(tmp_path / "cases.npz", **arrays)
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO_ROOT))
-    subprocess.run([sys.executable, "-c", _RELOAD_SCRIPT, str(saved_model_dir), str(tmp_path / "cases.npz"),
-                    str(tmp_path / "out.npz")], check=True, env=env, cwd=tmp_path)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _RELOAD_SCRIPT,
+            str(saved_model_dir),
+            str(tmp_path / "cases.npz"),
+            str(tmp_path / "out.npz"),
+        ],
+        check=True,
+        env=env,
+        cwd=tmp_path,
+    )
     return np.load(tmp_path / "out.npz", allow_pickle=True)

@@ -1,5 +1,5 @@
 """`VSLNetConfig`: every constant of the original VSLNet code, and a named option for each paper-vs-code difference
-and each defect that changes results (`shared/specs/vslnet.md` §1, §6, §7). Defaults reproduce the code.
+and each defect that changes results (fidelity VSLNet §1, §6, §7). Defaults reproduce the code.
 """
 
 import dataclasses
@@ -29,8 +29,9 @@ class VSLNetConfig(backbone.BackboneConfig):
     the original VSLNet's defaults.
 
     Attributes:
-        model: `vslnet` (with query pooling + QGH), `vslbase` (without them; spec §3.13) or `vslnet_l` (VSLNet
-            with the multi-scale split-and-concat and the Nil Prediction Module, spec §5; `docs/vslnet_l.md`).
+        model: `vslnet` (with query pooling + QGH), `vslbase` (without them; fidelity VSLNet §3.13) or `vslnet_l`
+            (VSLNet with the multi-scale split-and-concat and the Nil Prediction Module, fidelity VSLNet §5;
+            `vslnet_tf/vslnet_l_design.md`).
         hidden_dim: d (128).
         num_heads: attention heads (8, head size 16).
         word_dim: GloVe size (300).
@@ -38,7 +39,7 @@ class VSLNetConfig(backbone.BackboneConfig):
         drop_rate: dropout during training (0.2).
         max_pos_len: size of the positional tables and the resampling bound n.
         kernel_size, num_conv_layers: encoder conv block (7, 4).
-        predictor: `rnn` (two stacked uni-LSTMs, the default) or `transformer` (spec §3.9).
+        predictor: `rnn` (two stacked uni-LSTMs, the default) or `transformer` (fidelity VSLNet §3.9).
         encoder: `cmf` (conv + multi-head attention + FFN, the default) or `bilstm` (paper Table 8 ablation).
         interaction: `cqa` (context-query attention, the default) or `cat` (paper Table 8 ablation).
         lstm_implementation: how the LSTMs of the `rnn` predictor and the `bilstm` encoder are computed (the same
@@ -49,42 +50,42 @@ class VSLNetConfig(backbone.BackboneConfig):
             cuDNN has no XLA kernel: with `--jit` the entry points use `sequence` for `auto`.
         highlight_lambda: weight of the QGH loss (5.0 in the code; the paper's Eq. 9 has 1).
         extend: highlight extension α (0.1; paper Fig. 13 sweeps it).
-        init_lr, warmup_proportion, weight_decay, clip_norm: the BERT-style optimizer of spec §4.1–4.3.
-        l2_mode: `tf1` adds the L2 term of the HEAD code (3e-7·Σw²/2 over the regularized set, spec §7.3); `none`
-            reproduces the ACL-era code, where L2 was effectively zero (spec §7.4).
+        init_lr, warmup_proportion, weight_decay, clip_norm: the BERT-style optimizer of fidelity VSLNet §4.1–4.3.
+        l2_mode: `tf1` adds the L2 term of the HEAD code (3e-7·Σw²/2 over the regularized set, fidelity VSLNet §7.3);
+            `none` reproduces the ACL-era code, where L2 was effectively zero (fidelity VSLNet §7.4).
         l2_scale: the TF1 contrib scale (3e-7); the penalty is `l2_scale / 2 · Σ w²`.
-        masked_conv: zero padded positions before each encoder convolution. The original does not (spec §7.6:
+        masked_conv: zero padded positions before each encoder convolution. The original does not (fidelity VSLNet §7.6:
             padding leaks into valid positions, so a sample's output depends on its batch). Default False.
-        paper_span_loss: halve the span loss as the paper's Eq. 5 (spec §6 #2). Default False (the code).
+        paper_span_loss: halve the span loss as the paper's Eq. 5 (fidelity VSLNet §6 #2). Default False (the code).
         highlight_positive_weight: weight of positive clips in the QGH loss: 2.0 in the code, 1.0 for the paper's
-            plain f_CE (spec §6 #4).
-        cqa_output_bias: give the CQA output projection a bias, as the paper's FFN and the PyTorch ports (spec §6
-            #15). Default False (the TF1 code).
-        label_rule: seconds ↔ clip indices (spec §2.5, §6 #1). `iou_argmax` (the code, default): labels by the
-            IoU-argmax over all unit pairs, predictions end at (â_e + 1)·T/n. `round` (the paper): labels
+            plain f_CE (fidelity VSLNet §6 #4).
+        cqa_output_bias: give the CQA output projection a bias, as the paper's FFN and the PyTorch ports (fidelity
+            VSLNet §6 #15). Default False (the TF1 code).
+        label_rule: seconds ↔ clip indices (fidelity VSLNet §2.5, §6 #1). `iou_argmax` (the code, default): labels by
+            the IoU-argmax over all unit pairs, predictions end at (â_e + 1)·T/n. `round` (the paper): labels
             a = clip(round_half_even(τ/T·n), 0, n − 1) for start and end, predictions τ = â/n·T for both (the
             paper's inference rule; one option because the two rules are each other's inverse only in pairs).
             Labels are made when the processed dataset is built: the data must be built with the same rule
             (`DataConfig.label_rule`; `VSLNetTask.build_model` checks it) and the trainer decodes with the data's
             rule. See `common.data.labels.time_to_index` / `index_to_time`.
-        qgh_on_concat: the paper's QGH on the 2d concat (spec §6 #5): S_h = σ(Dense(2d → 1)([V^q; h_Q])) and
+        qgh_on_concat: the paper's QGH on the 2d concat (fidelity VSLNet §6 #5): S_h = σ(Dense(2d → 1)([V^q; h_Q])) and
             X̃ = S_h·[V^q; h_Q] (2d), with no Dense(2d → d) before QGH. The rnn predictor then reads the 2d
             features as in the paper's Eq. 4 (LSTM_s input 2d, heads read [h; X̃] = 3d). The transformer predictor
             (not in the paper) needs d channels, so there the code's Dense(2d → d, bias) is applied after QGH.
             Default False (the code: project to d, then QGH on X).
-        paper_predictor_head: the paper's single linear boundary head S = W[h; F] + b (spec §6 #7) instead of the
-            code's Dense(2d → d) + ReLU then Dense(d → 1). Default False.
-        paper_extension: the paper's highlight extension length L = a_e − a_s (spec §6 #6) instead of the code's
-            a_e − a_s + 1 (ext = round_half_even(α·L) either way). Used by the data pipeline: pass
+        paper_predictor_head: the paper's single linear boundary head S = W[h; F] + b (fidelity VSLNet §6 #7) instead of
+            the code's Dense(2d → d) + ReLU then Dense(d → 1). Default False.
+        paper_extension: the paper's highlight extension length L = a_e − a_s (fidelity VSLNet §6 #6) instead of the
+            code's a_e − a_s + 1 (ext = round_half_even(α·L) either way). Used by the data pipeline: pass
             `extension_length` (this config's property) to `Trainer(..., extension_length=...)`. Default False.
-        optimizer: `adam_weight_decay` (the code's BERT-style optimizer, spec §4.1, default) or `adam` (the
-            paper's "Adam", spec §6 #9): bias-corrected Adam, β 0.9/0.999, ε 1e-8, no weight decay, same linear
-            schedule and global-norm clipping (`optimizers.TF1Adam`, TF1's `tf.train.AdamOptimizer`). The L2 term
+        optimizer: `adam_weight_decay` (the code's BERT-style optimizer, fidelity VSLNet §4.1, default) or `adam` (the
+            paper's "Adam", fidelity VSLNet §6 #9): bias-corrected Adam, β 0.9/0.999, ε 1e-8, no weight decay, same
+            linear schedule and global-norm clipping (`optimizers.TF1Adam`, TF1's `tf.train.AdamOptimizer`). The L2 term
             is separate (`l2_mode`).
         use_char_embedding: GloVe ⊕ char-CNN query embedding (the code, default True). False: GloVe only, as the
-            paper (spec §6 #11): no char-CNN and the query projection is Dense(300 → d).
+            paper (fidelity VSLNet §6 #11): no char-CNN and the query projection is Dense(300 → d).
 
-    VSLNet-L only (spec §5; each [OPEN] choice of the spec is a field, defaulting to its recommendation):
+    VSLNet-L only (fidelity VSLNet §5; each [OPEN] choice is a field, defaulting to its recommendation):
         scales: clip lengths l, one per scale (K = n / l clips each; every l must divide n = `max_pos_len`).
             Empty: the paper's scales for n = 300 / 600 (`PAPER_SCALES`).
         split_padding: [OPEN-1] `exact_n` (pad every video to n, so K·l = n) or `batch_max` (split the batch's
@@ -139,12 +140,21 @@ class VSLNetConfig(backbone.BackboneConfig):
     def validate(self):
         # A list, so that the config equals itself after a JSON round trip (config.json).
         self.scales = [int(l) for l in self.scales]
-        for name, allowed in (("model", MODELS), ("npm_ffn", NPM_FFNS), ("npm_label", NPM_LABELS),
-                              ("clip_positions", CLIP_POSITIONS), ("split_padding", SPLIT_PADDINGS),
-                              ("multiscale_loss", MULTISCALE_LOSSES), ("predictor", PREDICTORS),
-                              ("encoder", backbone.ENCODERS), ("interaction", backbone.INTERACTIONS),
-                              ("l2_mode", L2_MODES), ("label_rule", LABEL_RULES), ("optimizer", OPTIMIZERS),
-                              ("lstm_implementation", backbone.LSTM_IMPLEMENTATIONS)):
+        for name, allowed in (
+            ("model", MODELS),
+            ("npm_ffn", NPM_FFNS),
+            ("npm_label", NPM_LABELS),
+            ("clip_positions", CLIP_POSITIONS),
+            ("split_padding", SPLIT_PADDINGS),
+            ("multiscale_loss", MULTISCALE_LOSSES),
+            ("predictor", PREDICTORS),
+            ("encoder", backbone.ENCODERS),
+            ("interaction", backbone.INTERACTIONS),
+            ("l2_mode", L2_MODES),
+            ("label_rule", LABEL_RULES),
+            ("optimizer", OPTIMIZERS),
+            ("lstm_implementation", backbone.LSTM_IMPLEMENTATIONS),
+        ):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name}={getattr(self, name)!r}; expected one of {allowed}")
         if self.hidden_dim % self.num_heads:
@@ -152,8 +162,10 @@ class VSLNetConfig(backbone.BackboneConfig):
         if self.model == "vslnet_l":
             if not self.scales:
                 if self.max_pos_len not in PAPER_SCALES:
-                    raise ValueError(f"vslnet_l with max_pos_len={self.max_pos_len} needs explicit scales (clip "
-                                     f"lengths l dividing it); the paper's are {PAPER_SCALES}")
+                    raise ValueError(
+                        f"vslnet_l with max_pos_len={self.max_pos_len} needs explicit scales (clip "
+                        f"lengths l dividing it); the paper's are {PAPER_SCALES}"
+                    )
                 self.scales = list(PAPER_SCALES[self.max_pos_len])
             bad = [l for l in self.scales if l < 1 or self.max_pos_len % l]
             if bad:
@@ -161,12 +173,17 @@ class VSLNetConfig(backbone.BackboneConfig):
             if self.clip_positions == "global" and self.split_padding != "exact_n":
                 raise ValueError("clip_positions='global' needs split_padding='exact_n' (clip rows must stay < n)")
             if self.encoder != "cmf" or self.interaction != "cqa":
-                raise ValueError("vslnet_l is built on the cmf encoder and CQA (spec §5.2)")
+                raise ValueError("vslnet_l is built on the cmf encoder and CQA (fidelity VSLNet §5.2)")
         return self
 
     def backbone_arguments(self):
-        return {**super().backbone_arguments(), "use_char_embedding": self.use_char_embedding,
-                "encoder": self.encoder, "interaction": self.interaction, "cqa_output_bias": self.cqa_output_bias}
+        return {
+            **super().backbone_arguments(),
+            "use_char_embedding": self.use_char_embedding,
+            "encoder": self.encoder,
+            "interaction": self.interaction,
+            "cqa_output_bias": self.cqa_output_bias,
+        }
 
     @property
     def is_multiscale(self):
@@ -179,7 +196,7 @@ class VSLNetConfig(backbone.BackboneConfig):
 
 
 def apply_quirks(config, preset):
-    """`original` keeps the code's behaviour; `fixed` corrects every defect of spec §7 that changes results.
+    """`original` keeps the code's behaviour; `fixed` corrects every defect of fidelity VSLNet §7 that changes results.
 
     Only the masked convolutions are a model defect here; the test-set checkpoint selection (§7.1) is the
     trainer's `protocol` (`clean` under `fixed`), and the unseeded shuffle (§7.2) is always seeded.

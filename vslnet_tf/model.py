@@ -1,4 +1,4 @@
-"""VSLBase and VSLNet: a thin composition of `common.layers` (spec `shared/specs/vslnet.md` §3).
+"""VSLBase and VSLNet: a thin composition of `common.layers` (fidelity VSLNet §3).
 
     word ids ─ WordEmbedding ┐
     char ids ─ CharEmbedding ┴ concat [B,m,400] ─ Dense(→d) "query_conv1d" ─┐
@@ -8,7 +8,7 @@
     VSLNet only:   QueryPooling → X,  QueryGuidedHighlighting → logits, X̃   │
                    ConditionedSpanPredictor(X̃ or V^q) → start/end logits ───┘
 
-Paper variants (`VSLNetConfig`, spec §6): `use_char_embedding=False` drops the char branch (query 300-d);
+Paper variants (`VSLNetConfig`, fidelity VSLNet §6): `use_char_embedding=False` drops the char branch (query 300-d);
 `qgh_on_concat` highlights [V^q; h_Q] (2d) with `ConcatQueryPooling` instead of `QueryPooling`;
 `paper_predictor_head` gives the predictor linear heads.
 """
@@ -55,8 +55,9 @@ class VSLNet(keras.Model):
         self.feature_dim = feature_dim
         d = config.hidden_dim
         # === Layers ===
-        self.backbone = VideoQueryBackbone(num_words, num_chars, feature_dim, word_vectors=word_vectors,
-                                           name="backbone", **config.backbone_arguments())
+        self.backbone = VideoQueryBackbone(
+            num_words, num_chars, feature_dim, word_vectors=word_vectors, name="backbone", **config.backbone_arguments()
+        )
         if self.uses_highlighting:
             if config.qgh_on_concat:
                 self.query_pooling = QueryPooling(d, projection=False, name="context_query_concat")
@@ -65,10 +66,16 @@ class VSLNet(keras.Model):
             else:
                 self.query_pooling = QueryPooling(d, name="context_query_concat")
             self.highlighting = QueryGuidedHighlighting(name="highlighting_layer")
-        self.predictor = ConditionedSpanPredictor(d, predictor=config.predictor, num_heads=config.num_heads,
-                                                  max_pos_len=config.max_pos_len, dropout=config.drop_rate,
-                                                  head="linear" if config.paper_predictor_head else "mlp",
-                                                  lstm_implementation=config.lstm_implementation, name="predictor")
+        self.predictor = ConditionedSpanPredictor(
+            d,
+            predictor=config.predictor,
+            num_heads=config.num_heads,
+            max_pos_len=config.max_pos_len,
+            dropout=config.drop_rate,
+            head="linear" if config.paper_predictor_head else "mlp",
+            lstm_implementation=config.lstm_implementation,
+            name="predictor",
+        )
 
     @property
     def uses_highlighting(self):
@@ -81,8 +88,9 @@ class VSLNet(keras.Model):
 
     def call(self, inputs, training=None):
         trunk = self.backbone(inputs, training=training)
-        return self.localize(trunk["features"], trunk["video_mask"], trunk["query"], trunk["query_mask"],
-                             training=training)
+        return self.localize(
+            trunk["features"], trunk["video_mask"], trunk["query"], trunk["query_mask"], training=training
+        )
 
     def localize(self, features, video_mask, query, query_mask, training=None):
         """Pooling + QGH (VSLNet) and the span predictor over `features` `[B, n, d]`: the outputs dict."""
@@ -99,7 +107,7 @@ class VSLNet(keras.Model):
         return outputs
 
     def l2_variables(self):
-        """The variables the original L2-regularizes (spec §3.12): everything trainable except the position
+        """The variables the original L2-regularizes (fidelity VSLNet §3.12): everything trainable except the position
         tables, the UNK row, the char table and the LSTM weights."""
         backbone = self.backbone
         excluded = {id(backbone.char_embedding.char_table)} if backbone.use_char_embedding else set()

@@ -1,7 +1,8 @@
-"""VSLNet-L: VSLNet with multi-scale split-and-concat and the Nil Prediction Module (spec vslnet §5, paper §3.6).
+"""VSLNet-L: VSLNet with multi-scale split-and-concat and the Nil Prediction Module (fidelity VSLNet §5, paper §3.6).
 
-No official code exists; every choice the paper leaves open is a `VSLNetConfig` field defaulting to the spec's
-recommendation, and `vslnet_tf/vslnet_l_design.md` lists them. Per scale i with clip length l_i and K_i = n / l_i:
+No official code exists; every choice the paper leaves open is a `VSLNetConfig` field defaulting to
+the fidelity doc's recommendation (VSLNet §5), and `vslnet_tf/vslnet_l_design.md` lists them. Per scale i with clip
+length l_i and K_i = n / l_i:
 
     V′ [B,T,d] (VSLNet's projection) ─ pad to K·l, cut into clips [B·K, l, d]
         ─ shared FeatureEncoder (positions restart per clip) ─ CQA with the tiled Q̃ → C^q_k
@@ -44,12 +45,21 @@ class VSLNetL(VSLNet):
         if config.model != "vslnet_l":
             raise ValueError(f"VSLNetL needs config.model='vslnet_l', got {config.model!r}")
         self.nil_prediction = NilPredictionModule(
-            config.hidden_dim, own_encoder=config.npm_own_encoder, ffn=config.npm_ffn, num_heads=config.num_heads,
-            max_pos_len=config.max_pos_len, kernel_size=config.kernel_size, num_conv_layers=config.num_conv_layers,
-            dropout=config.drop_rate, masked_conv=config.masked_conv, name="nil_prediction")
+            config.hidden_dim,
+            own_encoder=config.npm_own_encoder,
+            ffn=config.npm_ffn,
+            num_heads=config.num_heads,
+            max_pos_len=config.max_pos_len,
+            kernel_size=config.kernel_size,
+            num_conv_layers=config.num_conv_layers,
+            dropout=config.drop_rate,
+            masked_conv=config.masked_conv,
+            name="nil_prediction",
+        )
 
     checkpoint_moves = VSLNet.checkpoint_moves + (
-        ("nil_prediction/pooling/pooling_kernel", "nil_prediction/pooling/_kernel"),)
+        ("nil_prediction/pooling/pooling_kernel", "nil_prediction/pooling/_kernel"),
+    )
 
     @property
     def scales(self):
@@ -65,24 +75,30 @@ class VSLNetL(VSLNet):
         for num_clips, clip_length in self.scales:
             size, total = clip_split.clip_geometry(length, num_clips, clip_length, config.split_padding)
             clips, clip_mask = clip_split.split_into_clips(video, video_mask, size, total)
-            offsets = (clip_split.clip_offsets(batch, num_clips, size) if config.clip_positions == "global"
-                       else None)
+            offsets = clip_split.clip_offsets(batch, num_clips, size) if config.clip_positions == "global" else None
             encoded = self.backbone.encoder(clips, clip_mask, training=training, position_offsets=offsets)
             clip_query = ops.repeat(query, num_clips, axis=0)
             clip_query_mask = ops.repeat(query_mask, num_clips, axis=0)
             attended = self.backbone.interact(encoded, clip_query, clip_mask, clip_query_mask, training=training)
-            npm_features, nil_logits = self.nil_prediction(attended, clip_mask, position_offsets=offsets,
-                                                           training=training)
+            npm_features, nil_logits = self.nil_prediction(
+                attended, clip_mask, position_offsets=offsets, training=training
+            )
             nil_logits = ops.reshape(nil_logits, (-1, num_clips))
             clip_valid = clip_split.clip_validity(clip_mask, num_clips)
-            weights = normalize_nil_scores(nil_logits, clip_valid, exclude_empty=config.exclude_empty_clips,
-                                           gradient_through_max=config.npm_gradient_through_max)
+            weights = normalize_nil_scores(
+                nil_logits,
+                clip_valid,
+                exclude_empty=config.exclude_empty_clips,
+                gradient_through_max=config.npm_gradient_through_max,
+            )
             weighted = npm_features * ops.cast(ops.reshape(weights, (-1, 1, 1)), npm_features.dtype)
             features = clip_split.merge_clips(weighted, num_clips, length)  # C̄_V, cropped back to T
             outputs = self.localize(features, video_mask, query, query_mask, training=training)
             outputs.update(nil_logits=nil_logits, clip_valid=clip_valid, nil_weights=weights)
             per_scale.append(outputs)
-        result = {key: ops.stack([o[key] for o in per_scale], axis=1)
-                  for key in ("start_logits", "end_logits", "highlight_logits")}
+        result = {
+            key: ops.stack([o[key] for o in per_scale], axis=1)
+            for key in ("start_logits", "end_logits", "highlight_logits")
+        }
         result.update({key: tuple(o[key] for o in per_scale) for key in ("nil_logits", "clip_valid", "nil_weights")})
         return result

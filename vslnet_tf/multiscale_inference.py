@@ -1,4 +1,4 @@
-"""VSLNet-L's two ways of turning one candidate moment per scale into one answer (spec vslnet §5.5).
+"""VSLNet-L's two ways of turning one candidate moment per scale into one answer (fidelity VSLNet §5.5).
 
 - **Pm**: the candidate of the scale with the highest joint boundary probability P_span = P_s(â_s)·P_e(â_e);
   ties go to the first scale in list order.
@@ -54,8 +54,9 @@ def union_of_most_overlapping(start_index, end_index, end_offset=1):
         return start_index[:, 0], end_index[:, 0], ops.ones_like(ops.cast(start_index[:, 0], "float32"))
     left = ops.cast(start_index, "float32")
     right = ops.cast(end_index + end_offset, "float32")
-    inter = ops.maximum(ops.minimum(right[:, :, None], right[:, None, :])
-                        - ops.maximum(left[:, :, None], left[:, None, :]), 0.0)
+    inter = ops.maximum(
+        ops.minimum(right[:, :, None], right[:, None, :]) - ops.maximum(left[:, :, None], left[:, None, :]), 0.0
+    )
     union = ops.maximum(right[:, :, None], right[:, None, :]) - ops.minimum(left[:, :, None], left[:, None, :])
     iou = ops.where(union > 0, inter / ops.maximum(union, 1e-12), ops.ones_like(union))  # two equal points
     rows = ops.arange(num_scales)

@@ -8,7 +8,7 @@ The pieces every family's hooks share are in `common.checkpoint_conversion.parit
 - losses: `localization_loss`, `highlight_loss`, `l2_loss`, `loss`, `total_loss`. The fixtures' L2 is the
   original's TF2 branch (Keras `l2`: 3e-7·Σw², README "L2 term"), so ours is computed with
   `l2_penalty(..., semantics="keras")`; the `task.*` rows check the training loss path (`VSLNetTask.compute_losses`,
-  whose L2 has the TF1 `/2` semantics, spec §7.3) against the same numbers;
+  whose L2 has the TF1 `/2` semantics, fidelity VSLNet §7.3) against the same numbers;
 - intermediates (`char_features` … the predictor's start/end features, `start_rnn_output`/`end_rnn_output` or
   `start_features`/`end_features`), from the layers' own return options in the order of `VSLNet.call`; the check
   asserts that this path gives the model's logits bit for bit.
@@ -44,9 +44,15 @@ TASK_ROWS = {
     "task.highlight_probs": "highlight_scores",
 }
 #: Rows of the summary: outputs, losses, the task's path, then the intermediates in forward order.
-SUMMARY_ORDER = (MASKED_LOGITS + ("start_prob", "end_prob", "highlight_scores") + INDICES + LOSSES
-                 + tuple(TASK_ROWS) + BOUNDARY_INTERMEDIATES
-                 + tuple(key for keys in PREDICTOR_FEATURES.values() for key in keys))
+SUMMARY_ORDER = (
+    MASKED_LOGITS
+    + ("start_prob", "end_prob", "highlight_scores")
+    + INDICES
+    + LOSSES
+    + tuple(TASK_ROWS)
+    + BOUNDARY_INTERMEDIATES
+    + tuple(key for keys in PREDICTOR_FEATURES.values() for key in keys)
+)
 
 
 def run(model, config, fixture):
@@ -58,8 +64,10 @@ def run(model, config, fixture):
     """
     # The fixtures' graph: query pooling and highlighting on d-wide features, straight into the predictor.
     if config.model != "vslnet" or config.qgh_on_concat:
-        raise ValueError("the VSLNet fixtures are vslnet models with QueryPooling and highlighting on d-wide "
-                         "features (qgh_on_concat off)")
+        raise ValueError(
+            "the VSLNet fixtures are vslnet models with QueryPooling and highlighting on d-wide "
+            "features (qgh_on_concat off)"
+        )
     inputs = model_inputs(fixture)
     outputs = model(inputs, training=False)
     ours, _ = boundary_intermediates(model, inputs, PREDICTOR_FEATURES[config.predictor])
@@ -98,7 +106,16 @@ def detect(names):
     return any(n.startswith("conditioned_predictor/") for n in names) and "proposal_box" not in names
 
 
-HOOKS = ParityHooks(detect=detect, import_overrides={}, run=run, extra_rows=TASK_ROWS, references=dict,
-                    kinds={**dict.fromkeys(MASKED_LOGITS, "masked logits"), **dict.fromkeys(INDICES, "index"),
-                           **dict.fromkeys(LOSSES, "loss")},
-                    summary_order=SUMMARY_ORDER)
+HOOKS = ParityHooks(
+    detect=detect,
+    import_overrides={},
+    run=run,
+    extra_rows=TASK_ROWS,
+    references=dict,
+    kinds={
+        **dict.fromkeys(MASKED_LOGITS, "masked logits"),
+        **dict.fromkeys(INDICES, "index"),
+        **dict.fromkeys(LOSSES, "loss"),
+    },
+    summary_order=SUMMARY_ORDER,
+)

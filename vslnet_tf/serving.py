@@ -6,10 +6,30 @@ import tensorflow as tf
 from common.export.saved_model import ServingFunctions, TaskServingFunctions, index_to_time, serving_signature
 from vslnet_tf.model_l import VSLNetL
 
-L_SERVING_OUTPUTS = ("start_time", "end_time", "score", "start_index", "end_index", "scale_start_time",
-                     "scale_end_time", "scale_span_prob", "start_probs", "end_probs", "highlight_probs", "tokens")
-L_PREDICT_IDS_OUTPUTS = ("start_index", "end_index", "score", "u_start_index", "u_end_index", "scale_start_index",
-                         "scale_end_index", "scale_span_prob")
+L_SERVING_OUTPUTS = (
+    "start_time",
+    "end_time",
+    "score",
+    "start_index",
+    "end_index",
+    "scale_start_time",
+    "scale_end_time",
+    "scale_span_prob",
+    "start_probs",
+    "end_probs",
+    "highlight_probs",
+    "tokens",
+)
+L_PREDICT_IDS_OUTPUTS = (
+    "start_index",
+    "end_index",
+    "score",
+    "u_start_index",
+    "u_end_index",
+    "scale_start_index",
+    "scale_end_index",
+    "scale_span_prob",
+)
 
 
 class VSLNetLServingFunctions(TaskServingFunctions):
@@ -34,14 +54,22 @@ class VSLNetLServingFunctions(TaskServingFunctions):
         decoded = self.decode(inputs)
         start_index = tf.where(use_union, decoded["u_start_index"][0], decoded["start_index"][0])
         end_index = tf.where(use_union, decoded["u_end_index"][0], decoded["end_index"][0])
-        result = {"start_index": start_index, "end_index": end_index, "score": decoded["score"][0],
-                  "scale_span_prob": decoded["scale_span_prob"][0], "start_probs": decoded["start_probs"][0],
-                  "end_probs": decoded["end_probs"][0], "highlight_probs": decoded["highlight_probs"][0],
-                  "tokens": tokens}
-        result["start_time"], result["end_time"] = index_to_time(start_index, end_index, length, duration,
-                                                                 self.label_rule)
+        result = {
+            "start_index": start_index,
+            "end_index": end_index,
+            "score": decoded["score"][0],
+            "scale_span_prob": decoded["scale_span_prob"][0],
+            "start_probs": decoded["start_probs"][0],
+            "end_probs": decoded["end_probs"][0],
+            "highlight_probs": decoded["highlight_probs"][0],
+            "tokens": tokens,
+        }
+        result["start_time"], result["end_time"] = index_to_time(
+            start_index, end_index, length, duration, self.label_rule
+        )
         result["scale_start_time"], result["scale_end_time"] = index_to_time(
-            decoded["scale_start_index"][0], decoded["scale_end_index"][0], length, duration, self.label_rule)
+            decoded["scale_start_index"][0], decoded["scale_end_index"][0], length, duration, self.label_rule
+        )
         return result
 
 

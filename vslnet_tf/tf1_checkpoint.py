@@ -1,5 +1,5 @@
 """VSLNet's TF1 import: the explicit table (original variable → our weight) and the hyper-parameters the
-checkpoint's shapes determine (STYLE §5; spec `shared/specs/vslnet.md` §3; fixture `shared/fixtures/vslnet_tf1`).
+checkpoint's shapes determine (STYLE §5; fidelity VSLNet §3; fixture `shared/fixtures/vslnet_tf1`).
 
 The original is `model/VSLNet.py` + `model/layers.py` of 26hzhang/VSLNet (commit 3793c62). Its scopes map onto
 our layers as follows (the per-variable rows come from `common.checkpoint_conversion.tf1_reader`, whose module
@@ -15,8 +15,6 @@ docstring lists the layout conversion of every layer kind):
 Not imported, and listed as ignored: `global_step` and the optimizer slots `<var>/adam_m`, `<var>/adam_v` of the
 repo's AdamWeightDecayOptimizer (our optimizer starts fresh when training resumes from an imported run).
 """
-
-import numpy as np
 
 from common.checkpoint_conversion import tf1_import, tf1_reader
 from common.checkpoint_conversion.tf1_reader import TF1ImportError
@@ -37,14 +35,17 @@ _HIGHLIGHTING = "highlighting_layer/dense/kernel"
 def weight_table(config):
     """The explicit table of a `VSLNet` built with `config`: a list of `tf1_reader.Entry`, in the original's order."""
     if config.encoder != "cmf" or config.interaction != "cqa":
-        raise TF1ImportError(f"the original VSLNet has no encoder={config.encoder!r} / interaction="
-                             f"{config.interaction!r} variant (paper ablations only), so there is no TF1 table")
+        raise TF1ImportError(
+            f"the original VSLNet has no encoder={config.encoder!r} / interaction="
+            f"{config.interaction!r} variant (paper ablations only), so there is no TF1 table"
+        )
     rows = tf1_import.backbone_entries(config.num_conv_layers)
     if config.model == "vslnet":
         rows += tf1_reader.query_pooling_entries("context_query_concat", "context_query_concat")
         rows += tf1_reader.highlighting_entries("highlighting_layer", "highlighting_layer")
-    rows += tf1_reader.span_predictor_entries("conditioned_predictor", "predictor", config.predictor,
-                                              PREDICTOR_CONV_LAYERS)
+    rows += tf1_reader.span_predictor_entries(
+        "conditioned_predictor", "predictor", config.predictor, PREDICTOR_CONV_LAYERS
+    )
     return rows
 
 
@@ -71,26 +72,27 @@ def infer_config(checkpoint, overrides=None):
     elif _TRANSFORMER_PREDICTOR in checkpoint:
         predictor = "transformer"
     else:
-        raise TF1ImportError(f"{checkpoint.path} has neither {_RNN_PREDICTOR} nor {_TRANSFORMER_PREDICTOR}: "
-                             "cannot tell the span predictor")
-    inferred.update(model="vslnet" if _HIGHLIGHTING in checkpoint else "vslbase", predictor=predictor,
-                    encoder="cmf", interaction="cqa")
+        raise TF1ImportError(
+            f"{checkpoint.path} has neither {_RNN_PREDICTOR} nor {_TRANSFORMER_PREDICTOR}: "
+            "cannot tell the span predictor"
+        )
+    inferred.update(
+        model="vslnet" if _HIGHLIGHTING in checkpoint else "vslbase",
+        predictor=predictor,
+        encoder="cmf",
+        interaction="cqa",
+    )
     return tf1_import.resolve_config(VSLNetConfig, inferred, overrides), data
 
 
-def build_model(config, data, word_vectors):
-    """A built `VSLNet` holding `word_vectors`, built as the trainer builds it (`VSLNetTask.build_model`), so that
-    checkpoints agree."""
-    return VSLNetTask(config).build_model({
-        "word_vectors": np.asarray(word_vectors, np.float32),
-        "num_chars": data["num_chars"],
-        "feature_dim": data["feature_dim"],
-        "max_pos_len": data["max_pos_len"],
-    })
-
-
-IMPORTER = tf1_import.TF1Importer(infer_config=infer_config, weight_table=weight_table, build_model=build_model,
-                                  ignore=IGNORE,
-                                  describe=lambda config: f"VSLNet ({config.model}, {config.predictor} predictor)")
+IMPORTER = tf1_import.TF1Importer(
+    infer_config=infer_config,
+    weight_table=weight_table,
+    task_class=VSLNetTask,
+    ignore=IGNORE,
+    describe=lambda config: f"VSLNet ({config.model}, {config.predictor} predictor)",
+)
 #: `TF1Importer.import_checkpoint` for VSLNet.
 import_checkpoint = IMPORTER.import_checkpoint
+#: `TF1Importer.build_model`: the model as the trainer builds it.
+build_model = IMPORTER.build_model

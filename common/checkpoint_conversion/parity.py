@@ -39,14 +39,24 @@ class ParityHooks:
 
 
 #: The trunk's stages (`VideoQueryBackbone(..., return_intermediates=True)`) that the fixtures store by the same name.
-BACKBONE_INTERMEDIATES = ("char_features", "query_embedding", "video_projection", "query_projection",
-                          "video_encoded", "query_encoded")
+BACKBONE_INTERMEDIATES = (
+    "char_features",
+    "query_embedding",
+    "video_projection",
+    "query_projection",
+    "video_encoded",
+    "query_encoded",
+)
 #: The fixtures' names of the predictor's start/end features, per predictor (README "Arrays in fixture.npz").
-PREDICTOR_FEATURES = {"rnn": ("start_rnn_output", "end_rnn_output"),
-                      "transformer": ("start_features", "end_features")}
+PREDICTOR_FEATURES = {"rnn": ("start_rnn_output", "end_rnn_output"), "transformer": ("start_features", "end_features")}
 #: The boundary branch's intermediates before the predictor's features, in forward order.
-BOUNDARY_INTERMEDIATES = BACKBONE_INTERMEDIATES + ("vq_trilinear_score", "vq_attention_output", "query_pooled",
-                                                   "cq_concat_output", "predictor_input")
+BOUNDARY_INTERMEDIATES = BACKBONE_INTERMEDIATES + (
+    "vq_trilinear_score",
+    "vq_attention_output",
+    "query_pooled",
+    "cq_concat_output",
+    "predictor_input",
+)
 MASKED_LOGITS = ("start_logits", "end_logits", "highlight_logits")
 INDICES = ("start_index", "end_index")
 
@@ -75,20 +85,23 @@ def boundary_intermediates(model, inputs, feature_keys, training=False):
     out = {key: trunk[key] for key in BACKBONE_INTERMEDIATES}
     out["vq_trilinear_score"] = trunk["similarity"]
     out["vq_attention_output"] = trunk["features"]
-    out["cq_concat_output"], out["query_pooled"] = model.query_pooling(trunk["features"], trunk["query"],
-                                                                       trunk["query_mask"], return_pooled=True)
+    out["cq_concat_output"], out["query_pooled"] = model.query_pooling(
+        trunk["features"], trunk["query"], trunk["query_mask"], return_pooled=True
+    )
     out["highlight_logits"], out["predictor_input"] = model.highlighting(out["cq_concat_output"], trunk["video_mask"])
     start_key, end_key = feature_keys
     out["start_logits"], out["end_logits"], out[start_key], out[end_key] = model.predictor(
-        out["predictor_input"], trunk["video_mask"], training=training, return_features=True)
+        out["predictor_input"], trunk["video_mask"], training=training, return_features=True
+    )
     return out, trunk
 
 
 def self_check(outputs, intermediates, keys):
     """The largest difference between `model(inputs)`'s `keys` and the same tensors of the intermediates path (0
     unless that path no longer follows the model's `call`)."""
-    return max(float(np.max(np.abs(ops.convert_to_numpy(outputs[k]) - ops.convert_to_numpy(intermediates[k]))))
-               for k in keys)
+    return max(
+        float(np.max(np.abs(ops.convert_to_numpy(outputs[k]) - ops.convert_to_numpy(intermediates[k])))) for k in keys
+    )
 
 
 class ComputedOutputs:

@@ -28,8 +28,9 @@ def backbone_entries(num_conv_layers, conv_layer_norm_name="layer_norm_{}", ours
         *tf1_reader.char_embedding_entries("char_embeddings", f"{ours}/char_embeddings", num_convs=4),
         *tf1_reader.conv1d_entries("video_conv1d", f"{ours}/video_conv1d"),
         *tf1_reader.conv1d_entries("query_conv1d", f"{ours}/query_conv1d"),
-        *tf1_reader.feature_encoder_entries("feature_encoder", f"{ours}/feature_encoder", num_conv_layers,
-                                            conv_layer_norm_name=conv_layer_norm_name),
+        *tf1_reader.feature_encoder_entries(
+            "feature_encoder", f"{ours}/feature_encoder", num_conv_layers, conv_layer_norm_name=conv_layer_norm_name
+        ),
         *tf1_reader.context_query_attention_entries("video_query_attention", f"{ours}/video_query_attention"),
     ]
 
@@ -60,10 +61,21 @@ def infer_backbone(checkpoint, family):
     num_conv_layers = 0
     while DEPTHWISE.format(num_conv_layers) in checkpoint:
         num_conv_layers += 1
-    settings = {"hidden_dim": hidden_dim, "word_dim": word_dim, "char_dim": char_dim, "max_pos_len": max_pos_len,
-                "kernel_size": shape(DEPTHWISE.format(0))[0], "num_conv_layers": num_conv_layers}
-    data = {"num_words": shape(WORD_TABLE)[0] + 2, "num_chars": char_rows + 1, "feature_dim": feature_dim,
-            "word_dim": word_dim, "max_pos_len": max_pos_len}
+    settings = {
+        "hidden_dim": hidden_dim,
+        "word_dim": word_dim,
+        "char_dim": char_dim,
+        "max_pos_len": max_pos_len,
+        "kernel_size": shape(DEPTHWISE.format(0))[0],
+        "num_conv_layers": num_conv_layers,
+    }
+    data = {
+        "num_words": shape(WORD_TABLE)[0] + 2,
+        "num_chars": char_rows + 1,
+        "feature_dim": feature_dim,
+        "word_dim": word_dim,
+        "max_pos_len": max_pos_len,
+    }
     return settings, data
 
 
@@ -78,8 +90,11 @@ def resolve_config(config_class, inferred, overrides=None):
     unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(config_class)})
     if unknown:
         raise ValueError(f"unknown {config_class.__name__} fields: {unknown}")
-    conflicts = [f"{k}={overrides[k]!r} (the checkpoint has {inferred[k]!r})"
-                 for k in sorted(overrides) if k in inferred and overrides[k] != inferred[k]]
+    conflicts = [
+        f"{k}={overrides[k]!r} (the checkpoint has {inferred[k]!r})"
+        for k in sorted(overrides)
+        if k in inferred and overrides[k] != inferred[k]
+    ]
     if conflicts:
         raise TF1ImportError("these settings contradict the checkpoint's shapes: " + "; ".join(conflicts))
     return config_class(**{**inferred, **overrides}).validate()
@@ -92,12 +107,16 @@ def check_word_vectors(word_vectors, table_vectors):
         return
     word_vectors = np.asarray(word_vectors)
     if word_vectors.shape != table_vectors.shape:
-        raise TF1ImportError(f"the word vectors have shape {list(word_vectors.shape)} but the checkpoint's "
-                             f"{WORD_TABLE} has {list(table_vectors.shape)}")
+        raise TF1ImportError(
+            f"the word vectors have shape {list(word_vectors.shape)} but the checkpoint's "
+            f"{WORD_TABLE} has {list(table_vectors.shape)}"
+        )
     differing = int(np.sum(np.any(word_vectors.astype(np.float32) != table_vectors, axis=1)))
     if differing:
-        raise TF1ImportError(f"the word vectors differ from the checkpoint's {WORD_TABLE} in {differing} rows: "
-                             "they do not belong to the vocabulary this checkpoint was trained with")
+        raise TF1ImportError(
+            f"the word vectors differ from the checkpoint's {WORD_TABLE} in {differing} rows: "
+            "they do not belong to the vocabulary this checkpoint was trained with"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,16 +126,28 @@ class TF1Importer:
     Attributes:
         infer_config: `(checkpoint, overrides) -> (config, data)`.
         weight_table: `config -> [tf1_reader.Entry]`.
-        build_model: `(config, data, word_vectors) -> model`, built as the trainer builds it.
+        task_class: the family's `Task`; the model is built as the trainer builds it (`build_model`), so that
+            checkpoints agree.
         ignore: the `load_tf1_weights` rule for variables that are not model weights.
         describe: `config -> str`, what the model is, for messages.
     """
 
     infer_config: Callable
     weight_table: Callable
-    build_model: Callable
+    task_class: type
     ignore: Callable
     describe: Callable
+
+    def build_model(self, config, data, word_vectors):
+        """A built model of `config` holding `word_vectors`, with the data sizes `data` (`infer_config`'s)."""
+        return self.task_class(config).build_model(
+            {
+                "word_vectors": np.asarray(word_vectors, np.float32),
+                "num_chars": data["num_chars"],
+                "feature_dim": data["feature_dim"],
+                "max_pos_len": data["max_pos_len"],
+            }
+        )
 
     def import_checkpoint(self, path, overrides=None, word_vectors=None):
         """Build the family's model from an original TF1 checkpoint and assign every variable through its table.
@@ -139,8 +170,14 @@ class TF1Importer:
         table_vectors = checkpoint.get(WORD_TABLE)
         check_word_vectors(word_vectors, table_vectors)
         model = self.build_model(config, data, table_vectors)
-        report = tf1_reader.load_tf1_weights(checkpoint, self.weight_table(config), tf1_reader.keras_weights(model),
-                                             ignore=self.ignore, what=self.describe(config))
+        report = tf1_reader.load_tf1_weights(
+            checkpoint,
+            self.weight_table(config),
+            tf1_reader.keras_weights(model),
+            ignore=self.ignore,
+            what=self.describe(config),
+        )
         global_step = int(checkpoint.get("global_step")) if "global_step" in checkpoint else None
-        return tf1_reader.ImportedModel(model=model, config=config, data=data, word_vectors=table_vectors,
-                                        report=report, global_step=global_step)
+        return tf1_reader.ImportedModel(
+            model=model, config=config, data=data, word_vectors=table_vectors, report=report, global_step=global_step
+        )

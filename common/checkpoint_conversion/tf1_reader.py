@@ -255,8 +255,9 @@ class Entry:
         if isinstance(self.keras_paths, str):
             object.__setattr__(self, "keras_paths", (self.keras_paths,))
         if len(self.keras_paths) != self.kind.num_targets:
-            raise ValueError(f"{self.tf1_name}: {self.kind} fills {self.kind.num_targets} weight(s), "
-                             f"got {list(self.keras_paths)}")
+            raise ValueError(
+                f"{self.tf1_name}: {self.kind} fills {self.kind.num_targets} weight(s), got {list(self.keras_paths)}"
+            )
 
 
 def keras_weights(model):
@@ -264,15 +265,17 @@ def keras_weights(model):
     prefix = model.name + "/"
     weights = {}
     for variable in model.weights:
-        path = variable.path[len(prefix):] if variable.path.startswith(prefix) else variable.path
+        path = variable.path[len(prefix) :] if variable.path.startswith(prefix) else variable.path
         if path in weights:
             raise ValueError(f"two weights of {model.name} share the path {path!r}")
         weights[path] = variable
     return weights
 
 
-def optimizer_state(slot_suffixes=("adam_m", "adam_v", "Adam", "Adam_1", "AdamOptimizer", "AdamOptimizer_1"),
-                    names=("global_step", "beta1_power", "beta2_power")):
+def optimizer_state(
+    slot_suffixes=("adam_m", "adam_v", "Adam", "Adam_1", "AdamOptimizer", "AdamOptimizer_1"),
+    names=("global_step", "beta1_power", "beta2_power"),
+):
     """An `ignore` rule for `load_tf1_weights`: optimizer state is not imported.
 
     Ignored: the variables in `names` and the slots `<var>/<suffix>` **of a table variable** `<var>` (the
@@ -301,9 +304,11 @@ class ImportReport:
     ignored: dict
 
     def summary(self):
-        return (f"{len(self.assigned)} TF1 variables assigned to "
-                f"{sum(len(p) for p in self.assigned.values())} weights; {len(self.ignored)} ignored "
-                f"(optimizer state)")
+        return (
+            f"{len(self.assigned)} TF1 variables assigned to "
+            f"{sum(len(p) for p in self.assigned.values())} weights; {len(self.ignored)} ignored "
+            f"(optimizer state)"
+        )
 
 
 def _shape_text(shape):
@@ -351,8 +356,10 @@ def match_table(checkpoint, table, weights, ignore=None, what="model"):
             continue
         found = checkpoint.shape(entry.tf1_name)
         if tuple(found) != tuple(expected):
-            wrong_shape.append(f"{entry.tf1_name}: checkpoint {_shape_text(found)}, expected {_shape_text(expected)} "
-                               f"(for our {', '.join(entry.keras_paths)})")
+            wrong_shape.append(
+                f"{entry.tf1_name}: checkpoint {_shape_text(found)}, expected {_shape_text(expected)} "
+                f"(for our {', '.join(entry.keras_paths)})"
+            )
         dtype = checkpoint.dtypes[entry.tf1_name]
         ours = {tf.as_dtype(weights[p].dtype).name for p in entry.keras_paths}
         if ours != {dtype}:
@@ -373,8 +380,10 @@ def match_table(checkpoint, table, weights, ignore=None, what="model"):
         ("unexpected in the checkpoint (neither in the table nor optimizer state)", unexpected),
         ("wrong shape", wrong_shape),
         ("wrong dtype", wrong_dtype),
-        (f"table rows naming weights our {what} does not have (a config that does not fit the checkpoint?)",
-         unknown_paths),
+        (
+            f"table rows naming weights our {what} does not have (a config that does not fit the checkpoint?)",
+            unknown_paths,
+        ),
         (f"weights of our {what} that no table row fills", uncovered),
     ]
     if any(items for _, items in problems):
@@ -425,8 +434,9 @@ def export_tf1_arrays(table, weights):
 def format_table(table):
     """The table as text, one `tf1_name  kind  our path(s)` line per row."""
     width = max((len(entry.tf1_name) for entry in table), default=0)
-    return "\n".join(f"{entry.tf1_name:<{width}}  {entry.kind.name:<16}  {', '.join(entry.keras_paths)}"
-                     for entry in table)
+    return "\n".join(
+        f"{entry.tf1_name:<{width}}  {entry.kind.name:<16}  {', '.join(entry.keras_paths)}" for entry in table
+    )
 
 
 # === Tables of the shared layers (common/layers) ===
@@ -500,10 +510,11 @@ def attention_block_entries(tf1, ours):
 def feature_encoder_entries(tf1, ours, num_conv_layers=4, conv_layer_norm_name="layer_norm_{}"):
     """`feature_encoder` → `FeatureEncoder`: position table, conv block, attention block."""
     return [
-        Entry(_join(tf1, "positional_embedding/position_embeddings"),
-              _join(ours, "positional_embedding/position_embeddings")),
-        *conv_block_entries(_join(tf1, "conv_block"), _join(ours, "conv_block"), num_conv_layers,
-                            conv_layer_norm_name),
+        Entry(
+            _join(tf1, "positional_embedding/position_embeddings"),
+            _join(ours, "positional_embedding/position_embeddings"),
+        ),
+        *conv_block_entries(_join(tf1, "conv_block"), _join(ours, "conv_block"), num_conv_layers, conv_layer_norm_name),
         *attention_block_entries(_join(tf1, "multihead_attention_block"), _join(ours, "multihead_attention_block")),
     ]
 
@@ -520,8 +531,10 @@ def context_query_attention_entries(tf1, ours):
 
 def query_pooling_entries(tf1, ours):
     """`context_query_concat` → `QueryPooling`: the pooling vector `weight` and the `dense` projection."""
-    return [Entry(_join(tf1, "weight"), _join(ours, "pooling/pooling_kernel")),
-            *conv1d_entries(_join(tf1, "dense"), _join(ours, "projection"))]
+    return [
+        Entry(_join(tf1, "weight"), _join(ours, "pooling/pooling_kernel")),
+        *conv1d_entries(_join(tf1, "dense"), _join(ours, "projection")),
+    ]
 
 
 def highlighting_entries(tf1, ours):
@@ -533,8 +546,9 @@ def lstm_entries(tf1_cell, ours_cell, forget_bias=1.0):
     """A TF1 `LSTMCell` scope (`.../rnn/lstm_cell`) → a Keras `LSTM`'s cell (`.../lstm_cell`)."""
     bias = LSTM_BIAS if forget_bias == 1.0 else LSTMBias(forget_bias)
     return [
-        Entry(_join(tf1_cell, "kernel"), (_join(ours_cell, "kernel"), _join(ours_cell, "recurrent_kernel")),
-              LSTM_KERNEL),
+        Entry(
+            _join(tf1_cell, "kernel"), (_join(ours_cell, "kernel"), _join(ours_cell, "recurrent_kernel")), LSTM_KERNEL
+        ),
         Entry(_join(tf1_cell, "bias"), _join(ours_cell, "bias"), bias),
     ]
 
@@ -543,13 +557,16 @@ def span_predictor_entries(tf1, ours, predictor="rnn", num_conv_layers=4):
     """`conditioned_predictor` → `ConditionedSpanPredictor`, `rnn` (two LSTMs) or `transformer` (one shared encoder
     and the `s_layer_norm`/`e_layer_norm`), plus the two heads."""
     if predictor == "rnn":
-        rows = [*lstm_entries(_join(tf1, "start_rnn/rnn/lstm_cell"), _join(ours, "start_rnn/lstm_cell")),
-                *lstm_entries(_join(tf1, "end_rnn/rnn/lstm_cell"), _join(ours, "end_rnn/lstm_cell"))]
+        rows = [
+            *lstm_entries(_join(tf1, "start_rnn/rnn/lstm_cell"), _join(ours, "start_rnn/lstm_cell")),
+            *lstm_entries(_join(tf1, "end_rnn/rnn/lstm_cell"), _join(ours, "end_rnn/lstm_cell")),
+        ]
     elif predictor == "transformer":
-        rows = [*feature_encoder_entries(_join(tf1, "feature_encoder"), _join(ours, "feature_encoder"),
-                                         num_conv_layers),
-                *layer_norm_entries(_join(tf1, "s_layer_norm"), _join(ours, "start_layer_norm")),
-                *layer_norm_entries(_join(tf1, "e_layer_norm"), _join(ours, "end_layer_norm"))]
+        rows = [
+            *feature_encoder_entries(_join(tf1, "feature_encoder"), _join(ours, "feature_encoder"), num_conv_layers),
+            *layer_norm_entries(_join(tf1, "s_layer_norm"), _join(ours, "start_layer_norm")),
+            *layer_norm_entries(_join(tf1, "e_layer_norm"), _join(ours, "end_layer_norm")),
+        ]
     else:
         raise ValueError(f"unknown predictor {predictor!r}")
     for head in ("start_hidden", "end_hidden", "start_dense", "end_dense"):

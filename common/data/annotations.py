@@ -3,7 +3,7 @@
 One entry point, `read_annotations(dataset, annotation_dir, ...)`, returns an `AnnotationSet`: the records of each
 split in file order (the originals evaluate in file order), plus a per-split `SplitReport` of what was clamped,
 kept or dropped. Formats, with one raw line each, are in the docstrings of the `_read_*` functions below
-(`shared/specs/vslnet.md` §2.1, `shared/specs/lpnet.md` §2.1).
+(fidelity VSLNet §2.1, fidelity LPNet §2.1).
 
 Moments, in every format:
 - Times are converted to seconds first (TACoS: frame / fps), then clamped as the originals do:

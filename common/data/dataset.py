@@ -4,7 +4,7 @@ A processed folder holds `vocab.json`, `word_vectors.npy` (the filtered GloVe ro
 `{split}.jsonl` (one example per query: ids, clip indices, times), `meta.json` (the options it was built with,
 the counts, the GloVe coverage) and `sources.json` (what identifies its inputs: a SHA-256 of every annotation file,
 the GloVe file's size and modification time, the feature store's file names, sizes and modification times).
-Unlike the originals' pickle, which is reused even after the rules or the files changed (spec vslnet §2.7), a
+Unlike the originals' pickle, which is reused even after the rules or the files changed (fidelity VSLNet §2.7), a
 folder built with other options or from inputs that changed since is rebuilt, and the reason is printed.
 
 Building checks everything before training can start: annotations (`common.data.annotations`), GloVe (width of
@@ -57,7 +57,7 @@ class DataConfig:
         skip_missing_videos: skip (counted and reported) queries whose video has no features, instead of raising.
         reversed_moments: `error`, `keep` (the originals: ActivityNet train has two moments with start > end) or
             `skip` (counted); see `common.data.annotations`.
-        label_rule: seconds → clip indices of the ground truth (spec vslnet §6 #1): `iou_argmax` (the code,
+        label_rule: seconds → clip indices of the ground truth (fidelity VSLNet §6 #1): `iou_argmax` (the code,
             default) or `round` (the paper's `a = Round(τ/T·n)`); see `common.data.labels.time_to_index`. It is
             recorded in `meta.json` (`label_rule`), and the trainer converts predictions back to seconds with the
             matching inverse (`labels.index_to_time(..., rule=...)`).
@@ -84,9 +84,22 @@ class DataConfig:
 
     def fingerprint(self):
         """The options a processed folder is built with (its inputs' contents: `source_fingerprint`)."""
-        keys = ("dataset", "annotation_dir", "feature_path", "glove_path", "feature_layout", "max_pos_len",
-                "word_dim", "anet_test_split", "tacos_org_durations", "skip_missing_videos", "reversed_moments",
-                "label_rule", "feature_dim", "glove_malformed")
+        keys = (
+            "dataset",
+            "annotation_dir",
+            "feature_path",
+            "glove_path",
+            "feature_layout",
+            "max_pos_len",
+            "word_dim",
+            "anet_test_split",
+            "tacos_org_durations",
+            "skip_missing_videos",
+            "reversed_moments",
+            "label_rule",
+            "feature_dim",
+            "glove_malformed",
+        )
         fp = {k: getattr(self, k) for k in keys}
         for k in ("annotation_dir", "feature_path", "glove_path", "tacos_org_durations"):
             fp[k] = os.path.abspath(fp[k]) if fp[k] else ""
@@ -94,8 +107,12 @@ class DataConfig:
         return fp
 
     def annotation_files(self):
-        return annotations.annotation_files(self.dataset, self.annotation_dir, anet_test_split=self.anet_test_split,
-                                            tacos_org_durations=self.tacos_org_durations or None)
+        return annotations.annotation_files(
+            self.dataset,
+            self.annotation_dir,
+            anet_test_split=self.anet_test_split,
+            tacos_org_durations=self.tacos_org_durations or None,
+        )
 
 
 @dataclasses.dataclass
@@ -122,11 +139,10 @@ def _log(message):
 
 def make_example(record, tokens, vocab, num_clips, max_pos_len, label_rule="iou_argmax"):
     """One processed example (a JSON-ready dict) of a record; clip indices by `label_rule` (default: the code's
-    IoU-argmax; `round`: the paper's, spec vslnet §6 #1)."""
+    IoU-argmax; `round`: the paper's, fidelity VSLNet §6 #1)."""
     tokens = tokens[:max_pos_len]
     v_len = min(num_clips, max_pos_len)
-    start_index, end_index = labels.time_to_index(record.start, record.end, v_len, record.duration,
-                                                  rule=label_rule)
+    start_index, end_index = labels.time_to_index(record.start, record.end, v_len, record.duration, rule=label_rule)
     return {
         "qid": record.qid,
         "vid": record.vid,
@@ -201,7 +217,8 @@ def stale_reason(config, sources=None):
     if built_with != options:
         keys = sorted(k for k in set(built_with) | set(options) if built_with.get(k) != options.get(k))
         return "it was built with other options: " + ", ".join(
-            f"{k} {built_with.get(k)!r} -> {options.get(k)!r}" for k in keys)
+            f"{k} {built_with.get(k)!r} -> {options.get(k)!r}" for k in keys
+        )
     if not os.path.exists(sources_path):
         return "it does not record its inputs"
     with open(sources_path) as f:
@@ -216,8 +233,11 @@ def is_current(config):
 
 def _read_records(config):
     annotation_set = annotations.read_annotations(
-        config.dataset, config.annotation_dir, anet_test_split=config.anet_test_split,
-        tacos_org_durations=config.tacos_org_durations or None, reversed_moments=config.reversed_moments,
+        config.dataset,
+        config.annotation_dir,
+        anet_test_split=config.anet_test_split,
+        tacos_org_durations=config.tacos_org_durations or None,
+        reversed_moments=config.reversed_moments,
     )
     files = annotations.split_files(config.dataset, config.annotation_dir, anet_test_split=config.anet_test_split)
     for split, records in annotation_set.splits.items():
@@ -244,8 +264,10 @@ def prepare_dataset(config, progress=True):
     if os.path.exists(os.path.join(folder, "meta.json")):
         _log(f"rebuilding {folder}: {reason}")
     elif os.path.isdir(folder) and os.listdir(folder):
-        raise FileExistsError(f"processed folder {folder} holds files but no meta.json: it is not a processed folder; "
-                              "pass an empty or new folder")
+        raise FileExistsError(
+            f"processed folder {folder} holds files but no meta.json: it is not a processed folder; "
+            "pass an empty or new folder"
+        )
 
     annotation_set, files = _read_records(config)
     store = features_lib.open_feature_store(config.feature_path, config.feature_layout)
@@ -267,14 +289,20 @@ def prepare_dataset(config, progress=True):
         )
     for split in split_names:
         if len(missing.get(split, [])) == len(annotation_set.splits[split]):
-            raise EmptySplitError(f"{files[split]}: every query of the {split} split was skipped (no video of it "
-                                  f"has features in {config.feature_path})")
+            raise EmptySplitError(
+                f"{files[split]}: every query of the {split} split was skipped (no video of it "
+                f"has features in {config.feature_path})"
+            )
 
     vids = [r.vid for s in split_names for r in annotation_set.splits[s] if r.vid in store]
     num_clips, feature_dim = features_lib.validate_videos(store, vids, config.feature_dim)
     vocab, vectors, glove_report = vocab_lib.build_vocabulary(
-        [t for s in split_names for t in tokenized[s]], config.glove_path, dim=config.word_dim, progress=progress,
-        malformed=config.glove_malformed)
+        [t for s in split_names for t in tokenized[s]],
+        config.glove_path,
+        dim=config.word_dim,
+        progress=progress,
+        malformed=config.glove_malformed,
+    )
 
     parent = os.path.dirname(os.path.abspath(folder))
     os.makedirs(parent, exist_ok=True)
@@ -287,14 +315,17 @@ def prepare_dataset(config, progress=True):
                 for record, tokens in zip(annotation_set.splits[split], tokenized[split]):
                     if record.vid not in store:
                         continue
-                    example = make_example(record, tokens, vocab, num_clips[record.vid], config.max_pos_len,
-                                           label_rule=config.label_rule)
+                    example = make_example(
+                        record, tokens, vocab, num_clips[record.vid], config.max_pos_len, label_rule=config.label_rule
+                    )
                     f.write(json.dumps(example) + "\n")
                     kept += 1
             counts[split] = {"queries": kept, "skipped_missing_video": len(missing.get(split, []))}
             if missing.get(split):
-                _log(f"{split}: skipped {len(missing[split])} queries whose video has no features "
-                     f"(first: {missing[split][0].vid!r})")
+                _log(
+                    f"{split}: skipped {len(missing[split])} queries whose video has no features "
+                    f"(first: {missing[split][0].vid!r})"
+                )
         vocab.save(building)
         np.save(os.path.join(building, "word_vectors.npy"), vectors)
         meta = {
@@ -322,16 +353,21 @@ def prepare_dataset(config, progress=True):
     finally:
         shutil.rmtree(building, ignore_errors=True)
     if progress:
-        _log(f"processed {config.dataset} into {folder}: " + ", ".join(
-            f"{s} {c['queries']}" for s, c in counts.items()) + f"; {vocab.num_words} words, {vocab.num_chars} chars")
+        _log(
+            f"processed {config.dataset} into {folder}: "
+            + ", ".join(f"{s} {c['queries']}" for s, c in counts.items())
+            + f"; {vocab.num_words} words, {vocab.num_chars} chars"
+        )
         _log(_coverage_line(config.glove_path, glove_report))
     return load_processed(folder)
 
 
 def _coverage_line(glove_path, report):
-    line = (f"GloVe ({os.path.basename(glove_path)}) covers {report['words_in_glove']} of the "
-            f"{report['query_words']} query words ({100.0 * report['tokens_in_glove'] / max(report['tokens'], 1):.1f}%"
-            " of tokens; the others are <UNK>)")
+    line = (
+        f"GloVe ({os.path.basename(glove_path)}) covers {report['words_in_glove']} of the "
+        f"{report['query_words']} query words ({100.0 * report['tokens_in_glove'] / max(report['tokens'], 1):.1f}%"
+        " of tokens; the others are <UNK>)"
+    )
     if report["malformed"]:
         line += f"; skipped {report['malformed']} malformed lines (first: {report['first_malformed']})"
     return line

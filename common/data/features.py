@@ -5,7 +5,8 @@ it when asked. Three layouts are supported:
 
 | layout | on disk | id of video `v` |
 |---|---|---|
-| `npy` | folder of `{v}.npy`, each `[num_clips, dim]` (optional `feature_shapes.json`) | file name up to the first `.` |
+| `npy` | folder of `{v}.npy`, each `[num_clips, dim]` (optional `feature_shapes.json`) | file name up to the first `.`
+|
 | `hdf5` | one HDF5 file, one dataset per video | dataset name |
 | `hdf5_group` | 2D-TAN `sub_activitynet_v1-3.c3d.hdf5`: one group per video holding `c3d_features` | group name |
 | `hdf5_avi` | 2D-TAN `tall_c3d_features.hdf5`: datasets named `{v}.avi` | dataset name without `.avi` |
@@ -223,8 +224,11 @@ def describe_store_change(old, new):
     added = sorted(set(new) - set(old))
     removed = sorted(set(old) - set(new))
     changed = sorted(name for name in set(old) & set(new) if old[name] != new[name])
-    parts = [f"{len(names)} {what} (e.g. {names[0]})" for names, what in
-             ((changed, "changed"), (added, "added"), (removed, "removed")) if names]
+    parts = [
+        f"{len(names)} {what} (e.g. {names[0]})"
+        for names, what in ((changed, "changed"), (added, "added"), (removed, "removed"))
+        if names
+    ]
     return "files " + ", ".join(parts)
 
 
@@ -249,19 +253,25 @@ def validate_videos(store, vids, feature_dim=0, max_listed=10):
             errors.append(str(e))
     widths = collections.Counter(shape[1] for shape in shapes.values())
     width = feature_dim or (widths.most_common(1)[0][0] if widths else 0)
-    expected = (f"--feature_dim {width}" if feature_dim else
-                f"{width}, the width of {widths[width]} of the {len(shapes)} readable videos")
+    expected = (
+        f"--feature_dim {width}"
+        if feature_dim
+        else f"{width}, the width of {widths[width]} of the {len(shapes)} readable videos"
+    )
     for vid, (num_clips, dim) in shapes.items():
         if dim != width:
             errors.append(f"features of video {vid!r} in {store.location(vid)} are {dim} wide; expected {expected}")
         declared = store.declared_num_clips(vid)
         if declared is not None and declared != num_clips:
-            errors.append(f"features of video {vid!r} in {store.location(vid)} have {num_clips} clips but "
-                          f"feature_shapes.json says {declared}")
+            errors.append(
+                f"features of video {vid!r} in {store.location(vid)} have {num_clips} clips but "
+                f"feature_shapes.json says {declared}"
+            )
     if errors:
         listed = "\n  ".join(errors[:max_listed])
         more = f"\n  ... and {len(errors) - max_listed} more" if len(errors) > max_listed else ""
         problems = "1 problem" if len(errors) == 1 else f"{len(errors)} problems"
-        raise FeatureError(f"{problems} in the features of {len(vids)} videos "
-                           f"(checked before training):\n  {listed}{more}")
+        raise FeatureError(
+            f"{problems} in the features of {len(vids)} videos (checked before training):\n  {listed}{more}"
+        )
     return {vid: shape[0] for vid, shape in shapes.items()}, width

@@ -1,19 +1,19 @@
 """Feature resampling and every training label, with the original code's exact arithmetic.
 
-References: `shared/specs/vslnet.md` §2.4–2.6 (`visual_feature_sampling`, `time_to_index`, `index_to_time`,
-highlight labels) and `shared/specs/lpnet.md` §2.3–3 (the same rules, plus LPNet's soft boundary labels). The
-paper's own rules (spec vslnet §6 #1, #6) are options: `rule="round"` and `extension_length="paper"`.
+References: fidelity VSLNet §2.4–2.6 (`visual_feature_sampling`, `time_to_index`, `index_to_time`,
+highlight labels) and fidelity LPNet §2.3–3 (the same rules, plus LPNet's soft boundary labels). The
+paper's own rules (fidelity VSLNet §6 #1, #6) are options: `rule="round"` and `extension_length="paper"`.
 All rounding follows the originals: NumPy's `np.round` and Python's `round` both round half to even, and the
 time grids are float32. Do not replace them by `floor(x + 0.5)`: labels would move by one clip on ties.
 """
 
 import numpy as np
 
-# Seconds <-> clip indices (spec vslnet §2.5, §6 #1): the code's IoU-argmax with end time (a_e + 1)·T/N, or the
+# Seconds <-> clip indices (fidelity VSLNet §2.5, §6 #1): the code's IoU-argmax with end time (a_e + 1)·T/N, or the
 # paper's Round(τ/T·N) with τ = a/N·T. Each pair of rules is one option: the two are inverses of each other only in
 # pairs (mixing them moves every predicted end by one clip).
 LABEL_RULES = ("iou_argmax", "round")
-# Length L of the highlight extension α·L (spec vslnet §2.6, §6 #6): the code's a_e − a_s + 1 or the paper's
+# Length L of the highlight extension α·L (fidelity VSLNet §2.6, §6 #6): the code's a_e − a_s + 1 or the paper's
 # a_e − a_s.
 EXTENSION_LENGTHS = ("code", "paper")
 
@@ -24,7 +24,7 @@ def _check(name, value, allowed):
 
 
 def visual_feature_sampling(features, max_len):
-    """Bucket-average a `[num_clips, dim]` array down to at most `max_len` rows (spec vslnet §2.4).
+    """Bucket-average a `[num_clips, dim]` array down to at most `max_len` rows (fidelity VSLNet §2.4).
 
     If `num_clips <= max_len` the array is returned unchanged. Otherwise boundaries
     `idx_i = round_half_even(i / max_len * num_clips)` for `i = 0..max_len` are clipped to `num_clips - 1`,
@@ -52,7 +52,7 @@ def visual_feature_sampling(features, max_len):
 
 
 def time_to_index(start_time, end_time, num_units, duration, rule="iou_argmax"):
-    """Ground-truth seconds → inclusive clip indices (spec vslnet §2.5; §6 #1 for `rule="round"`).
+    """Ground-truth seconds → inclusive clip indices (fidelity VSLNet §2.5; §6 #1 for `rule="round"`).
 
     - `rule="iou_argmax"` (the code, default): unit `i` covers `[i·T/N, (i+1)·T/N)`. Every pair `(i, j)` of unit
       start `s_i = (float32(i)/N)·T` and unit end `e_j = (float32(j+1)/N)·T` is scored by IoU with
@@ -82,7 +82,7 @@ def time_to_index(start_time, end_time, num_units, duration, rule="iou_argmax"):
 
 
 def round_time_to_index(start_time, end_time, num_units, duration):
-    """The paper's rule (TPAMI §3.1, spec vslnet §6 #1): `a = Round(τ/T·N)` for the start and for the end.
+    """The paper's rule (TPAMI §3.1, fidelity VSLNet §6 #1): `a = Round(τ/T·N)` for the start and for the end.
 
     Precisely: `a = clip(np.round(float64(τ) / float64(T) · N), 0, N − 1)` for `τ = start_time` and `τ = end_time`,
     i.e. division first, in float64, rounding half to even (NumPy's `np.round`, as every other rounding of the
@@ -102,7 +102,7 @@ def round_time_to_index(start_time, end_time, num_units, duration):
 
 
 def index_to_time(start_index, end_index, num_units, duration, rule="iou_argmax"):
-    """Predicted inclusive clip indices → seconds (spec vslnet §2.5, lpnet §10; §6 #1): multiply first, float32.
+    """Predicted inclusive clip indices → seconds (fidelity VSLNet §2.5, LPNet §10; §6 #1): multiply first, float32.
 
     - `rule="iou_argmax"` (the code, default): `(float32(start_index)·T/N, float32(end_index + 1)·T/N)`: the end
       index names the last clip, which ends one clip later.
@@ -124,9 +124,9 @@ def index_to_time(start_index, end_index, num_units, duration, rule="iou_argmax"
 def highlight_extension(start_index, end_index, extend, extension_length="code"):
     """Clips added on each side of the highlight target: Python `round(extend · L)` (half to even).
 
-    `extension_length="code"` (default, spec vslnet §2.6): `L = end − start + 1`, the number of clips of the
-    inclusive span. `"paper"` (spec §6 #6, the paper's "L = a_e − a_s"): `L = end − start`. Only `L` changes; the
-    rounding, the "no extension when 0" rule and the clipping of `highlight_bounds` are the code's in both cases.
+    `extension_length="code"` (default, fidelity VSLNet §2.6): `L = end − start + 1`, the number of clips of the
+    inclusive span. `"paper"` (fidelity VSLNet §6 #6, the paper's "L = a_e − a_s"): `L = end − start`. Only `L` changes;
+    the rounding, the "no extension when 0" rule and the clipping of `highlight_bounds` are the code's in both cases.
     """
     _check("extension_length", extension_length, EXTENSION_LENGTHS)
     length = end_index - start_index + (1 if extension_length == "code" else 0)
@@ -134,7 +134,7 @@ def highlight_extension(start_index, end_index, extend, extension_length="code")
 
 
 def highlight_bounds(start_index, end_index, length, extend=0.1, extension_length="code"):
-    """Inclusive clip range of the highlight target (spec vslnet §2.6, lpnet §3).
+    """Inclusive clip range of the highlight target (fidelity VSLNet §2.6, LPNet §3).
 
     `[max(0, s − ext), min(e + ext, length − 1)]` when `ext > 0`, else `[s, e]`, with `ext` from
     `highlight_extension(s, e, extend, extension_length)` and `length` the sample's own valid length (`v_len`).

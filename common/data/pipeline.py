@@ -1,6 +1,6 @@
 """The `tf.data` input pipeline: processed examples + lazily read features → padded batches with every label.
 
-Batches follow the originals (spec vslnet §2.6, lpnet §3): word ids, char ids and video features are padded per
+Batches follow the originals (fidelity VSLNet §2.6, LPNet §3): word ids, char ids and video features are padded per
 batch to the batch maximum (not to `max_pos_len`), so that the original's unmasked convolutions see exactly the
 padding they saw. Training order is a pure function of `(seed, epoch)`, so a resumed run sees the same batches;
 evaluation runs in file order and yields every example exactly once (never `drop_remainder`).
@@ -77,7 +77,7 @@ class BatchFeatures:
         batch = np.zeros((len(example_indices), int(padded_length), self.feature_dim), np.float32)
         for row, index in enumerate(example_indices):
             features = self.read_example(index)
-            batch[row, :features.shape[0]] = features
+            batch[row, : features.shape[0]] = features
         return batch
 
 
@@ -94,9 +94,24 @@ def real_rows(batch):
     return tf.cast(batch["example_index"] >= 0, tf.float32)
 
 
-def make_dataset(examples, store, *, batch_size, max_pos_len, feature_dim, training, seed=0, epoch=0,
-                 drop_remainder=False, extend=0.1, extension_length="code", skip_batches=0, num_replicas=1,
-                 replicas=(0,), label_fn=None):
+def make_dataset(
+    examples,
+    store,
+    *,
+    batch_size,
+    max_pos_len,
+    feature_dim,
+    training,
+    seed=0,
+    epoch=0,
+    drop_remainder=False,
+    extend=0.1,
+    extension_length="code",
+    skip_batches=0,
+    num_replicas=1,
+    replicas=(0,),
+    label_fn=None,
+):
     """Batches of one split, for the replicas one input pipeline feeds.
 
     Args:
@@ -108,7 +123,7 @@ def make_dataset(examples, store, *, batch_size, max_pos_len, feature_dim, train
         training: shuffle by `epoch_order(seed, epoch)`; otherwise file order.
         drop_remainder: drop the last partial batch (LPNet's training does; evaluation never should).
         extend: highlight extension ratio α.
-        extension_length: `"code"` (L = a_e − a_s + 1, default) or `"paper"` (L = a_e − a_s, spec vslnet §6 #6):
+        extension_length: `"code"` (L = a_e − a_s + 1, default) or `"paper"` (L = a_e − a_s, fidelity VSLNet §6 #6):
             the length that α multiplies (`labels.highlight_extension`).
         skip_batches: global batches to skip at the start (resuming in the middle of an epoch).
         num_replicas: replicas that share each global batch (`num_replicas_in_sync`).
@@ -126,7 +141,7 @@ def make_dataset(examples, store, *, batch_size, max_pos_len, feature_dim, train
     if drop_remainder and not training:
         raise ValueError("evaluation must see every example: drop_remainder is for training only")
     order = epoch_order(len(examples), seed, epoch) if training else np.arange(len(examples), dtype=np.int64)
-    batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     if drop_remainder and batches and len(batches[-1]) < batch_size:
         batches.pop()
     batches = batches[skip_batches:]
@@ -142,8 +157,10 @@ def make_dataset(examples, store, *, batch_size, max_pos_len, feature_dim, train
             rows.append(own if len(own) else batch[:1])
             shapes.append(shape)
     bounds = np.asarray(
-        [labels.highlight_bounds(ex["start_index"], ex["end_index"], ex["v_len"], extend, extension_length)
-         for ex in examples],
+        [
+            labels.highlight_bounds(ex["start_index"], ex["end_index"], ex["v_len"], extend, extension_length)
+            for ex in examples
+        ],
         dtype=np.int32,
     )
     static = {
@@ -180,12 +197,15 @@ def make_dataset(examples, store, *, batch_size, max_pos_len, feature_dim, train
         batch["highlight_labels"] = tf.cast((positions >= low) & (positions <= high), tf.int32)
         return label_fn(batch) if label_fn is not None else batch
 
-    dataset = tf.data.Dataset.from_tensor_slices({
-        "rows": tf.RaggedTensor.from_row_lengths(np.concatenate(rows or [np.zeros(0, np.int64)]),
-                                                 np.asarray([len(r) for r in rows], np.int64)),
-        "shape": tf.constant(np.asarray(shapes, np.int32).reshape(-1, 3)),
-        "stand_in": tf.constant(stand_ins, tf.bool),
-    })
+    dataset = tf.data.Dataset.from_tensor_slices(
+        {
+            "rows": tf.RaggedTensor.from_row_lengths(
+                np.concatenate(rows or [np.zeros(0, np.int64)]), np.asarray([len(r) for r in rows], np.int64)
+            ),
+            "shape": tf.constant(np.asarray(shapes, np.int32).reshape(-1, 3)),
+            "stand_in": tf.constant(stand_ins, tf.bool),
+        }
+    )
     dataset = dataset.map(load, num_parallel_calls=AUTOTUNE, deterministic=True)
     return dataset.prefetch(AUTOTUNE)
 

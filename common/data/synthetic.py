@@ -13,7 +13,8 @@ Files written by `make_synthetic(out_dir, preset, seed)` (the layouts read by th
 
 | file | content |
 |---|---|
-| `charades_sta_{train,test}.txt` | `VID START END##sentence`, seconds with 1 or 2 decimals, e.g. `K3ZQ8 12.0 31.0##person opens the door.` |
+| `charades_sta_{train,test}.txt` | `VID START END##sentence`, seconds with 1 or 2 decimals, e.g. `K3ZQ8 12.0
+31.0##person opens the door.` |
 | `charades.json` | `{vid: {"subset": "training" or "testing", "duration": seconds, "actions": []}}` |
 | `features/{vid}.npy` | float32 `(num_clips, feature_dim)`; clip `i` covers `[i, i + 1) * clip_seconds` |
 | `features/feature_shapes.json` | `{vid: num_clips}` |

@@ -15,14 +15,15 @@ class EncodingError(ValueError):
 def decode_line(raw, path, line_number, file_offset):
     """`raw` (bytes of line `line_number`, starting at byte `file_offset` of `path`) as text, BOM stripped."""
     if line_number == 1 and raw.startswith(codecs.BOM_UTF8):
-        raw = raw[len(codecs.BOM_UTF8):]
+        raw = raw[len(codecs.BOM_UTF8) :]
         file_offset += len(codecs.BOM_UTF8)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise EncodingError(
             f"{path}:{line_number}: not UTF-8: byte 0x{raw[e.start]:02x} at column {e.start + 1} (byte "
-            f"{file_offset + e.start} of the file); save the file as UTF-8") from None
+            f"{file_offset + e.start} of the file); save the file as UTF-8"
+        ) from None
 
 
 def iter_lines(path):

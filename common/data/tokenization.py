@@ -1,7 +1,7 @@
 """Query tokenization identical to the originals' NLTK `word_tokenize`, without any NLTK data.
 
 Both originals tokenize a query with `nltk.word_tokenize(sentence.strip().lower(), language="english")`
-(`shared/specs/vslnet.md` §2.2, `shared/specs/lpnet.md` §2.2). `word_tokenize` first splits the text into
+(fidelity VSLNet §2.2, fidelity LPNet §2.2). `word_tokenize` first splits the text into
 sentences with the pretrained English Punkt model (`punkt_tab`, a download) and then runs the data-free
 `NLTKWordTokenizer` on each sentence. The split matters because `NLTKWordTokenizer` detaches a period only at the
 end of its input: `"a man sits. he eats."` gives `[..., "sits", ".", ...]` when Punkt breaks after "sits." and

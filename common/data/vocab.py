@@ -1,6 +1,6 @@
 """Word and character vocabularies and the frozen GloVe table, built exactly as the originals build them.
 
-Rules (`shared/specs/vslnet.md` §2.3, `shared/specs/lpnet.md` §2.2):
+Rules (fidelity VSLNet §2.3, fidelity LPNet §2.2):
 - words are counted over **all** splits (train, val, test, in that order); they are sorted by descending count,
   ties in first-seen order (`collections.Counter.most_common`); a word is kept only if GloVe has it;
 - ids: 0 = `<PAD>`, 1 = `<UNK>`, then the kept words; the vector table has one row per kept word (row `i` is id
@@ -156,22 +156,28 @@ def read_glove(path, wanted=None, dim=300, progress=True, malformed="error"):
         if len(fields) == dim + 1:
             if wanted is None or fields[0] in wanted:
                 vectors[fields[0]] = _values(fields[1:], f"{path}:{line_number}", fields[0])
-        elif len(fields) > dim + 1 and not any(_is_number(f) for f in fields[1:len(fields) - dim]):
+        elif len(fields) > dim + 1 and not any(_is_number(f) for f in fields[1 : len(fields) - dim]):
             report.spaced_keys += 1
         elif fields != [""]:
             where = f"{path}:{line_number}"
             if malformed == "error":
                 raise GloveError(
                     f"{where}: {len(fields) - 1} values after the word {fields[0][:40]!r}; expected {dim} (GloVe "
-                    f"{dim}d)" + (f": is this a {dim}d GloVe file?" if line_number == 1 else
-                                  "; glove_malformed='skip' (--glove_malformed=skip) skips such lines, as the "
-                                  "originals do"))
+                    f"{dim}d)"
+                    + (
+                        f": is this a {dim}d GloVe file?"
+                        if line_number == 1
+                        else "; glove_malformed='skip' (--glove_malformed=skip) skips such lines, as the originals do"
+                    )
+                )
             report.malformed += 1
             report.first_malformed = report.first_malformed or where
         if progress and done >= next_report:
             elapsed = time.time() - started
-            sys.stderr.write(f"\rreading {os.path.basename(path)}: {100.0 * done / total:5.1f}% "
-                             f"({done / 2**20:.0f}/{total / 2**20:.0f} MiB, {elapsed:.0f} s)")
+            sys.stderr.write(
+                f"\rreading {os.path.basename(path)}: {100.0 * done / total:5.1f}% "
+                f"({done / 2**20:.0f}/{total / 2**20:.0f} MiB, {elapsed:.0f} s)"
+            )
             next_report = done + total / 50
     if progress:
         sys.stderr.write("\n")
@@ -202,8 +208,9 @@ def build_vocabulary(token_lists, glove_path, dim=300, progress=True, malformed=
             word_counter[token] += 1
             for char in token:
                 char_counter[char] += 1
-    glove, glove_report = read_glove(glove_path, wanted=set(word_counter), dim=dim, progress=progress,
-                                     malformed=malformed)
+    glove, glove_report = read_glove(
+        glove_path, wanted=set(word_counter), dim=dim, progress=progress, malformed=malformed
+    )
     words = [PAD, UNK]
     rows = []
     for word, _ in word_counter.most_common():
@@ -211,11 +218,17 @@ def build_vocabulary(token_lists, glove_path, dim=300, progress=True, malformed=
             words.append(word)
             rows.append(glove[word])
     if word_counter and not rows:
-        raise GloveError(f"{glove_path} has none of the {len(word_counter)} words of the queries (e.g. "
-                         f"{word_counter.most_common(1)[0][0]!r}): is it an English GloVe file of {dim}d vectors?")
+        raise GloveError(
+            f"{glove_path} has none of the {len(word_counter)} words of the queries (e.g. "
+            f"{word_counter.most_common(1)[0][0]!r}): is it an English GloVe file of {dim}d vectors?"
+        )
     chars = [PAD, UNK] + [c for c, count in char_counter.most_common() if count >= MIN_CHAR_COUNT]
     vectors = np.asarray(rows, dtype=np.float32).reshape(len(rows), dim)
     report = dataclasses.asdict(glove_report)
-    report.update(query_words=len(word_counter), words_in_glove=len(rows), tokens=sum(word_counter.values()),
-                  tokens_in_glove=sum(word_counter[w] for w in words[2:]))
+    report.update(
+        query_words=len(word_counter),
+        words_in_glove=len(rows),
+        tokens=sum(word_counter.values()),
+        tokens_in_glove=sum(word_counter[w] for w in words[2:]),
+    )
     return Vocabulary(words, chars), vectors, report

@@ -30,7 +30,8 @@ Standalone use (the model is not built; only the two JSON-lines files are read):
 | file | field | type | meaning |
 |---|---|---|---|
 | predictions | `qid` | str or int | query id, matched exactly against the ground truth |
-| predictions | `pred_windows` | list of `[start, end]` or `[start, end, score]` | seconds, best first; a score is ignored |
+| predictions | `pred_windows` | list of `[start, end]` or `[start, end, score]` | seconds, best first; a score is
+ignored |
 | ground truth | `qid` | str or int | query id, unique in the file |
 | ground truth | `start`, `end` | float | moment in seconds (already clamped to `[0, duration]`) |
 | ground truth | `duration` | float | video duration in seconds, > 0 (used for the length buckets) |

@@ -22,7 +22,7 @@ Signatures:
   `start_probs`, `end_probs` `[B, n]` float32.
 
 LPNet (`lpnet_tf.serving.LPNetServingFunctions`) has the same inputs and preprocessing; its decoding is
-`LPNetTask.predict_step` (selection by the highest proposal score, then spec lpnet §10: indices
+`LPNetTask.predict_step` (selection by the highest proposal score, then fidelity LPNet §10: indices
 `round_half_even((c ∓ h)·F)` clamped to `[0, F − 1]`, `start = p_x·D/F`, `end = (p_y + 1)·D/F`, the same
 `index_to_time`). Its outputs:
 
@@ -33,7 +33,7 @@ LPNet (`lpnet_tf.serving.LPNetServingFunctions`) has the same inputs and preproc
 - `predict_ids`: `start_index`, `end_index` `[B]` int32, `score` `[B]`, `topk_start_index`, `topk_end_index`
   `[B, k]` int32, `topk_scores` `[B, k]` float32.
 
-VSLNet-L (`vslnet_tf.serving.VSLNetLServingFunctions`, spec vslnet §5.5) has the same preprocessing;
+VSLNet-L (`vslnet_tf.serving.VSLNetLServingFunctions`, fidelity VSLNet §5.5) has the same preprocessing;
 `serving_default` takes a fourth input, `strategy` (scalar string `pm` or `u`; `""` means `pm`: a SavedModel
 signature cannot have optional inputs), and decodes every scale with `span_decode`, then picks Pm or U. Its outputs:
 
@@ -67,8 +67,17 @@ from common.export.text_graph import graph_tokenize
 from common.layers.span_decoding import span_decode
 from common.training import run_loader
 
-SERVING_OUTPUTS = ("start_time", "end_time", "score", "start_index", "end_index", "start_probs", "end_probs",
-                   "highlight_probs", "tokens")
+SERVING_OUTPUTS = (
+    "start_time",
+    "end_time",
+    "score",
+    "start_index",
+    "end_index",
+    "start_probs",
+    "end_probs",
+    "highlight_probs",
+    "tokens",
+)
 PREDICT_IDS_OUTPUTS = ("start_index", "end_index", "score", "start_probs", "end_probs")
 
 
@@ -107,7 +116,7 @@ def resample_features(features, max_len):
 
 def index_to_time(start_index, end_index, num_units, duration, rule="iou_argmax"):
     """`labels.index_to_time` in float32 TensorFlow ops: `(float32(s)·T/N, float32(e + 1)·T/N)` with the code's
-    rule, `(float32(s)·T/N, float32(e)·T/N)` with the paper's `round` rule (VSLNet spec §6 #1)."""
+    rule, `(float32(s)·T/N, float32(e)·T/N)` with the paper's `round` rule (fidelity VSLNet §6 #1)."""
     duration = tf.cast(duration, tf.float32)
     num_units = tf.cast(num_units, tf.float32)
     start = tf.cast(start_index, tf.float32) * duration / num_units
@@ -135,10 +144,12 @@ class QueryPreprocessor(tf.Module):
         self.max_len = int(max_len)
         self.word_table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(tf.constant(vocab.words), tf.range(len(vocab.words), dtype=tf.int32)),
-            default_value=vocab_lib.UNK_ID)
+            default_value=vocab_lib.UNK_ID,
+        )
         self.char_table = tf.lookup.StaticHashTable(
             tf.lookup.KeyValueTensorInitializer(tf.constant(vocab.chars), tf.range(len(vocab.chars), dtype=tf.int32)),
-            default_value=vocab_lib.UNK_ID)
+            default_value=vocab_lib.UNK_ID,
+        )
 
     def __call__(self, queries):
         tokens = graph_tokenize(queries)[:, : self.max_len]
@@ -161,8 +172,14 @@ def _decode(model, inputs):
         highlight_probs = ops.sigmoid(outputs["highlight_logits"])
     else:
         highlight_probs = ops.zeros_like(start_probs)
-    return {"start_index": start_index, "end_index": end_index, "score": score, "start_probs": start_probs,
-            "end_probs": end_probs, "highlight_probs": highlight_probs}
+    return {
+        "start_index": start_index,
+        "end_index": end_index,
+        "score": score,
+        "start_probs": start_probs,
+        "end_probs": end_probs,
+        "highlight_probs": highlight_probs,
+    }
 
 
 def serving_signature():
@@ -198,13 +215,15 @@ class ServingFunctions:
         self.model = model
         self.max_pos_len = int(max_pos_len)
         self.feature_dim = int(feature_dim)
-        # VSLNet trained with the paper's `round` labels decodes with its inverse; LPNet has one rule (spec §10).
+        # VSLNet trained with the paper's `round` labels decodes with its inverse; LPNet has one rule (fidelity LPNet
+        # §10).
         self.label_rule = getattr(model.config, "label_rule", "iou_argmax")
         self.preprocessor = QueryPreprocessor(vocab, max_pos_len, name="query_preprocessor")
         # No AutoGraph (no Python control flow on tensors here), as `ExportArchive` traces its endpoints.
         self.serve = tf.function(self._serve, input_signature=self.serving_input_signature(), autograph=False)
-        self.predict_ids = tf.function(self._predict_ids, input_signature=predict_ids_signature(feature_dim),
-                                       autograph=False)
+        self.predict_ids = tf.function(
+            self._predict_ids, input_signature=predict_ids_signature(feature_dim), autograph=False
+        )
 
     serving_outputs = SERVING_OUTPUTS
     predict_ids_outputs = PREDICT_IDS_OUTPUTS
@@ -223,7 +242,8 @@ class ServingFunctions:
                 tf.debugging.Assert(shape[0] > 0, ["video_features has no clips; got shape", shape]),
                 tf.debugging.Assert(
                     tf.logical_and(duration > 0.0, duration <= MAX_DURATION_SECONDS),
-                    [f"duration must be positive, finite and at most {MAX_DURATION_SECONDS:g} seconds; got", duration]),
+                    [f"duration must be positive, finite and at most {MAX_DURATION_SECONDS:g} seconds; got", duration],
+                ),
             ]
         with tf.control_dependencies(checks):
             video_features = tf.ensure_shape(video_features, [None, self.feature_dim])
@@ -266,8 +286,9 @@ class ServingFunctions:
         }
 
     def _predict_ids(self, video_features, video_mask, word_ids, char_ids):
-        decoded = self.decode({"video_features": video_features, "video_mask": video_mask, "word_ids": word_ids,
-                               "char_ids": char_ids})
+        decoded = self.decode(
+            {"video_features": video_features, "video_mask": video_mask, "word_ids": word_ids, "char_ids": char_ids}
+        )
         return {name: decoded[name] for name in self.predict_ids_outputs}
 
 
@@ -310,16 +331,26 @@ def export_saved_model(model, vocab, out_dir, *, max_pos_len, feature_dim, verbo
     archive.add_endpoint("predict_ids", functions._predict_ids, input_signature=predict_ids_signature(feature_dim))
     archive.write_out(out_dir, verbose=verbose)
     with open(os.path.join(out_dir, "nlvl_export.json"), "w") as f:
-        json.dump({"max_pos_len": int(max_pos_len), "feature_dim": int(feature_dim),
-                   "model": registry.model_name(model.config),
-                   "signatures": {"serving_default": list(functions.serving_outputs),
-                                  "predict_ids": list(functions.predict_ids_outputs)}}, f, indent=2)
+        json.dump(
+            {
+                "max_pos_len": int(max_pos_len),
+                "feature_dim": int(feature_dim),
+                "model": registry.model_name(model.config),
+                "signatures": {
+                    "serving_default": list(functions.serving_outputs),
+                    "predict_ids": list(functions.predict_ids_outputs),
+                },
+            },
+            f,
+            indent=2,
+        )
     return out_dir
 
 
 def export_run(run_dir, out_dir, checkpoint=None, verbose=False):
     """`load_run` + `export_saved_model`. Returns the `LoadedRun`."""
     run = run_loader.load_run(run_dir, checkpoint=checkpoint, require_vocab=True, portable=True)
-    export_saved_model(run.model, run.vocab, out_dir, max_pos_len=run.max_pos_len, feature_dim=run.feature_dim,
-                       verbose=verbose)
+    export_saved_model(
+        run.model, run.vocab, out_dir, max_pos_len=run.max_pos_len, feature_dim=run.feature_dim, verbose=verbose
+    )
     return run

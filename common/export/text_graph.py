@@ -46,7 +46,6 @@ _NUL_MARK = "\uf8f1"  # protects NUL from `tf.strings.lower`, which truncates at
 _PROTECT_MARK = "\uf8f2"  # "this contraction fails its trailing boundary" (CONTRACTIONS2/3)
 
 
-
 # ==== Character tables =================================================================================
 
 
@@ -96,8 +95,9 @@ def _tables():
 
     def folded(engine, word):
         # `(?i)word` of `engine`, letter by letter (all our folded words are plain ASCII letters and quotes).
-        return "".join(_re2_class(engine.findall("(?i)" + re.escape(c), cased)) if c.isalpha() else _re2_literal(c)
-                       for c in word)
+        return "".join(
+            _re2_class(engine.findall("(?i)" + re.escape(c), cased)) if c.isalpha() else _re2_literal(c) for c in word
+        )
 
     # Punkt's character sets, read from the installed NLTK (they changed across versions: curly quotes, 3.9).
     lang = punkt.PunktLanguageVars()
@@ -123,8 +123,16 @@ def _tables():
         "rx_s_chars": "".join(sorted(rx_s)),
         "clitics": "|".join(folded(regex, w) for w in ("re", "ve", "ll", "m", "t", "s", "d", "n")),
         "contractions2": [
-            (folded(re, a), folded(re, b)) for a, b in (("can", "not"), ("d", "'ye"), ("gim", "me"), ("gon", "na"),
-                                                          ("got", "ta"), ("lem", "me"), ("more", "'n"))
+            (folded(re, a), folded(re, b))
+            for a, b in (
+                ("can", "not"),
+                ("d", "'ye"),
+                ("gim", "me"),
+                ("gon", "na"),
+                ("got", "ta"),
+                ("lem", "me"),
+                ("more", "'n"),
+            )
         ],
         "wanna": (folded(re, "wan"), folded(re, "na")),
         "contractions3": [(folded(re, "'t"), folded(re, b)) for b in ("is", "was")],
@@ -222,8 +230,9 @@ def _punkt_word_tokens(contexts):
     dash_run, dot_run = _run_length(dash), _run_length(dot)
     pairs = _run_length_stride2(dot & shift(space_same_line, 1, False))
     after_pairs = tf.gather(dense, tf.range(tf.shape(dense)[1])[None, :] + 2 * pairs, batch_dims=1)
-    spaced = tf.where(pairs >= 2, tf.where(tf.equal(after_pairs, ord(".")), 2 * pairs + 1,
-                                           tf.where(pairs >= 3, 2 * pairs - 1, 0)), 0)
+    spaced = tf.where(
+        pairs >= 2, tf.where(tf.equal(after_pairs, ord(".")), 2 * pairs + 1, tf.where(pairs >= 3, 2 * pairs - 1, 0)), 0
+    )
     multi = tf.where(dash_run >= 2, dash_run, tf.where(dot_run >= 2, dot_run, spaced))
     multi_start = multi > 0
     ends_next = ~shift(valid, 1, False) | shift(space | non_word | multi_start, 1, False)
@@ -244,14 +253,16 @@ def _punkt_word_tokens(contexts):
 
     zeros = tf.zeros([k], tf.int32)
     columns = tuple(tf.transpose(x) for x in (word_end, ~valid | space, multi, word_start))
-    _, _, starts, inside = tf.scan(step, columns, initializer=(zeros, zeros, tf.zeros([k], tf.bool),
-                                                               tf.zeros([k], tf.bool)))
+    _, _, starts, inside = tf.scan(
+        step, columns, initializer=(zeros, zeros, tf.zeros([k], tf.bool), tf.zeros([k], tf.bool))
+    )
     starts, inside = tf.transpose(starts), tf.transpose(inside)
     token_ids = tf.cumsum(tf.reshape(tf.cast(starts, tf.int32), [-1])) - 1
     inside_flat = tf.reshape(inside, [-1])
     num_tokens = tf.reduce_sum(tf.cast(starts, tf.int32))
-    chars = tf.RaggedTensor.from_value_rowids(tf.boolean_mask(tf.reshape(dense, [-1]), inside_flat),
-                                              tf.boolean_mask(token_ids, inside_flat), nrows=num_tokens)
+    chars = tf.RaggedTensor.from_value_rowids(
+        tf.boolean_mask(tf.reshape(dense, [-1]), inside_flat), tf.boolean_mask(token_ids, inside_flat), nrows=num_tokens
+    )
     token_strings = tf.strings.unicode_encode(chars, "UTF-8")
     row_of = tf.reshape(tf.tile(tf.range(k)[:, None], [1, tf.shape(dense)[1]]), [-1])
     token_context = tf.boolean_mask(row_of, tf.reshape(starts, [-1]))
@@ -272,9 +283,9 @@ def _contains_sentbreak(contexts):
     ends_two = full("(?s).*\\.\\.")
     ellipsis = full("\\.\\.+")
     stem = tf.strings.regex_replace(tokens, "\\.$", "")  # tok[:-1] for period-final tokens
-    abbreviation = (tf.strings.regex_full_match(stem, f"(?:{t['abbreviations']})")
-                    | tf.strings.regex_full_match(tf.strings.regex_replace(stem, "^.*-", ""),
-                                                  f"(?:{t['abbreviations']})"))
+    abbreviation = tf.strings.regex_full_match(stem, f"(?:{t['abbreviations']})") | tf.strings.regex_full_match(
+        tf.strings.regex_replace(stem, "^.*-", ""), f"(?:{t['abbreviations']})"
+    )
     # First pass.
     first_break = sent_end_char | (period_final & ~ends_two & ~abbreviation)
     first_abbr = ~sent_end_char & ~ellipsis & period_final & ~ends_two & abbreviation
@@ -303,8 +314,9 @@ def _contains_sentbreak(contexts):
     # Second pass, for period-final tokens that have a successor.
     is_initial_or_number = initial | tf.equal(type_no_period, "##number##")
     becomes_break = (first_abbr | first_ellipsis) & ~initial & next_of(ortho_true)
-    stays_abbr = is_initial_or_number & (next_of(ortho_false) | (
-        next_of(ortho_unknown) & initial & next_of(first_upper) & ~next_of(starter)))
+    stays_abbr = is_initial_or_number & (
+        next_of(ortho_false) | (next_of(ortho_unknown) & initial & next_of(first_upper) & ~next_of(starter))
+    )
     second = tf.where(becomes_break, True, tf.where(stays_abbr, False, first_break))
     sentbreak = tf.where(period_final & has_next, second, first_break)
     counted = tf.cast(sentbreak & has_next, tf.int32)
@@ -383,8 +395,9 @@ def split_sentences(texts):
     num_texts = tf.shape(texts)[0]
     breaks_per_row = tf.math.bincount(break_row, minlength=num_texts, maxlength=num_texts, dtype=tf.int32)
     num_sentences = num_texts + tf.size(break_pos)
-    chars = tf.RaggedTensor.from_value_rowids(tf.boolean_mask(flat, keep), tf.boolean_mask(sentence_of, keep),
-                                              nrows=num_sentences)
+    chars = tf.RaggedTensor.from_value_rowids(
+        tf.boolean_mask(flat, keep), tf.boolean_mask(sentence_of, keep), nrows=num_sentences
+    )
     sentences = tf.strings.unicode_encode(chars, "UTF-8")
     return tf.RaggedTensor.from_row_lengths(sentences, tf.cast(breaks_per_row + 1, tf.int64))
 

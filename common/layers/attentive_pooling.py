@@ -41,8 +41,9 @@ class AttentivePooling(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
     def build(self, sequence_shape=None, mask_shape=None):
-        self.pooling_kernel = self.add_weight(name="pooling_kernel", shape=(self.hidden_dim, 1),
-                                              initializer=clone_initializer(self.kernel_initializer))
+        self.pooling_kernel = self.add_weight(
+            name="pooling_kernel", shape=(self.hidden_dim, 1), initializer=clone_initializer(self.kernel_initializer)
+        )
 
     def call(self, sequence, mask, return_weights=False):
         logits = ops.squeeze(ops.matmul(sequence, ops.cast(self.pooling_kernel, sequence.dtype)), -1)
@@ -57,6 +58,7 @@ class AttentivePooling(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"hidden_dim": self.hidden_dim,
-                       "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)})
+        config.update(
+            {"hidden_dim": self.hidden_dim, "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)}
+        )
         return config

@@ -56,40 +56,80 @@ class VideoQueryBackbone(keras.layers.Layer):
         `video_encoded` `[B, n, d]`, `query_encoded` `[B, m, d]` and, for CQA, `similarity` `[B, n, m]`.
     """
 
-    def __init__(self, num_words, num_chars, feature_dim, hidden_dim=128, num_heads=8, word_dim=300, char_dim=50,
-                 drop_rate=0.0, max_pos_len=128, kernel_size=7, num_conv_layers=4, masked_conv=False,
-                 lstm_implementation="auto", use_char_embedding=True, encoder="cmf", interaction="cqa",
-                 cqa_output_bias=False, word_vectors=None, **kwargs):
+    def __init__(
+        self,
+        num_words,
+        num_chars,
+        feature_dim,
+        hidden_dim=128,
+        num_heads=8,
+        word_dim=300,
+        char_dim=50,
+        drop_rate=0.0,
+        max_pos_len=128,
+        kernel_size=7,
+        num_conv_layers=4,
+        masked_conv=False,
+        lstm_implementation="auto",
+        use_char_embedding=True,
+        encoder="cmf",
+        interaction="cqa",
+        cqa_output_bias=False,
+        word_vectors=None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
+        # `get_config`: every argument but the word vectors, which are weights (saved with them); numpy scalars
+        # (sizes read from data files) as Python numbers, for JSON.
+        self._arguments = {
+            k: v.item() if hasattr(v, "item") else v
+            for k, v in locals().items()
+            if k not in ("self", "kwargs", "word_vectors", "__class__")
+        }
         if encoder not in ENCODERS or interaction not in INTERACTIONS:
-            raise ValueError(f"encoder must be one of {ENCODERS} and interaction one of {INTERACTIONS}, got "
-                             f"{encoder!r} / {interaction!r}")
+            raise ValueError(
+                f"encoder must be one of {ENCODERS} and interaction one of {INTERACTIONS}, got "
+                f"{encoder!r} / {interaction!r}"
+            )
         self.num_words, self.num_chars, self.feature_dim = int(num_words), int(num_chars), int(feature_dim)
         self.hidden_dim, self.num_heads, self.word_dim, self.char_dim = hidden_dim, num_heads, word_dim, char_dim
         self.drop_rate, self.max_pos_len, self.kernel_size = float(drop_rate), max_pos_len, kernel_size
-        self.num_conv_layers, self.masked_conv, self.lstm_implementation = num_conv_layers, masked_conv, \
-            lstm_implementation
+        self.num_conv_layers, self.masked_conv, self.lstm_implementation = (
+            num_conv_layers,
+            masked_conv,
+            lstm_implementation,
+        )
         self.use_char_embedding, self.encoder_kind, self.interaction_kind = use_char_embedding, encoder, interaction
         self.cqa_output_bias = cqa_output_bias
         d, rate = hidden_dim, self.drop_rate
         # The attribute names are the checkpoints' object paths: renaming one breaks every saved run.
-        self.word_embedding = WordEmbedding(num_words, word_dim=word_dim, dropout=rate, word_vectors=word_vectors,
-                                            name="word_embeddings")
+        self.word_embedding = WordEmbedding(
+            num_words, word_dim=word_dim, dropout=rate, word_vectors=word_vectors, name="word_embeddings"
+        )
         if use_char_embedding:
             self.char_embedding = CharEmbedding(num_chars, char_dim=char_dim, dropout=rate, name="char_embeddings")
         self.video_dropout = keras.layers.Dropout(rate, name="video_dropout")
         self.video_projection = keras.layers.Dense(d, name="video_conv1d")
         self.query_projection = keras.layers.Dense(d, name="query_conv1d")
         if encoder == "cmf":
-            self.encoder = FeatureEncoder(d, num_heads=num_heads, max_pos_len=max_pos_len, kernel_size=kernel_size,
-                                          num_conv_layers=num_conv_layers, dropout=rate, masked_conv=masked_conv,
-                                          name="feature_encoder")
+            self.encoder = FeatureEncoder(
+                d,
+                num_heads=num_heads,
+                max_pos_len=max_pos_len,
+                kernel_size=kernel_size,
+                num_conv_layers=num_conv_layers,
+                dropout=rate,
+                masked_conv=masked_conv,
+                name="feature_encoder",
+            )
         else:
-            self.encoder = BiLSTMEncoder(d, dropout=rate, lstm_implementation=lstm_implementation,
-                                         name="feature_encoder")
+            self.encoder = BiLSTMEncoder(
+                d, dropout=rate, lstm_implementation=lstm_implementation, name="feature_encoder"
+            )
         if interaction == "cqa":
-            self.interaction = ContextQueryAttention(d, dropout=rate, use_bias=cqa_output_bias,
-                                                     name="video_query_attention")
+            self.interaction = ContextQueryAttention(
+                d, dropout=rate, use_bias=cqa_output_bias, name="video_query_attention"
+            )
         else:
             self.interaction = ConcatInteraction(d, name="video_query_concat")
 
@@ -105,8 +145,8 @@ class VideoQueryBackbone(keras.layers.Layer):
         self.word_embedding.build((None, None))
         if self.use_char_embedding:
             self.char_embedding.build((None, None, None))
-        self.video_projection.build((None, None, self.feature_dim))
         self.query_projection.build((None, None, self.query_embedding_dim))
+        self.video_projection.build((None, None, self.feature_dim))
         self.encoder.build((None, None, d))
         if self.interaction_kind == "cqa":
             self.interaction.build((None, None, d), (None, None, d))
@@ -124,16 +164,16 @@ class VideoQueryBackbone(keras.layers.Layer):
             query = ops.concatenate([query, out["char_features"]], axis=-1)
         out["query_embedding"] = query
         out["query_projection"] = self.query_projection(query)
-        out["video_projection"] = self.video_projection(self.video_dropout(inputs["video_features"],
-                                                                           training=training))
+        out["video_projection"] = self.video_projection(self.video_dropout(inputs["video_features"], training=training))
         out["query_encoded"] = self.encoder(out["query_projection"], query_mask, training=training)
         result = {"video_mask": video_mask, "query_mask": query_mask, "query": out["query_encoded"]}
         if not encode_video:
             result["video"] = out["video_projection"]
         else:
             out["video_encoded"] = self.encoder(out["video_projection"], video_mask, training=training)
-            result["features"] = self.interact(out["video_encoded"], out["query_encoded"], video_mask, query_mask,
-                                               training=training, intermediates=out)
+            result["features"] = self.interact(
+                out["video_encoded"], out["query_encoded"], video_mask, query_mask, training=training, intermediates=out
+            )
         if return_intermediates:
             result.update(out)
         return result
@@ -142,21 +182,12 @@ class VideoQueryBackbone(keras.layers.Layer):
         """V^q `[B, n, d]` from an encoded video and query; with `intermediates` (a dict), CQA's similarity too."""
         if self.interaction_kind == "cat":
             return self.interaction(video, query, query_mask)
-        features, similarity = self.interaction(video, query, video_mask, query_mask, training=training,
-                                                return_similarity=True)
+        features, similarity = self.interaction(
+            video, query, video_mask, query_mask, training=training, return_similarity=True
+        )
         if intermediates is not None:
             intermediates["similarity"] = similarity
         return features
 
     def get_config(self):
-        config = super().get_config()
-        config.update({
-            "num_words": self.num_words, "num_chars": self.num_chars, "feature_dim": self.feature_dim,
-            "hidden_dim": self.hidden_dim, "num_heads": self.num_heads, "word_dim": self.word_dim,
-            "char_dim": self.char_dim, "drop_rate": self.drop_rate, "max_pos_len": self.max_pos_len,
-            "kernel_size": self.kernel_size, "num_conv_layers": self.num_conv_layers,
-            "masked_conv": self.masked_conv, "lstm_implementation": self.lstm_implementation,
-            "use_char_embedding": self.use_char_embedding, "encoder": self.encoder_kind,
-            "interaction": self.interaction_kind, "cqa_output_bias": self.cqa_output_bias,
-        })
-        return config
+        return {**super().get_config(), **self._arguments}

@@ -43,7 +43,15 @@ class BackboneConfig:
 
     def backbone_arguments(self):
         """`VideoQueryBackbone` keyword arguments from these settings (a family adds its trunk variants)."""
-        return {"hidden_dim": self.hidden_dim, "num_heads": self.num_heads, "word_dim": self.word_dim,
-                "char_dim": self.char_dim, "drop_rate": self.drop_rate, "max_pos_len": self.max_pos_len,
-                "kernel_size": self.kernel_size, "num_conv_layers": self.num_conv_layers,
-                "masked_conv": self.masked_conv, "lstm_implementation": self.lstm_implementation}
+        return {
+            "hidden_dim": self.hidden_dim,
+            "num_heads": self.num_heads,
+            "word_dim": self.word_dim,
+            "char_dim": self.char_dim,
+            "drop_rate": self.drop_rate,
+            "max_pos_len": self.max_pos_len,
+            "kernel_size": self.kernel_size,
+            "num_conv_layers": self.num_conv_layers,
+            "masked_conv": self.masked_conv,
+            "lstm_implementation": self.lstm_implementation,
+        }

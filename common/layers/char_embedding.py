@@ -8,15 +8,16 @@ from common.layers.initializers import clone_initializer
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class CharEmbedding(keras.layers.Layer):
-    """Char table lookup, dropout, then a char-CNN with max over the char axis (VSLNet spec §3.3, LPNet spec §4).
+    """Char table lookup, dropout, then a char-CNN with max over the char axis (fidelity VSLNet §3.3, fidelity LPNet
+    §4).
 
     TF1: `char_embedding_lookup` in `model/layers.py` (VSLNet) / `models/layers.py` (LPNet). For each
     `(k, f)` in `zip(kernel_sizes, filters)` a 2-D convolution over the (word, char) axes with kernel `[1, k]`,
     stride 1 and VALID padding, plus a bias, then ReLU and the max over the char axis. Padding chars take part in
     the max (no masking), exactly as in the original.
 
-    Deviation-free fix (VSLNet spec §7.7, LPNet spec D15): when the longest word of the batch has fewer chars than
-    the widest kernel, the char axis is padded with PAD ids up to `max(kernel_sizes)`. The original returns NaN in
+    Deviation-free fix (fidelity VSLNet §7.7, fidelity LPNet D15): when the longest word of the batch has fewer chars
+    than the widest kernel, the char axis is padded with PAD ids up to `max(kernel_sizes)`. The original returns NaN in
     that case (empty max); otherwise nothing changes.
 
     Weights (TF1 name → ours): `char_table [n_chars-1, c]` → `char_table` (Glorot-uniform; the PAD row 0 is a
@@ -104,7 +105,7 @@ class CharEmbedding(keras.layers.Layer):
 
     def call(self, char_ids, training=None):
         char_ids = ops.cast(char_ids, "int32")
-        # Pad the char axis to the widest kernel (VSLNet spec §7.7): a no-op unless every word is shorter.
+        # Pad the char axis to the widest kernel (fidelity VSLNet §7.7): a no-op unless every word is shorter.
         width = ops.shape(char_ids)[-1]
         pad = ops.maximum(max(self.kernel_sizes) - width, 0)
         char_ids = ops.pad(char_ids, [[0, 0], [0, 0], [0, pad]])

@@ -9,7 +9,7 @@ from common.layers.masking import mask_logits
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class ContextQueryAttention(keras.layers.Layer):
-    """Video-to-query and query-to-video attention fused into `V^q` (VSLNet spec §3.6, LPNet spec §6).
+    """Video-to-query and query-to-video attention fused into `V^q` (fidelity VSLNet §3.6, fidelity LPNet §6).
 
     TF1: `video_query_attention` + `trilinear_attention` (scope `video_query_attention/`).
 
@@ -28,8 +28,8 @@ class ContextQueryAttention(keras.layers.Layer):
     Args:
         hidden_dim: int, width `d` of both inputs and of the output.
         dropout: float, dropout rate on the similarity inputs. Defaults to 0.
-        use_bias: bool, give the output projection a bias, as the paper's FFN and the PyTorch ports do (VSLNet spec
-            §6 #15). Defaults to `False` (the TF1 code).
+        use_bias: bool, give the output projection a bias, as the paper's FFN and the PyTorch ports do (fidelity
+            VSLNet §6 #15). Defaults to `False` (the TF1 code).
         kernel_initializer: initializer of all weights. Defaults to `"glorot_uniform"`.
         **kwargs: base `keras.layers.Layer` arguments.
 

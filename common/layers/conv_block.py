@@ -8,13 +8,13 @@ from common.layers.initializers import clone_initializer
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class ConvBlock(keras.layers.Layer):
-    """`num_layers` × [r = x; x = LN(x); x = ReLU(SepConv_k(x) + b); x = dropout(x) + r] (VSLNet spec §3.5.2).
+    """`num_layers` × [r = x; x = LN(x); x = ReLU(SepConv_k(x) + b); x = dropout(x) + r] (fidelity VSLNet §3.5.2).
 
     TF1: `conv_block` + `depthwise_separable_conv` (VSLNet `model/layers.py`, LPNet `models/layers.py`).
     SepConv is a depthwise conv (kernel `kernel_size`, SAME zero padding, channel multiplier 1, no bias) followed by
     a pointwise `d → d` projection; the bias is added after the pointwise projection, then ReLU.
 
-    **Unmasked by default, as the original** (VSLNet spec §7.6): padded positions carry values (bias, positional
+    **Unmasked by default, as the original** (fidelity VSLNet §7.6): padded positions carry values (bias, positional
     rows) that each k=7 layer leaks 3 positions further into the valid region, so valid outputs depend on the
     batch's padding. `masked=True` is the "masked variant": padded positions are set to zero right before every
     depthwise conv, so valid outputs no longer depend on how much padding follows (the SAME padding of the batch

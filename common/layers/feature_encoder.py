@@ -1,4 +1,4 @@
-"""The shared feature encoder: position embedding + conv block + multi-head attention block."""
+"""The shared feature encoder, QANet's encoder block: position embedding + conv block + multi-head attention block."""
 
 import keras
 
@@ -9,11 +9,13 @@ from common.layers.position_embedding import PositionEmbedding
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class FeatureEncoder(keras.layers.Layer):
-    """Position embedding → `ConvBlock` → `MultiHeadAttentionBlock` (VSLNet spec §3.5, LPNet spec §5).
+    """QANet's encoder block: position embedding → `ConvBlock` → `MultiHeadAttentionBlock` (fidelity VSLNet §3.5,
+    LPNet §5). Both papers take it from QANet (Yu et al., 2018): one block, whose feed-forward sub-layer is the
+    attention block's single Dense.
 
     TF1: `feature_encoder` (scope `feature_encoder/`). The **same instance** is called for the video (with
     `v_mask`) and for the query (with `q_mask`): the original shares every variable between the two, including the
-    position table and the attention block (VSLNet spec §7.13). The transformer span predictor owns a separate
+    position table and the attention block (fidelity VSLNet §7.13). The transformer span predictor owns a separate
     instance (with its own position table) that it calls twice.
 
     Sublayers (TF1 scope → ours): `positional_embedding` → `positional_embedding`; `conv_block` → `conv_block`;

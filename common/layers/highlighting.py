@@ -9,12 +9,12 @@ from common.layers.masking import mask_logits
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class QueryGuidedHighlighting(keras.layers.Layer):
-    """QGH of VSLNet (VSLNet spec §3.8; also LPNet spec §7). TF1: `model/layers.py::highlight_layer`.
+    """QGH of VSLNet (fidelity VSLNet §3.8; also fidelity LPNet §7). TF1: `model/layers.py::highlight_layer`.
 
     z = mask_logits(Dense(D → 1, bias)(X), video_mask) (float32), S_h = sigmoid(z) (exactly 0 on padding),
     X̃ = X ⊙ S_h (one scalar per clip broadcast over D). The loss lives in `common/losses.py::highlight_loss`.
     The width D is the input's: the code scores the projected X (D = d); the paper's Eq. scores the concat
-    [V^q; h_Q] (D = 2d, VSLNet spec §6 #5, `VSLNetConfig.qgh_on_concat`).
+    [V^q; h_Q] (D = 2d, fidelity VSLNet §6 #5, `VSLNetConfig.qgh_on_concat`).
 
     Weights (TF1 name → ours): `highlighting_layer/dense/kernel [1, d, 1]` → `score/kernel [d, 1]`;
     `dense/bias [1, 1, 1]` → `score/bias [1]`. Parameters: D + 1 (129 at D = d = 128).

@@ -3,14 +3,14 @@
 Masks are bool tensors with `True` on valid positions (STYLE §4). The TF1 code's float 1/0 masks correspond to
 `ops.cast(mask, "float32")`.
 
-Reference: VSLNet spec §3.1 (`model/ops.py::mask_logits`), LPNet spec conventions (`models/ops.py::mask_logits`).
+Reference: fidelity VSLNet §3.1 (`model/ops.py::mask_logits`), fidelity LPNet §4 (`models/ops.py::mask_logits`).
 """
 
 import keras
 from keras import ops
 
 #: The additive constant the original code uses for masked logits. It is exact in float32 and overflows in float16,
-#: so masked logits are always computed in float32 (VSLNet spec §7.15).
+#: so masked logits are always computed in float32 (fidelity VSLNet §7.15).
 NEG_INF = -1e30
 
 
@@ -38,7 +38,7 @@ def sequence_mask(lengths, maxlen=None):
 def mask_logits(x, mask):
     """The original `mask_logits`: `x·m + (−1e30)·(1 − m)`, computed in float32.
 
-    This is the exact formula of the TF1 code (VSLNet spec §3.1, LPNet spec conventions), so padded positions hold
+    This is the exact formula of the TF1 code (fidelity VSLNet §3.1, fidelity LPNet §4), so padded positions hold
     `float32(-1e30)` (`-1.0000000150474662e+30`) and valid positions keep `x` bit for bit.
 
     Args:

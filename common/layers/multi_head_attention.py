@@ -11,7 +11,7 @@ from common.layers.masking import NEG_INF
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class MultiHeadAttentionBlock(keras.layers.Layer):
-    """Pre-LN self-attention + linear FFN, both residual (VSLNet spec §3.5.3, LPNet spec §5.3).
+    """Pre-LN self-attention + linear FFN, both residual (fidelity VSLNet §3.5.3, fidelity LPNet §5.3).
 
     TF1: `multihead_attention_block` + `multihead_attention`. With x the input:
 
@@ -94,8 +94,14 @@ class MultiHeadAttentionBlock(keras.layers.Layer):
         if inputs_shape[-1] is not None and inputs_shape[-1] != self.hidden_dim:
             raise ValueError(f"MultiHeadAttentionBlock expects {self.hidden_dim} channels, got {inputs_shape[-1]}.")
         shape = tuple(inputs_shape[:-1]) + (self.hidden_dim,)
-        for layer in (self.layer_norm_1, self.query_dense, self.key_dense, self.value_dense, self.layer_norm_2,
-                      self.ffn):
+        for layer in (
+            self.layer_norm_1,
+            self.query_dense,
+            self.key_dense,
+            self.value_dense,
+            self.layer_norm_2,
+            self.ffn,
+        ):
             layer.build(shape)
 
     def _split_heads(self, x, batch, length):

@@ -6,7 +6,8 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class PositionEmbedding(keras.layers.Layer):
-    """Adds rows `0..L-1` of a learned `[max_pos_len, d]` table to the inputs (VSLNet spec §3.5.1, LPNet spec §5.1).
+    """Adds rows `0..L-1` of a learned `[max_pos_len, d]` table to the inputs (fidelity VSLNet §3.5.1, fidelity LPNet
+    §5.1).
 
     TF1: `add_positional_embedding`; variable `positional_embedding/position_embeddings [max_pos_len, d]` →
     our weight `position_embeddings` (same layout, Glorot-uniform, no regularizer).
@@ -62,7 +63,5 @@ class PositionEmbedding(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {"max_pos_len": self.max_pos_len, "initializer": keras.initializers.serialize(self.initializer)}
-        )
+        config.update({"max_pos_len": self.max_pos_len, "initializer": keras.initializers.serialize(self.initializer)})
         return config

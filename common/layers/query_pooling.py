@@ -47,12 +47,21 @@ class QueryPooling(keras.layers.Layer):
         self.hidden_dim = int(hidden_dim)
         self.use_projection = bool(projection)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.pooling = AttentivePooling(self.hidden_dim, kernel_initializer=clone_initializer(self.kernel_initializer),
-                                        dtype=self.dtype_policy, name="pooling")
+        self.pooling = AttentivePooling(
+            self.hidden_dim,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            dtype=self.dtype_policy,
+            name="pooling",
+        )
         if self.use_projection:
-            self.projection = keras.layers.Dense(self.hidden_dim, use_bias=True,
-                                                 kernel_initializer=clone_initializer(self.kernel_initializer),
-                                                 bias_initializer="zeros", dtype=self.dtype_policy, name="projection")
+            self.projection = keras.layers.Dense(
+                self.hidden_dim,
+                use_bias=True,
+                kernel_initializer=clone_initializer(self.kernel_initializer),
+                bias_initializer="zeros",
+                dtype=self.dtype_policy,
+                name="projection",
+            )
 
     def build(self, features_shape=None, query_shape=None, query_mask_shape=None):
         self.pooling.build((None, None, self.hidden_dim))
@@ -71,6 +80,11 @@ class QueryPooling(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"hidden_dim": self.hidden_dim, "projection": self.use_projection,
-                       "kernel_initializer": keras.initializers.serialize(self.kernel_initializer)})
+        config.update(
+            {
+                "hidden_dim": self.hidden_dim,
+                "projection": self.use_projection,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            }
+        )
         return config

@@ -1,7 +1,7 @@
 """Span decoding from start/end probabilities: the original upper-triangular outer-product argmax, and top-k.
 
-Reference: VSLNet spec §3.11 and §5.5 (`model/layers.py::localization_loss`, the index part); the LPNet code
-computes the same indices (LPNet spec §7) but never uses them.
+Reference: fidelity VSLNet §3.11 and §5.5 (`model/layers.py::localization_loss`, the index part); the LPNet code
+computes the same indices (fidelity LPNet §7) but never uses them.
 """
 
 from keras import ops

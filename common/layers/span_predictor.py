@@ -15,7 +15,7 @@ HEADS = ("mlp", "linear")
 
 
 def tf1_lstm_initializer(input_dim, units):
-    """Uniform(±√(6/(in + u + 4u))): TF1 `LSTMCell`'s joint Glorot kernel `[in + u, 4u]` (VSLNet spec §7.14).
+    """Uniform(±√(6/(in + u + 4u))): TF1 `LSTMCell`'s joint Glorot kernel `[in + u, 4u]` (fidelity VSLNet §7.14).
 
     Use it for **both** the Keras `kernel` `[in, 4u]` and `recurrent_kernel` `[u, 4u]`, which are the two row
     blocks of the TF1 joint matrix.
@@ -55,7 +55,7 @@ def build_tf1_lstm(units, input_dim, go_backwards=False, dtype=None, name=None):
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class ConditionedSpanPredictor(keras.layers.Layer):
-    """Start/end boundary logits conditioned on each other (VSLNet spec §3.9; LPNet spec §7, `rnn` only).
+    """Start/end boundary logits conditioned on each other (fidelity VSLNet §3.9; fidelity LPNet §7, `rnn` only).
 
     TF1: `conditioned_predictor` (scope `conditioned_predictor/`).
 
@@ -70,10 +70,10 @@ class ConditionedSpanPredictor(keras.layers.Layer):
       un-normalized start).
     - Heads (`head="mlp"`, the code): g = ReLU(Dense(d + D_F → d, bias)([h; F])),
       logits = mask_logits(Dense(d → 1, bias)(g), video_mask), per boundary.
-    - Heads (`head="linear"`, the paper's Eq. 4, VSLNet spec §6 #7): logits = mask_logits(W[h; F] + b, video_mask)
+    - Heads (`head="linear"`, the paper's Eq. 4, fidelity VSLNet §6 #7): logits = mask_logits(W[h; F] + b, video_mask)
       with one Dense(d + D_F → 1, bias) per boundary (`start_dense`, `end_dense`); no `*_hidden` layers.
     - The input width D_F may differ from d for the rnn predictor (the LSTM_s kernel is [D_F, 4d] and the heads
-      read d + D_F channels), e.g. the paper's 2d-wide highlighted features (VSLNet spec §6 #5). The transformer
+      read d + D_F channels), e.g. the paper's 2d-wide highlighted features (fidelity VSLNet §6 #5). The transformer
       predictor needs D_F = d (its encoder adds residuals).
 
     Weights (TF1 name under `conditioned_predictor/` → ours): `start_rnn/rnn/lstm_cell/{kernel,bias}` →

@@ -7,7 +7,7 @@ from keras import ops
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class WordEmbedding(keras.layers.Layer):
-    """Frozen GloVe lookup with a trainable UNK vector, then dropout (VSLNet spec §3.2, LPNet spec §4).
+    """Frozen GloVe lookup with a trainable UNK vector, then dropout (fidelity VSLNet §3.2, fidelity LPNet §4).
 
     TF1: `model/layers.py::word_embedding_lookup` (VSLNet) and `models/layers.py::word_embedding_lookup` (LPNet).
     The lookup table is `concat([zeros(1, word_dim) (PAD, id 0); unk (1, word_dim) (id 1); word_table])`, so word id
@@ -76,7 +76,9 @@ class WordEmbedding(keras.layers.Layer):
         self.word_table = self.add_weight(
             name="word_table",
             shape=(self.vocabulary_size - 2, self.word_dim),
-            initializer="zeros" if vectors is None else (lambda shape, dtype=None: ops.convert_to_tensor(vectors, dtype)),
+            initializer="zeros"
+            if vectors is None
+            else (lambda shape, dtype=None: ops.convert_to_tensor(vectors, dtype)),
             trainable=False,
         )
 

@@ -85,6 +85,15 @@ def _apply_move(root, new_path, old_path):
         root.find(new[:-2]).children.pop(new[-2])
 
 
+def _has_path(trackable, path):
+    for part in _split(path):
+        children = tf.train.TrackableView.children(trackable)
+        if part not in children:
+            return False
+        trackable = children[part]
+    return True
+
+
 def model_for_checkpoint(model, checkpoint_path, root_name="model"):
     """`model`, or a view of it arranged as `checkpoint_path` was saved (the model's `checkpoint_moves` whose new
     paths the checkpoint lacks)."""
@@ -92,7 +101,12 @@ def model_for_checkpoint(model, checkpoint_path, root_name="model"):
     if not moves:
         return model
     saved = saved_paths(checkpoint_path)
-    pending = [(new, old) for new, old in moves if f"{root_name}/{new.removesuffix('/*')}" not in saved]
+    # A move applies to a layer this model has (VSLBase has no query pooling) and the checkpoint lacks.
+    pending = [
+        (new, old)
+        for new, old in moves
+        if _has_path(model, new.removesuffix("/*")) and f"{root_name}/{new.removesuffix('/*')}" not in saved
+    ]
     if not pending:
         return model
     root = _Node(model)

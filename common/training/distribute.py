@@ -31,8 +31,10 @@ def split_cpu(num_devices):
     try:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * num_devices)
     except RuntimeError as error:
-        raise RuntimeError(f"cannot split the CPU into {num_devices} devices after TensorFlow has started; split it "
-                           "first thing in the program") from error
+        raise RuntimeError(
+            f"cannot split the CPU into {num_devices} devices after TensorFlow has started; split it "
+            "first thing in the program"
+        ) from error
 
 
 def get_strategy(name="default"):
@@ -61,8 +63,10 @@ def _new_strategy(name):
         return tf.distribute.MirroredStrategy([d.name for d in tf.config.list_logical_devices("CPU")])
     if name == "multi_worker":
         if not os.environ.get("TF_CONFIG"):
-            raise ValueError("--strategy=multi_worker needs TF_CONFIG (the cluster and this worker's task); see the "
-                             "README's 'Scaling out'")
+            raise ValueError(
+                "--strategy=multi_worker needs TF_CONFIG (the cluster and this worker's task); see the "
+                "README's 'Scaling out'"
+            )
         return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(f"unknown distribution strategy {name!r}; expected one of {STRATEGIES}")
 

@@ -17,6 +17,7 @@ from common.training.trainer import TrainerConfig
 
 FLAGS = flags.FLAGS
 
+
 def model_family(model):
     """The `config.json` family name of `--model`."""
     return registry.for_model(model).name
@@ -28,23 +29,36 @@ def _registered_model(model):
     return True
 
 
+#: The flags the families defined (`Family.define_flags`); each one given sets the model-config field of its name.
+_FAMILY_FLAGS = set()
+
+
 def define_flags():
     # A string checked against the registry when it is set (not an enum fixed now), so that a family registered
     # later (a user's own) is a valid --model.
     flags.DEFINE_string("model", "vslnet", f"Model: {', '.join(registry.models())} or another registered family's.")
     flags.register_validator("model", _registered_model)
     flags.DEFINE_string("run_dir", None, "Run directory (config, checkpoints, TensorBoard, metrics, SavedModel).")
-    flags.DEFINE_enum("dataset", "charades", ["charades", "activitynet", "tacos_tan", "tacos_org", "jsonl"],
-                      "Annotation format.")
+    flags.DEFINE_enum(
+        "dataset", "charades", ["charades", "activitynet", "tacos_tan", "tacos_org", "jsonl"], "Annotation format."
+    )
     flags.DEFINE_string("data_dir", None, "Annotation folder. Without data flags the synthetic benchmark is used.")
     flags.DEFINE_string("feature_dir", None, "Feature folder of {vid}.npy, or an HDF5 file.")
     flags.DEFINE_string("feature_layout", "auto", "auto, npy, hdf5, hdf5_group or hdf5_avi.")
     flags.DEFINE_string("glove", None, "GloVe text file (glove.840B.300d.txt).")
-    flags.DEFINE_enum("glove_malformed", "error", list(GLOVE_MALFORMED_POLICIES),
-                      "A GloVe line of another width (not a key with spaces): an error naming file:line, or skipped "
-                      "and counted (what the originals do silently).")
-    flags.DEFINE_integer("feature_dim", 0, "The width every video's features must have (e.g. 1024 for I3D); 0: "
-                         "any, the same for every video.", lower_bound=0)
+    flags.DEFINE_enum(
+        "glove_malformed",
+        "error",
+        list(GLOVE_MALFORMED_POLICIES),
+        "A GloVe line of another width (not a key with spaces): an error naming file:line, or skipped "
+        "and counted (what the originals do silently).",
+    )
+    flags.DEFINE_integer(
+        "feature_dim",
+        0,
+        "The width every video's features must have (e.g. 1024 for I3D); 0: any, the same for every video.",
+        lower_bound=0,
+    )
     flags.DEFINE_string("processed_dir", None, "Processed-data folder (default: RUN_DIR/data).")
     flags.DEFINE_enum("synthetic_preset", "default", ["tiny", "default", "long"], "Synthetic benchmark preset.")
     flags.DEFINE_string("synthetic_dir", "data/synthetic", "Where synthetic presets are generated (once).")
@@ -52,58 +66,72 @@ def define_flags():
     flags.DEFINE_enum("reversed_moments", "error", ["error", "keep", "skip"], "Moments with start > end.")
     flags.DEFINE_string("tacos_org_durations", "", "JSON of TALL video lengths (tacos_org).")
     flags.DEFINE_bool("skip_missing_videos", False, "Skip (and report) queries whose video has no features.")
-    flags.DEFINE_integer("max_pos_len", None, "Maximal clips (resampling bound) and position-table size.",
-                         lower_bound=1)
+    flags.DEFINE_integer(
+        "max_pos_len", None, "Maximal clips (resampling bound) and position-table size.", lower_bound=1
+    )
     flags.DEFINE_integer("hidden_dim", None, "Hidden size d.", lower_bound=1)
     flags.DEFINE_integer("num_heads", None, "Attention heads.", lower_bound=1)
     flags.DEFINE_integer("char_dim", None, "Char embedding size.", lower_bound=1)
     flags.DEFINE_float("drop_rate", None, "Dropout rate.")
-    flags.DEFINE_enum("predictor", None, ["rnn", "transformer"], "Span predictor.")
-    flags.DEFINE_enum("encoder", None, ["cmf", "bilstm"], "Feature encoder (paper Table 8).")
-    flags.DEFINE_enum("interaction", None, ["cqa", "cat"], "Video-query interaction (paper Table 8).")
-    flags.DEFINE_float("highlight_lambda", None, "QGH loss weight.", lower_bound=0.0)
     flags.DEFINE_float("extend", None, "Highlight extension alpha.", lower_bound=0.0)
     flags.DEFINE_float("init_lr", None, "Initial learning rate.")
-    flags.DEFINE_list("scales", None, "VSLNet-L: clip lengths l, each dividing --max_pos_len (default: the paper's "
-                      "60,75,100,150 for n=300 and 100,120,150,200 for n=600).")
-    flags.DEFINE_float("npm_lambda", None, "VSLNet-L: weight of the Nil Prediction loss.", lower_bound=0.0)
-    flags.DEFINE_enum("multiscale_loss", None, ["mean", "sum"], "VSLNet-L: how the per-scale losses combine.")
-    flags.DEFINE_integer("num_proposals", None, "LPNet: learnable proposals K (code 100; paper tables 300).",
-                         lower_bound=1)
-    flags.DEFINE_bool("use_proposal_mhsa", None, "LPNet: self-attention over proposal features (Table 4).")
-    flags.DEFINE_bool("use_bal", None, "LPNet: boundary-aware branch (Table 4 'BAL').")
-    flags.DEFINE_enum("bal_predictor", None, ["conditioned", "bilstm"], "LPNet: the code's or the paper's predictor.")
-    flags.DEFINE_enum("lr_schedule", None, ["staircase", "constant"], "LPNet: learning-rate schedule.")
     flags.DEFINE_integer("epochs", None, "Training epochs.", lower_bound=1)
     flags.DEFINE_integer("batch_size", None, "Global batch size.", lower_bound=1)
     flags.DEFINE_integer("seed", None, "Random seed.", lower_bound=0)
     flags.DEFINE_integer("max_steps", None, "Stop after this many updates (smoke runs).", lower_bound=1)
-    flags.DEFINE_enum("strategy", "default", ["default", "mirrored", "multi_worker"],
-                      "tf.distribute strategy: default (one device), mirrored (every GPU of this host, else the "
-                      "--cpu_devices logical CPUs), multi_worker (the hosts of TF_CONFIG; README 'Scaling out').")
-    flags.DEFINE_integer("cpu_devices", 1, "Split the CPU into this many logical devices (replicas of "
-                         "--strategy=mirrored on a machine without GPUs; for running and testing, not for speed).",
-                         lower_bound=1)
+    flags.DEFINE_enum(
+        "strategy",
+        "default",
+        ["default", "mirrored", "multi_worker"],
+        "tf.distribute strategy: default (one device), mirrored (every GPU of this host, else the "
+        "--cpu_devices logical CPUs), multi_worker (the hosts of TF_CONFIG; README 'Scaling out').",
+    )
+    flags.DEFINE_integer(
+        "cpu_devices",
+        1,
+        "Split the CPU into this many logical devices (replicas of "
+        "--strategy=mirrored on a machine without GPUs; for running and testing, not for speed).",
+        lower_bound=1,
+    )
     flags.DEFINE_bool("jit", False, "Compile the train step with XLA.")
-    flags.DEFINE_enum("lstm_implementation", None, ["auto", "keras", "sequence"],
-                      "How the LSTMs run: keras (the Keras layer: cuDNN on a GPU), sequence (our per-step loop with "
-                      "a hand-written gradient, fast on CPU), auto (keras on a GPU in float32, else sequence; "
-                      "sequence under --jit, which has no cuDNN kernel). Default: auto.")
-    flags.DEFINE_bool("deterministic", False, "Bitwise repeatable GPU runs: TensorFlow's deterministic ops (slower; "
-                      "LPNet then needs --params_override='{\"roi_align_implementation\": \"gather\"}', since "
-                      "crop_and_resize has no deterministic GPU gradient).")
-    flags.DEFINE_enum("dtype_policy", "float32", ["float32", "mixed_bfloat16"],
-                      "Keras dtype policy of the model (mixed_bfloat16: bfloat16 compute, float32 variables, losses, "
-                      "masks and decoding).")
-    flags.DEFINE_enum("protocol", None, ["original", "clean"],
-                      "original: test-set checkpoint selection as the papers; clean: last epoch / validation.")
+    flags.DEFINE_enum(
+        "lstm_implementation",
+        None,
+        ["auto", "keras", "sequence"],
+        "How the LSTMs run: keras (the Keras layer: cuDNN on a GPU), sequence (our per-step loop with "
+        "a hand-written gradient, fast on CPU), auto (keras on a GPU in float32, else sequence; "
+        "sequence under --jit, which has no cuDNN kernel). Default: auto.",
+    )
+    flags.DEFINE_bool(
+        "deterministic",
+        False,
+        "Bitwise repeatable GPU runs: TensorFlow's deterministic ops (slower; "
+        'LPNet then needs --params_override=\'{"roi_align_implementation": "gather"}\', since '
+        "crop_and_resize has no deterministic GPU gradient).",
+    )
+    flags.DEFINE_enum(
+        "dtype_policy",
+        "float32",
+        ["float32", "mixed_bfloat16"],
+        "Keras dtype policy of the model (mixed_bfloat16: bfloat16 compute, float32 variables, losses, "
+        "masks and decoding).",
+    )
+    flags.DEFINE_enum(
+        "protocol",
+        None,
+        ["original", "clean"],
+        "original: test-set checkpoint selection as the papers; clean: last epoch / validation.",
+    )
     flags.DEFINE_enum("quirks", "original", ["original", "fixed"], "Reproduce or correct the originals' defects.")
     flags.DEFINE_string("params_override", None, "JSON object of model-config fields to override (strict).")
     flags.DEFINE_bool("verbose", True, "Progress bar and per-evaluation lines.")
     flags.register_validator("drop_rate", lambda v: v is None or 0.0 <= v < 1.0, message="must be in [0, 1)")
     flags.register_validator("init_lr", lambda v: v is None or v > 0.0, message="must be > 0")
-    flags.register_validator("scales", lambda v: v is None or all(s.isdigit() and int(s) > 0 for s in v),
-                             message="must be positive integers (clip lengths l, e.g. 100,120,150,200)")
+    for family in registry.families().values():
+        if family.define_flags is not None:
+            before = set(FLAGS)
+            family.define_flags()
+            _FAMILY_FLAGS.update(set(FLAGS) - before)
 
 
 def _set(obj, **values):
@@ -127,21 +155,36 @@ def build_configs(flag_values, model_config, data_dir=None):
         preset = registry.for_model(fv.model).synthetic_defaults[fv.synthetic_preset]
         _set(model_config, **preset)
         _set(trainer, **preset)
-    _set(model_config, model=fv.model, max_pos_len=fv.max_pos_len, hidden_dim=fv.hidden_dim,
-         num_heads=fv.num_heads, char_dim=fv.char_dim, drop_rate=fv.drop_rate, predictor=fv.predictor,
-         encoder=fv.encoder, interaction=fv.interaction, highlight_lambda=fv.highlight_lambda, extend=fv.extend,
-         init_lr=fv.init_lr, num_proposals=fv.num_proposals, use_proposal_mhsa=fv.use_proposal_mhsa,
-         use_bal=fv.use_bal, bal_predictor=fv.bal_predictor, lr_schedule=fv.lr_schedule,
-         scales=[int(l) for l in fv.scales] if fv.scales else None, npm_lambda=fv.npm_lambda,
-         multiscale_loss=fv.multiscale_loss, lstm_implementation=fv.lstm_implementation)
+    _set(
+        model_config,
+        model=fv.model,
+        max_pos_len=fv.max_pos_len,
+        hidden_dim=fv.hidden_dim,
+        num_heads=fv.num_heads,
+        char_dim=fv.char_dim,
+        drop_rate=fv.drop_rate,
+        extend=fv.extend,
+        init_lr=fv.init_lr,
+        lstm_implementation=fv.lstm_implementation,
+        **{name: getattr(fv, name) for name in sorted(_FAMILY_FLAGS) if name in fv},
+    )
     if fv.params_override:
         overrides = json.loads(fv.params_override)
         unknown = set(overrides) - {f.name for f in dataclasses.fields(model_config)}
         if unknown:
             raise ValueError(f"--params_override has unknown fields: {sorted(unknown)}")
         _set(model_config, **overrides)
-    _set(trainer, epochs=fv.epochs, batch_size=fv.batch_size, seed=fv.seed, max_steps=fv.max_steps,
-         strategy=fv.strategy, jit=fv.jit, verbose=fv.verbose, dtype_policy=fv.dtype_policy)
+    _set(
+        trainer,
+        epochs=fv.epochs,
+        batch_size=fv.batch_size,
+        seed=fv.seed,
+        max_steps=fv.max_steps,
+        strategy=fv.strategy,
+        jit=fv.jit,
+        verbose=fv.verbose,
+        dtype_policy=fv.dtype_policy,
+    )
     trainer.protocol = fv.protocol or ("clean" if fv.quirks == "fixed" else "original")
     _set(trainer, **registry.for_model(fv.model).trainer_quirks(fv.quirks))
     if fv.jit and hasattr(model_config, "roi_align_implementation"):
@@ -150,18 +193,32 @@ def build_configs(flag_values, model_config, data_dir=None):
     if fv.jit and getattr(model_config, "lstm_implementation", None) == "auto":
         model_config.lstm_implementation = "sequence"  # XLA has no cuDNN kernel.
     if synthetic:
-        data = DataConfig(dataset="charades", annotation_dir=data_dir, feature_path=os.path.join(data_dir, "features"),
-                          glove_path=os.path.join(data_dir, "glove.txt"))
+        data = DataConfig(
+            dataset="charades",
+            annotation_dir=data_dir,
+            feature_path=os.path.join(data_dir, "features"),
+            glove_path=os.path.join(data_dir, "glove.txt"),
+        )
     else:
         missing = [name for name in ("data_dir", "feature_dir", "glove") if not getattr(fv, name)]
         if missing:
-            raise ValueError("real data needs --data_dir, --feature_dir and --glove; missing: "
-                             + ", ".join("--" + m for m in missing))
-        data = DataConfig(dataset=fv.dataset, annotation_dir=fv.data_dir, feature_path=fv.feature_dir,
-                          glove_path=fv.glove, feature_layout=fv.feature_layout, anet_test_split=fv.anet_test_split,
-                          tacos_org_durations=fv.tacos_org_durations, skip_missing_videos=fv.skip_missing_videos,
-                          reversed_moments=fv.reversed_moments, feature_dim=fv.feature_dim,
-                          glove_malformed=fv.glove_malformed)
+            raise ValueError(
+                "real data needs --data_dir, --feature_dir and --glove; missing: "
+                + ", ".join("--" + m for m in missing)
+            )
+        data = DataConfig(
+            dataset=fv.dataset,
+            annotation_dir=fv.data_dir,
+            feature_path=fv.feature_dir,
+            glove_path=fv.glove,
+            feature_layout=fv.feature_layout,
+            anet_test_split=fv.anet_test_split,
+            tacos_org_durations=fv.tacos_org_durations,
+            skip_missing_videos=fv.skip_missing_videos,
+            reversed_moments=fv.reversed_moments,
+            feature_dim=fv.feature_dim,
+            glove_malformed=fv.glove_malformed,
+        )
     data.max_pos_len = model_config.max_pos_len
     data.label_rule = getattr(model_config, "label_rule", data.label_rule)
     data.processed_dir = fv.processed_dir or os.path.join(fv.run_dir, "data")

@@ -38,8 +38,9 @@ def all_reduce_gradients(grads):
     present = [g for g in grads if g is not None]
     slices = [g for g in present if isinstance(g, tf.IndexedSlices)]
     dense = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in present]
-    squared_norm = [tf.add_n([tf.reduce_sum(tf.square(tf.cast(g.values, tf.float32))) for g in slices])] if slices \
-        else []
+    squared_norm = (
+        [tf.add_n([tf.reduce_sum(tf.square(tf.cast(g.values, tf.float32))) for g in slices])] if slices else []
+    )
     reduced = context.all_reduce(tf.distribute.ReduceOp.SUM, dense + squared_norm)
     summed, position = [], 0
     for g in grads:
@@ -49,8 +50,9 @@ def all_reduce_gradients(grads):
         value = reduced[position]
         position += 1
         if isinstance(g, tf.IndexedSlices):
-            value = tf.IndexedSlices(value, tf.range(tf.shape(value, out_type=tf.int64)[0]),
-                                     tf.shape(value, out_type=tf.int64))
+            value = tf.IndexedSlices(
+                value, tf.range(tf.shape(value, out_type=tf.int64)[0]), tf.shape(value, out_type=tf.int64)
+            )
         summed.append(value)
     return summed, (reduced[-1] if slices else None)
 
@@ -60,8 +62,11 @@ def clip_summed_gradients(grads, clip_norm, slices_squared_norm=None):
     norm of gradients that were slices is that of their values as given, as on one device."""
     if slices_squared_norm is None:
         return tf.clip_by_global_norm(grads, clip_norm)[0]
-    squares = [tf.reduce_sum(tf.square(tf.cast(g, tf.float32))) for g in grads
-               if g is not None and not isinstance(g, tf.IndexedSlices)]
+    squares = [
+        tf.reduce_sum(tf.square(tf.cast(g, tf.float32)))
+        for g in grads
+        if g is not None and not isinstance(g, tf.IndexedSlices)
+    ]
     norm = tf.sqrt(tf.add_n(squares + [slices_squared_norm]))
     return tf.clip_by_global_norm(grads, clip_norm, use_norm=norm)[0]
 

@@ -10,7 +10,7 @@ Each optimizer runs the original's float32 operations in the original's order. O
 find `AdamWeightDecay` bitwise equal to a float32 replay of the original graph's operations, and `TF1Adam`
 bitwise equal to `tf.compat.v1.train.AdamOptimizer` (dense and sparse gradients, with and without double
 counting). Keras' own classes are not: `keras.optimizers.AdamW` applies bias correction and decays with
-`θ -= θ·wd·lr` before the Adam step (spec vslnet §7.5), and `keras.optimizers.Adam` rounds `1 − β` in float64
+`θ -= θ·wd·lr` before the Adam step (fidelity VSLNet §7.5), and `keras.optimizers.Adam` rounds `1 − β` in float64
 and computes `β^t` with `pow`, while TF1's kernel subtracts in float32 and multiplies float32 power accumulators
 once per `minimize`. Under `tf.distribute`, both sum the replicas' gradients and then clip them, as one device
 would (`common.training.gradients`).
@@ -48,7 +48,7 @@ def _handle(variable):
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class AdamWeightDecay(AllReduceThenClipMixin, keras.optimizers.Optimizer):
-    """BERT-style Adam with decoupled weight decay and no bias correction (spec vslnet §4.1, §7.5).
+    """BERT-style Adam with decoupled weight decay and no bias correction (fidelity VSLNet §4.1, §7.5).
 
     The original is `model/ops.py::AdamWeightDecayOptimizer` of VSLNet. For every variable θ with gradient g
     (clipped first, §4.3):
@@ -65,7 +65,7 @@ class AdamWeightDecay(AllReduceThenClipMixin, keras.optimizers.Optimizer):
 
     Weight decay is applied here, inside the update, and only here: `_apply_weight_decay` (Keras'
     `θ -= θ·wd·lr` before the step, rounded differently) is disabled. Which variables are decayed is decided
-    by role, not name: declare the excluded ones (biases, LayerNorm scale and offset, spec vslnet §3.12)
+    by role, not name: declare the excluded ones (biases, LayerNorm scale and offset, fidelity VSLNet §3.12)
     with `exclude_from_weight_decay(var_list=...)`; `weight_decay_exclusions(model)` lists them.
 
     Args:
@@ -179,7 +179,7 @@ class AdamWeightDecay(AllReduceThenClipMixin, keras.optimizers.Optimizer):
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class TF1Adam(AllReduceThenClipMixin, keras.optimizers.Optimizer):
-    """`tf.train.AdamOptimizer` of TF1, with LPNet's doubled β-power counter as an option (spec lpnet §9, D10).
+    """`tf.train.AdamOptimizer` of TF1, with LPNet's doubled β-power counter as an option (fidelity LPNet §9, D10).
 
     Dense gradients go through `tf.raw_ops.ResourceApplyAdam`, the kernel TF1's Adam runs:
 
@@ -238,7 +238,7 @@ class TF1Adam(AllReduceThenClipMixin, keras.optimizers.Optimizer):
         if kwargs.get("gradient_accumulation_steps"):
             raise ValueError("TF1Adam does not support `gradient_accumulation_steps`.")
         if kwargs.get("weight_decay"):
-            raise ValueError("TF1Adam has no weight decay; LPNet uses none (spec lpnet §9).")
+            raise ValueError("TF1Adam has no weight decay; LPNet uses none (fidelity LPNet §9).")
         super().__init__(learning_rate=learning_rate, global_clipnorm=global_clipnorm, name=name, **kwargs)
         self.beta_1 = beta_1
         self.beta_2 = beta_2
@@ -295,11 +295,13 @@ class TF1Adam(AllReduceThenClipMixin, keras.optimizers.Optimizer):
         beta_1_power, beta_2_power = (tf.cast(p, dtype) for p in self._beta_powers(variable))
         learning_rate = tf.cast(learning_rate, dtype)
         # TF1 makes float32 tensors of the hyperparameters and casts them to the variable's dtype.
-        beta_1, beta_2, epsilon = (tf.cast(tf.constant(x, tf.float32), dtype)
-                                   for x in (self.beta_1, self.beta_2, self.epsilon))
+        beta_1, beta_2, epsilon = (
+            tf.cast(tf.constant(x, tf.float32), dtype) for x in (self.beta_1, self.beta_2, self.epsilon)
+        )
         if isinstance(gradient, tf.IndexedSlices):
-            self._sparse_update(gradient, variable, m, v, learning_rate, beta_1_power, beta_2_power, beta_1,
-                                beta_2, epsilon)
+            self._sparse_update(
+                gradient, variable, m, v, learning_rate, beta_1_power, beta_2_power, beta_1, beta_2, epsilon
+            )
             return
         tf.raw_ops.ResourceApplyAdam(
             var=_handle(variable),
@@ -316,8 +318,9 @@ class TF1Adam(AllReduceThenClipMixin, keras.optimizers.Optimizer):
             use_nesterov=False,
         )
 
-    def _sparse_update(self, gradient, variable, m, v, learning_rate, beta_1_power, beta_2_power, beta_1, beta_2,
-                       epsilon):
+    def _sparse_update(
+        self, gradient, variable, m, v, learning_rate, beta_1_power, beta_2_power, beta_1, beta_2, epsilon
+    ):
         # TF1's `_apply_sparse_shared` after `_deduplicate_indexed_slices`: m ← m·β1, then (1−β1)·g scatter-added
         # on the rows; the same for v with g·g; then θ −= lr·m/(√v + ε) on every row. Densifying g (one
         # `unsorted_segment_sum`, duplicates summed in order) gives the same floats (x + 0 = x), and XLA
@@ -362,7 +365,7 @@ class TF1Adam(AllReduceThenClipMixin, keras.optimizers.Optimizer):
 
 
 def weight_decay_exclusions(model):
-    """The trainable variables that the original does not decay, found by role (spec vslnet §3.12).
+    """The trainable variables that the original does not decay, found by role (fidelity VSLNet §3.12).
 
     Walks every layer of `model` (itself included) and collects
     - the `bias` of any layer that has one (Dense, Conv1D/2D, SeparableConv, EinsumDense, LSTM/GRU cells, ...);
@@ -384,9 +387,7 @@ def weight_decay_exclusions(model):
     # Keras 3 has no public recursive walk: `Model.layers` is one level deep and plain layers have none.
     for layer in model._flatten_layers(include_self=True, recursive=True):
         add(getattr(layer, "bias", None))
-        if isinstance(layer, keras.layers.LayerNormalization) or _LAYER_NORM_CLASS_NAME.search(
-            type(layer).__name__
-        ):
+        if isinstance(layer, keras.layers.LayerNormalization) or _LAYER_NORM_CLASS_NAME.search(type(layer).__name__):
             for variable in layer.trainable_weights:
                 add(variable)
         declared = getattr(layer, "no_weight_decay_weights", None)
@@ -397,8 +398,9 @@ def weight_decay_exclusions(model):
     return excluded
 
 
-def build_optimizer(name, learning_rate, *, weight_decay=0.01, epsilon=None, global_clipnorm=None,
-                    adam_double_count=False):
+def build_optimizer(
+    name, learning_rate, *, weight_decay=0.01, epsilon=None, global_clipnorm=None, adam_double_count=False
+):
     """An optimizer from config values; call it under `strategy.scope()`.
 
     Args:
@@ -416,6 +418,5 @@ def build_optimizer(name, learning_rate, *, weight_decay=0.01, epsilon=None, glo
             raise ValueError("`adam_double_count` applies to `tf1_adam` only.")
         return AdamWeightDecay(learning_rate, weight_decay=weight_decay, global_clipnorm=global_clipnorm, **extra)
     if name == "tf1_adam":
-        return TF1Adam(learning_rate, adam_double_count=adam_double_count, global_clipnorm=global_clipnorm,
-                       **extra)
+        return TF1Adam(learning_rate, adam_double_count=adam_double_count, global_clipnorm=global_clipnorm, **extra)
     raise ValueError(f"Unknown optimizer {name!r}.")

@@ -24,8 +24,15 @@ RESUMABLE_KEYS = (
 
 
 # What a run writes besides `config.json`; a folder holding any of them without a `config.json` is a damaged run.
-RUN_OUTPUTS = ("checkpoints", "best", "tensorboard", "eval_history.jsonl", "metrics.json", "saved_model",
-               "test_predictions.jsonl")
+RUN_OUTPUTS = (
+    "checkpoints",
+    "best",
+    "tensorboard",
+    "eval_history.jsonl",
+    "metrics.json",
+    "saved_model",
+    "test_predictions.jsonl",
+)
 
 
 class RunDirectoryError(ValueError):
@@ -69,14 +76,18 @@ def check_run_directory(run_dir, config, data_change=None):
         if found:
             raise RunDirectoryError(
                 f"--run_dir {run_dir} holds what a run writes ({', '.join(found)}) but no config.json, so nothing "
-                "says which run it is; pass a new or empty one")
+                "says which run it is; pass a new or empty one"
+            )
         return
     old = flatten(recorded)
     new = flatten(json.loads(json.dumps(config)))
     if "data_sources" not in old:  # a run recorded before its data was fingerprinted
         new.pop("data_sources", None)
-    keys = sorted(k for k in (set(old) | set(new)) - set(RESUMABLE_KEYS)
-                  if not k.startswith("flags.") and old.get(k) != new.get(k))
+    keys = sorted(
+        k
+        for k in (set(old) | set(new)) - set(RESUMABLE_KEYS)
+        if not k.startswith("flags.") and old.get(k) != new.get(k)
+    )
     if not keys:
         return
     differences = [f"{k}: {old.get(k)!r} there, {new.get(k)!r} now" for k in keys if k != "data_sources"]
@@ -85,6 +96,8 @@ def check_run_directory(run_dir, config, data_change=None):
         differences.append("the data changed since the run started" + (f" ({change})" if change else ""))
     what = "a run of another model" if "model_family" in keys or "model.model" in keys else "another run"
     raise RunDirectoryError(
-        f"--run_dir {run_dir} holds {what}, which this one would overwrite: " + "; ".join(differences)
+        f"--run_dir {run_dir} holds {what}, which this one would overwrite: "
+        + "; ".join(differences)
         + ". Pass a new --run_dir; a run resumes only with the same settings (what may change: README "
-        "'Resuming a run')")
+        "'Resuming a run')"
+    )

@@ -76,16 +76,24 @@ def _data_info(run_config, run_dir):
         with open(os.path.join(folder, "meta.json")) as f:
             meta = json.load(f)
         processed = dataset_lib.ProcessedDataset(  # examples are not needed: no split is read
-            folder=folder, vocab=vocab_lib.Vocabulary.load(folder),
-            word_vectors=np.load(os.path.join(folder, "word_vectors.npy")), splits={}, meta=meta)
+            folder=folder,
+            vocab=vocab_lib.Vocabulary.load(folder),
+            word_vectors=np.load(os.path.join(folder, "word_vectors.npy")),
+            splits={},
+            meta=meta,
+        )
         return trainer_lib.data_info(processed), processed.vocab
     missing = [k for k in ("feature_dim", "max_pos_len", "num_chars") if k not in data]
     if missing:
         raise FileNotFoundError(f"{folder} has no meta.json/vocab.json and config.json's data lacks {missing}")
     vectors_path = resolve_run_path(data.get("word_vectors") or os.path.join(folder, "word_vectors.npy"), run_dir)
     vocab = vocab_lib.Vocabulary.load(folder) if os.path.exists(os.path.join(folder, "vocab.json")) else None
-    info = {"feature_dim": data["feature_dim"], "word_vectors": np.load(vectors_path), "num_chars": data["num_chars"],
-            "max_pos_len": data["max_pos_len"]}
+    info = {
+        "feature_dim": data["feature_dim"],
+        "word_vectors": np.load(vectors_path),
+        "num_chars": data["num_chars"],
+        "max_pos_len": data["max_pos_len"],
+    }
     return info, vocab
 
 
@@ -134,11 +142,15 @@ def load_run(run_dir, checkpoint=None, require_vocab=False, portable=False):
         config.lstm_implementation = "sequence"
     info, vocab = _data_info(run_config, run_dir)
     if require_vocab and vocab is None:
-        raise ValueError(f"{run_dir} has no vocab.json: reading a raw query needs the word list the model was "
-                         "trained with (for an imported TF1 checkpoint, re-import it with --vocab)")
+        raise ValueError(
+            f"{run_dir} has no vocab.json: reading a raw query needs the word list the model was "
+            "trained with (for an imported TF1 checkpoint, re-import it with --vocab)"
+        )
     if info["max_pos_len"] > config.max_pos_len:
-        raise ValueError(f"the data was resampled to {info['max_pos_len']} clips but the model's position tables "
-                         f"hold {config.max_pos_len}")
+        raise ValueError(
+            f"the data was resampled to {info['max_pos_len']} clips but the model's position tables "
+            f"hold {config.max_pos_len}"
+        )
     task = registry.get(family).task_class(config)
     model = task.build_model(info)
     missing = untracked_weights(model)
@@ -147,10 +159,19 @@ def load_run(run_dir, checkpoint=None, require_vocab=False, portable=False):
             f"tf.train.Checkpoint does not track {len(missing)} of the model's weights ({', '.join(missing[:3])}, ...),"
             " so no checkpoint holds them and a restored model would keep their random initial values. Sublayers "
             "kept only in Python lists are invisible to tf.train.Checkpoint with Keras 3; the layers must assign each "
-            "one to an attribute.")
+            "one to an attribute."
+        )
     checkpoint = checkpoint or select_checkpoint(run_dir)
     status = checkpoint_layout.restore(checkpoint, model).expect_partial()
     status.assert_existing_objects_matched()
-    return LoadedRun(model=model, config=config, vocab=vocab, max_pos_len=int(info["max_pos_len"]),
-                     feature_dim=int(info["feature_dim"]), checkpoint=checkpoint, run_config=run_config,
-                     family=family, task=task)
+    return LoadedRun(
+        model=model,
+        config=config,
+        vocab=vocab,
+        max_pos_len=int(info["max_pos_len"]),
+        feature_dim=int(info["feature_dim"]),
+        checkpoint=checkpoint,
+        run_config=run_config,
+        family=family,
+        task=task,
+    )

@@ -23,7 +23,7 @@ __all__ = [
 
 
 def warmup_steps_from_proportion(total_steps, warmup_proportion):
-    """Warmup length W from the original's `--warmup_proportion` p (spec vslnet §4.2).
+    """Warmup length W from the original's `--warmup_proportion` p (fidelity VSLNet §4.2).
 
     W = int(p) when p > 1 (an absolute count), else W = int(T·p). The original's default p = 0 gives W = 0.
     """
@@ -34,7 +34,7 @@ def warmup_steps_from_proportion(total_steps, warmup_proportion):
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class LinearDecayWithWarmup(keras.optimizers.schedules.LearningRateSchedule):
-    """Linear decay to zero with optional linear warmup (spec vslnet §4.2; TF1: `model/ops.py::create_optimizer`).
+    """Linear decay to zero with optional linear warmup (fidelity VSLNet §4.2; TF1: `model/ops.py::create_optimizer`).
 
     With t the number of updates already applied (0-based, the optimizer's `iterations`), T = `decay_steps`:
 
@@ -89,7 +89,7 @@ class LinearDecayWithWarmup(keras.optimizers.schedules.LearningRateSchedule):
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class StaircaseExponentialDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """LPNet's `tf.train.exponential_decay(..., staircase=True)` (spec lpnet §9, D10).
+    """LPNet's `tf.train.exponential_decay(..., staircase=True)` (fidelity LPNet §9, D10).
 
         lr = init_lr · decay_rate^floor(global_step / decay_steps),  global_step = multiplier · t
 
@@ -112,8 +112,9 @@ class StaircaseExponentialDecay(keras.optimizers.schedules.LearningRateSchedule)
         ValueError: if `decay_steps` is not positive or `global_step_multiplier` is below 1.
     """
 
-    def __init__(self, initial_learning_rate=1e-4, decay_steps=100000, decay_rate=0.9, global_step_multiplier=1,
-                 name=None):
+    def __init__(
+        self, initial_learning_rate=1e-4, decay_steps=100000, decay_rate=0.9, global_step_multiplier=1, name=None
+    ):
         if global_step_multiplier < 1:
             raise ValueError(f"`global_step_multiplier` must be >= 1, got {global_step_multiplier}.")
         self.initial_learning_rate = initial_learning_rate
@@ -139,8 +140,16 @@ class StaircaseExponentialDecay(keras.optimizers.schedules.LearningRateSchedule)
         }
 
 
-def build_learning_rate(schedule, initial_learning_rate, *, total_steps=None, warmup_proportion=0.0,
-                        decay_steps=100000, decay_rate=0.9, global_step_multiplier=1):
+def build_learning_rate(
+    schedule,
+    initial_learning_rate,
+    *,
+    total_steps=None,
+    warmup_proportion=0.0,
+    decay_steps=100000,
+    decay_rate=0.9,
+    global_step_multiplier=1,
+):
     """A learning rate from config values.
 
     Args:
@@ -159,8 +168,9 @@ def build_learning_rate(schedule, initial_learning_rate, *, total_steps=None, wa
     if schedule == "linear_decay":
         if not total_steps:
             raise ValueError("`linear_decay` needs `total_steps`.")
-        return LinearDecayWithWarmup(initial_learning_rate, total_steps,
-                                     warmup_steps_from_proportion(total_steps, warmup_proportion))
+        return LinearDecayWithWarmup(
+            initial_learning_rate, total_steps, warmup_steps_from_proportion(total_steps, warmup_proportion)
+        )
     if schedule == "staircase_exponential_decay":
         return StaircaseExponentialDecay(initial_learning_rate, decay_steps, decay_rate, global_step_multiplier)
     if schedule == "constant":

@@ -53,5 +53,5 @@ class Task(abc.ABC):
         """`[(loss_name, variables)]`: which loss updates which variables, all in one optimizer step."""
         return [("total", model.trainable_variables)]
 
-    def prepare_optimizer(self, optimizer, model):
+    def prepare_optimizer(self, optimizer, model):  # noqa: B027 (a hook: most tasks declare nothing)
         """Declare variable roles to the optimizer before it is built (decay exclusions, routed variables)."""

@@ -6,7 +6,7 @@ What the loop guarantees:
 - **Routing.** The task's `gradient_groups` are differentiated in one tape and applied in one optimizer step.
 - **Selection protocols** (every result is labelled with its protocol):
   - `original`: the originals' schedule. The TEST split is evaluated when `step % (nb // 2) == 0` or
-    `step % nb == 0` (1-based steps, spec vslnet §4.4) and the checkpoint with the best test R@1 IoU 0.7
+    `step % nb == 0` (1-based steps, fidelity VSLNet §4.4) and the checkpoint with the best test R@1 IoU 0.7
     (strict `>`) is kept. This selects on the test set; it is what the papers report.
   - `clean`: a fixed number of epochs. Evaluation happens at each epoch end; the reported test scores are those
     of the last epoch, or, where the dataset has a validation split, of the epoch with the best validation
@@ -162,8 +162,20 @@ def make_predict_fn(task, model, strategy):
     return predict
 
 
-def predict_split(predict_fn, examples, store, *, batch_size, max_pos_len, feature_dim, extend, strategy=None,
-                  extension_length="code", label_rule="iou_argmax", prediction_strategies=(None,)):
+def predict_split(
+    predict_fn,
+    examples,
+    store,
+    *,
+    batch_size,
+    max_pos_len,
+    feature_dim,
+    extend,
+    strategy=None,
+    extension_length="code",
+    label_rule="iou_argmax",
+    prediction_strategies=(None,),
+):
     """Predictions for every example of a split, in file order.
 
     Args:
@@ -180,9 +192,20 @@ def predict_split(predict_fn, examples, store, *, batch_size, max_pos_len, featu
     """
     strategy = strategy or tf.distribute.get_strategy()
     predictions = {}
-    dist = distribute.distribute_batches(strategy, lambda **replicas: pipeline.make_dataset(
-        examples, store, batch_size=batch_size, max_pos_len=max_pos_len, feature_dim=feature_dim, training=False,
-        extend=extend, extension_length=extension_length, **replicas))
+    dist = distribute.distribute_batches(
+        strategy,
+        lambda **replicas: pipeline.make_dataset(
+            examples,
+            store,
+            batch_size=batch_size,
+            max_pos_len=max_pos_len,
+            feature_dim=feature_dim,
+            training=False,
+            extend=extend,
+            extension_length=extension_length,
+            **replicas,
+        ),
+    )
     for batch in dist:
         outputs = {k: v.numpy() for k, v in predict_fn(batch, dist.element_spec).items()}
         for row, index in enumerate(outputs["example_index"]):
@@ -192,22 +215,31 @@ def predict_split(predict_fn, examples, store, *, batch_size, max_pos_len, featu
             s_idx, e_idx = int(outputs["start_index"][row]), int(outputs["end_index"][row])
             start, end = labels.index_to_time(s_idx, e_idx, example["v_len"], example["duration"], rule=label_rule)
             prediction = {
-                "start": start, "end": end, "score": float(outputs["score"][row]),
-                "start_index": s_idx, "end_index": e_idx,
+                "start": start,
+                "end": end,
+                "score": float(outputs["score"][row]),
+                "start_index": s_idx,
+                "end_index": e_idx,
             }
             for name in prediction_strategies[1:]:
                 alt_s = int(outputs[f"{name}_start_index"][row])
                 alt_e = int(outputs[f"{name}_end_index"][row])
-                alt_start, alt_end = labels.index_to_time(alt_s, alt_e, example["v_len"], example["duration"],
-                                                          rule=label_rule)
-                prediction.setdefault("strategies", {})[name] = {"start": alt_start, "end": alt_end,
-                                                                 "start_index": alt_s, "end_index": alt_e}
+                alt_start, alt_end = labels.index_to_time(
+                    alt_s, alt_e, example["v_len"], example["duration"], rule=label_rule
+                )
+                prediction.setdefault("strategies", {})[name] = {
+                    "start": alt_start,
+                    "end": alt_end,
+                    "start_index": alt_s,
+                    "end_index": alt_e,
+                }
             predictions[example["qid"]] = prediction
     return predictions
 
 
 def strategy_moments(predictions, name=None):
     """qid → (start, end) seconds of the answer `name` (`None` or the main strategy's name: the main answer)."""
+
     def moment(p):
         alternative = p.get("strategies", {}).get(name) if name is not None else None
         chosen = alternative or p
@@ -227,8 +259,9 @@ def score_predictions(predictions, examples, prediction_strategies=(None,)):
     if len(prediction_strategies) > 1:
         result["strategies"] = {prediction_strategies[0]: dict(result)}
         for name in prediction_strategies[1:]:
-            result["strategies"][name] = metrics_lib.evaluate_predictions(strategy_moments(predictions, name),
-                                                                          ground_truth)
+            result["strategies"][name] = metrics_lib.evaluate_predictions(
+                strategy_moments(predictions, name), ground_truth
+            )
     return result
 
 
@@ -282,7 +315,7 @@ class Trainer:
         run_dir: the run directory.
         extend: highlight extension α used to build the labels.
         extension_length: `"code"` (L = a_e − a_s + 1) or `"paper"` (L = a_e − a_s): the length α multiplies
-            (spec vslnet §6 #6; `pipeline.make_dataset`).
+            (fidelity VSLNet §6 #6; `pipeline.make_dataset`).
         strategy: the `tf.distribute` strategy (default: `distribute.get_strategy(config.strategy)`). A
             `multi_worker` strategy must be created first thing in the program, so entry points pass theirs.
 
@@ -306,8 +339,9 @@ class Trainer:
         self._worker_checkpoint_root = None if self.is_chief else checkpoint_root
         self.store = processed.open_features()
         self.train_examples = processed.splits["train"]
-        self.batches_per_epoch = pipeline.num_batches(len(self.train_examples), config.batch_size,
-                                                      config.drop_last_train)
+        self.batches_per_epoch = pipeline.num_batches(
+            len(self.train_examples), config.batch_size, config.drop_last_train
+        )
         self.total_steps = self.batches_per_epoch * config.epochs
         if config.max_steps:
             self.total_steps = min(self.total_steps, config.max_steps)
@@ -323,15 +357,27 @@ class Trainer:
         # explicitly so that a resumed run draws the same dropout masks as an uninterrupted one.
         weight_ids = {id(v) for v in self.model.weights}
         rng_states = [v for v in self.model.variables if id(v) not in weight_ids]
-        self._checkpointed = {"optimizer": self.optimizer, "step": self.step, "best_score": self.best_score,
-                              "rng_states": rng_states}
+        self._checkpointed = {
+            "optimizer": self.optimizer,
+            "step": self.step,
+            "best_score": self.best_score,
+            "rng_states": rng_states,
+        }
         self.checkpoint = tf.train.Checkpoint(model=self.model, **self._checkpointed)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(checkpoint_root, "checkpoints"),
-                                                  max_to_keep=config.keep_checkpoints, step_counter=self.step)
-        self.best_manager = tf.train.CheckpointManager(self.checkpoint, os.path.join(checkpoint_root, "best"),
-                                                       max_to_keep=1, step_counter=self.step)
-        self.writer = (tf.summary.create_file_writer(os.path.join(run_dir, "tensorboard")) if self.is_chief
-                       else tf.summary.create_noop_writer())
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint,
+            os.path.join(checkpoint_root, "checkpoints"),
+            max_to_keep=config.keep_checkpoints,
+            step_counter=self.step,
+        )
+        self.best_manager = tf.train.CheckpointManager(
+            self.checkpoint, os.path.join(checkpoint_root, "best"), max_to_keep=1, step_counter=self.step
+        )
+        self.writer = (
+            tf.summary.create_file_writer(os.path.join(run_dir, "tensorboard"))
+            if self.is_chief
+            else tf.summary.create_noop_writer()
+        )
         self._train_step = None
         self._predict_fn = make_predict_fn(task, self.model, self.strategy)
 
@@ -341,20 +387,30 @@ class Trainer:
         return apply_routed_gradients(self.task, self.model, self.optimizer, batch)
 
     def _build_train_step(self, element_spec):
-        return make_train_step(self.task, self.model, self.optimizer, self.strategy, self.step, element_spec,
-                               jit=self.config.jit)
+        return make_train_step(
+            self.task, self.model, self.optimizer, self.strategy, self.step, element_spec, jit=self.config.jit
+        )
 
     # === Evaluation ===
 
     def evaluate(self, split):
         predictions = predict_split(
-            self._predict_fn, self.processed.splits[split], self.store, batch_size=self.config.batch_size,
-            max_pos_len=self.processed.meta["max_pos_len"], feature_dim=self.processed.feature_dim,
-            extend=self.extend, strategy=self.strategy, extension_length=self.extension_length,
-            label_rule=self.label_rule, prediction_strategies=self.task.prediction_strategies,
+            self._predict_fn,
+            self.processed.splits[split],
+            self.store,
+            batch_size=self.config.batch_size,
+            max_pos_len=self.processed.meta["max_pos_len"],
+            feature_dim=self.processed.feature_dim,
+            extend=self.extend,
+            strategy=self.strategy,
+            extension_length=self.extension_length,
+            label_rule=self.label_rule,
+            prediction_strategies=self.task.prediction_strategies,
         )
-        return (score_predictions(predictions, self.processed.splits[split], self.task.prediction_strategies),
-                predictions)
+        return (
+            score_predictions(predictions, self.processed.splits[split], self.task.prediction_strategies),
+            predictions,
+        )
 
     def _should_evaluate(self, step):
         nb = self.batches_per_epoch
@@ -379,7 +435,8 @@ class Trainer:
         if not distribute.same_on_every_worker(self.strategy, step):
             raise RuntimeError(
                 f"this worker resumed at step {step} but another worker did not: a resumed multi-worker run needs "
-                f"its run directory ({self.run_dir}) on a file system that every worker reads")
+                f"its run directory ({self.run_dir}) on a file system that every worker reads"
+            )
         return path
 
     def train(self):
@@ -393,13 +450,25 @@ class Trainer:
         nb = self.batches_per_epoch
         while step < self.total_steps:
             epoch, skip = divmod(step, nb)
-            dist = distribute.distribute_batches(self.strategy, lambda **replicas: pipeline.make_dataset(
-                self.train_examples, self.store, batch_size=self.config.batch_size,
-                max_pos_len=self.processed.meta["max_pos_len"], feature_dim=self.processed.feature_dim,
-                training=True, seed=self.config.seed, epoch=epoch, drop_remainder=self.config.drop_last_train,
-                extend=self.extend, extension_length=self.extension_length, skip_batches=skip,
-                label_fn=self.task.build_labels, **replicas,
-            ))
+            dist = distribute.distribute_batches(
+                self.strategy,
+                lambda **replicas: pipeline.make_dataset(
+                    self.train_examples,
+                    self.store,
+                    batch_size=self.config.batch_size,
+                    max_pos_len=self.processed.meta["max_pos_len"],
+                    feature_dim=self.processed.feature_dim,
+                    training=True,
+                    seed=self.config.seed,
+                    epoch=epoch,
+                    drop_remainder=self.config.drop_last_train,
+                    extend=self.extend,
+                    extension_length=self.extension_length,
+                    skip_batches=skip,
+                    label_fn=self.task.build_labels,
+                    **replicas,
+                ),
+            )
             if self._train_step is None:
                 self._train_step = self._build_train_step(dist.element_spec)
             progbar = keras.utils.Progbar(nb, verbose=1 if verbose else 0, unit_name="batch")
@@ -459,9 +528,12 @@ class Trainer:
             f.write(json.dumps(record) + "\n")
         if self.config.verbose:
             test = record.get("test", {})
-            print(f"\nstep {step} (epoch {epoch + 1}): test " + " ".join(
-                f"{k}={test[k]:.2f}" for k in ("r1_iou03", "r1_iou05", "r1_iou07", "miou") if k in test)
-                + (" [best]" if improved else ""), file=sys.stderr)
+            print(
+                f"\nstep {step} (epoch {epoch + 1}): test "
+                + " ".join(f"{k}={test[k]:.2f}" for k in ("r1_iou03", "r1_iou05", "r1_iou07", "miou") if k in test)
+                + (" [best]" if improved else ""),
+                file=sys.stderr,
+            )
 
     def finish(self):
         """Write `metrics.json` for the protocol's selected checkpoint (the chief) and restore it into the model;
@@ -481,16 +553,19 @@ class Trainer:
             selected_test, predictions = self.evaluate("test")
         else:
             selected_test, predictions = last_test, last_predictions
-        result = {k: v for k, v in selected_test.items()}
-        result.update({
-            "protocol": self.config.protocol,
-            "selection": {"original": "best test R@1 IoU 0.7 (the originals' test-set selection)",
-                          "clean": "best validation R@1 IoU 0.7" if selection else "last epoch"}[
-                self.config.protocol],
-            "selected_checkpoint": selected_path or self.manager.latest_checkpoint,
-            "last_epoch_test": last_test,
-            "steps": int(self.step.numpy()),
-        })
+        result = dict(selected_test)
+        result.update(
+            {
+                "protocol": self.config.protocol,
+                "selection": {
+                    "original": "best test R@1 IoU 0.7 (the originals' test-set selection)",
+                    "clean": "best validation R@1 IoU 0.7" if selection else "last epoch",
+                }[self.config.protocol],
+                "selected_checkpoint": selected_path or self.manager.latest_checkpoint,
+                "last_epoch_test": last_test,
+                "steps": int(self.step.numpy()),
+            }
+        )
         if not self.is_chief:
             return result
         with open(os.path.join(self.run_dir, "metrics.json"), "w") as f:

@@ -28,9 +28,24 @@ from experiments.configs import (
     vslnet_table10,
 )
 
-TABLES = {module.TABLE.id: module.TABLE for module in (
-    lpnet_table1, lpnet_table2, lpnet_table3, lpnet_table4, vslnet_table2, vslnet_table3, vslnet_table4,
-    vslnet_table6, vslnet_table7, vslnet_table8, vslnet_table10, vslnet_fig9, vslnet_fig13)}
+TABLES = {
+    module.TABLE.id: module.TABLE
+    for module in (
+        lpnet_table1,
+        lpnet_table2,
+        lpnet_table3,
+        lpnet_table4,
+        vslnet_table2,
+        vslnet_table3,
+        vslnet_table4,
+        vslnet_table6,
+        vslnet_table7,
+        vslnet_table8,
+        vslnet_table10,
+        vslnet_fig9,
+        vslnet_fig13,
+    )
+}
 
 
 def get_table(table_id):

@@ -10,7 +10,7 @@ length. Runs are identified by `name`, so a run shared by two tables is trained 
 
 import dataclasses
 
-#: Seeds of every run, in order; `--seeds=N` takes the first N. 12345 is the originals' seed (spec vslnet §1,
+#: Seeds of every run, in order; `--seeds=N` takes the first N. 12345 is the originals' seed (fidelity VSLNet §1,
 #: lpnet §1), so one seed reproduces their single run.
 DEFAULT_SEEDS = (12345, 1, 2, 3, 4)
 PROTOCOLS = ("original", "clean")
@@ -66,17 +66,32 @@ class Run:
     def describe(self):
         """The JSON-ready record of this run's settings written beside its results."""
         return {
-            "name": self.name, "model": self.model, "dataset": self.dataset, "features": self.features,
-            "test_split": self.test_split, "hparams": self.hparam_dict, "params_override": self.override_dict,
-            "quirks": self.quirks, "protocol": self.protocol, "seeds": list(self.seeds), "notes": self.notes,
+            "name": self.name,
+            "model": self.model,
+            "dataset": self.dataset,
+            "features": self.features,
+            "test_split": self.test_split,
+            "hparams": self.hparam_dict,
+            "params_override": self.override_dict,
+            "quirks": self.quirks,
+            "protocol": self.protocol,
+            "seeds": list(self.seeds),
+            "notes": self.notes,
         }
 
 
 def run(name, model, dataset, features, *, test_split="test", params_override=None, notes="", **hparams):
     """A `Run` with its hyper-parameters given as keyword arguments (kept in the order given)."""
-    return Run(name=name, model=model, dataset=dataset, features=features, test_split=test_split,
-               hparams=tuple(hparams.items()), params_override=tuple(sorted((params_override or {}).items())),
-               notes=notes)
+    return Run(
+        name=name,
+        model=model,
+        dataset=dataset,
+        features=features,
+        test_split=test_split,
+        hparams=tuple(hparams.items()),
+        params_override=tuple(sorted((params_override or {}).items())),
+        notes=notes,
+    )
 
 
 @dataclasses.dataclass(frozen=True)

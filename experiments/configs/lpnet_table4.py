@@ -6,8 +6,12 @@ from experiments.configs import base, runs
 def _row(mhsa, bal):
     words = ("w/" if mhsa else "w/o") + " MHSA, " + ("w/" if bal else "w/o") + " BAL"
     run = runs.LPNET_CHARADES_I3D if mhsa and bal else runs.lpnet("charades", "charades_i3d", mhsa=mhsa, bal=bal)
-    return base.Row(("mhsa" if mhsa else "nomhsa") + "_" + ("bal" if bal else "nobal"), f"LPNet {words}", run,
-                    base.paper_ref("lpnet", "table4", mhsa=mhsa, bal=bal))
+    return base.Row(
+        ("mhsa" if mhsa else "nomhsa") + "_" + ("bal" if bal else "nobal"),
+        f"LPNet {words}",
+        run,
+        base.paper_ref("lpnet", "table4", mhsa=mhsa, bal=bal),
+    )
 
 
 TABLE = base.Table(

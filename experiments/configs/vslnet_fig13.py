@@ -15,12 +15,18 @@ TABLE = base.Table(
     kind="sweep",
     x_label="extension ratio α",
     rows=tuple(
-        base.Row(f"alpha_{alpha:g}", f"VSLNet (α={alpha:g})",
-                 runs.vslnet("vslnet", "charades", "charades_i3d", 128, extend=alpha),
-                 base.paper_ref("vslnet", "table2", model="VSLNet", setting="3d_convnet_without_finetuning")
-                 if alpha == 0.1 else None, x=alpha, group="Charades-STA")
+        base.Row(
+            f"alpha_{alpha:g}",
+            f"VSLNet (α={alpha:g})",
+            runs.vslnet("vslnet", "charades", "charades_i3d", 128, extend=alpha),
+            base.paper_ref("vslnet", "table2", model="VSLNet", setting="3d_convnet_without_finetuning")
+            if alpha == 0.1
+            else None,
+            x=alpha,
+            group="Charades-STA",
+        )
         for alpha in ALPHAS
     ),
     notes="the paper draws this as a figure without printed numbers (best α in [0.05, 0.2]); our grid is "
-          f"α ∈ {{{', '.join(f'{a:g}' for a in ALPHAS)}}}",
+    f"α ∈ {{{', '.join(f'{a:g}' for a in ALPHAS)}}}",
 )

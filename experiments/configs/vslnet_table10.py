@@ -7,15 +7,33 @@ from experiments.configs.vslnet_table3 import DATASET_TITLES, FEATURE_NOTE, taco
 def _rows(dataset):
     title = DATASET_TITLES[dataset]
     vslnet_row, pm_row, u_row = tacos_rows(dataset, 600)
-    rows = [base.Row(vslnet_row[0], f"{title}: VSLNet", vslnet_row[2],
-                     base.paper_ref("vslnet", "table10", dataset=title, model="VSLNet"))]
+    rows = [
+        base.Row(
+            vslnet_row[0],
+            f"{title}: VSLNet",
+            vslnet_row[2],
+            base.paper_ref("vslnet", "table10", dataset=title, model="VSLNet"),
+        )
+    ]
     for length in runs.VSLNET_SCALES[600]:
-        rows.append(base.Row(f"{dataset}_vslnet_l_l{length}", f"{title}: VSLNet-L, l={length} (K={600 // length})",
-                             runs.vslnet("vslnet_l", dataset, "tacos_i3d", 600, scales=(length,)),
-                             base.paper_ref("vslnet", "table10", dataset=title, model="VSLNet-L", scale_l=length)))
+        rows.append(
+            base.Row(
+                f"{dataset}_vslnet_l_l{length}",
+                f"{title}: VSLNet-L, l={length} (K={600 // length})",
+                runs.vslnet("vslnet_l", dataset, "tacos_i3d", 600, scales=(length,)),
+                base.paper_ref("vslnet", "table10", dataset=title, model="VSLNet-L", scale_l=length),
+            )
+        )
     for name, label, run, strategy, model in (pm_row, u_row):
-        rows.append(base.Row(name, f"{title}: {label.split(' ')[0]}, l={{100,120,150,200}}", run,
-                             base.paper_ref("vslnet", "table10", dataset=title, model=model), strategy=strategy))
+        rows.append(
+            base.Row(
+                name,
+                f"{title}: {label.split(' ')[0]}, l={{100,120,150,200}}",
+                run,
+                base.paper_ref("vslnet", "table10", dataset=title, model=model),
+                strategy=strategy,
+            )
+        )
     return rows
 
 

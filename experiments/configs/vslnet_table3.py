@@ -3,7 +3,7 @@
 from experiments.configs import base, runs
 
 DATASET_TITLES = {"tacos_org": "TACoS_org", "tacos_tan": "TACoS_tan"}
-FEATURE_NOTE = "I3D pre-trained on Kinetics, the TPAMI paper's features for every dataset (spec vslnet §6 #20)"
+FEATURE_NOTE = "I3D pre-trained on Kinetics, the TPAMI paper's features for every dataset (fidelity VSLNet §6 #20)"
 
 
 def tacos_rows(dataset, n):
@@ -23,10 +23,15 @@ TABLE = base.Table(
     source="Table 3",
     kind="overall",
     rows=tuple(
-        base.Row(name, f"{DATASET_TITLES[dataset]}: {label}", run,
-                 base.paper_ref("vslnet", "table3", dataset=DATASET_TITLES[dataset], model=model, n=n),
-                 strategy=strategy)
-        for dataset in ("tacos_org", "tacos_tan") for n in (300, 600)
+        base.Row(
+            name,
+            f"{DATASET_TITLES[dataset]}: {label}",
+            run,
+            base.paper_ref("vslnet", "table3", dataset=DATASET_TITLES[dataset], model=model, n=n),
+            strategy=strategy,
+        )
+        for dataset in ("tacos_org", "tacos_tan")
+        for n in (300, 600)
         for name, label, run, strategy, model in tacos_rows(dataset, n)
     ),
     notes=FEATURE_NOTE,

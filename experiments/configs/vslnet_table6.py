@@ -12,11 +12,19 @@ TABLE = base.Table(
     kind="by_length",
     buckets="table6",
     rows=tuple(
-        base.Row(f"{name}_{bucket.label}", f"{DATASET_TITLES[dataset]}: {label}", run,
-                 base.paper_ref("vslnet", "table6", dataset=DATASET_TITLES[dataset], model=model, n=n,
-                                video_length=bucket.label),
-                 strategy=strategy, bucket=bucket.label, group=f"{DATASET_TITLES[dataset]}, n={n}")
-        for dataset in ("tacos_org", "tacos_tan") for n in (300, 600)
+        base.Row(
+            f"{name}_{bucket.label}",
+            f"{DATASET_TITLES[dataset]}: {label}",
+            run,
+            base.paper_ref(
+                "vslnet", "table6", dataset=DATASET_TITLES[dataset], model=model, n=n, video_length=bucket.label
+            ),
+            strategy=strategy,
+            bucket=bucket.label,
+            group=f"{DATASET_TITLES[dataset]}, n={n}",
+        )
+        for dataset in ("tacos_org", "tacos_tan")
+        for n in (300, 600)
         for name, label, run, strategy, model in tacos_rows(dataset, n)
         for bucket in metrics.LENGTH_BUCKETS["table6"]
     ),

@@ -11,6 +11,7 @@ _MODULES = (("bilstm", "cat"), ("cmf", "cat"), ("bilstm", "cqa"), ("cmf", "cqa")
 
 def table9(records):
     """VSLNet Table 9 from this table's row records: R@1 IoU=0.7 per module pair and the gains, paper / ours."""
+
     def value(name, source):
         cell = records[name]["paper" if source == "paper" else "ours"]["r1_iou07"]
         return cell["mean"] if isinstance(cell, dict) else cell
@@ -22,11 +23,16 @@ def table9(records):
             texts.append("—" if a is None or b is None else f"{(b - a) if second else a:.2f}")
         return " / ".join(texts)
 
-    lines = [[title, cell(f"{encoder}_cat"), cell(f"{encoder}_cqa"), cell(f"{encoder}_cat", f"{encoder}_cqa")]
-             for encoder, title in (("bilstm", "BiLSTM"), ("cmf", "CMF"))]
+    lines = [
+        [title, cell(f"{encoder}_cat"), cell(f"{encoder}_cqa"), cell(f"{encoder}_cat", f"{encoder}_cqa")]
+        for encoder, title in (("bilstm", "BiLSTM"), ("cmf", "CMF"))
+    ]
     lines.append(["Δ (CMF − BiLSTM)", cell("bilstm_cat", "cmf_cat"), cell("bilstm_cqa", "cmf_cqa"), ""])
-    return {"title": "Table 9 (derived): R@1 IoU=0.7 gains of the modules, paper / ours",
-            "header": ["encoder", "CAT", "CQA", "Δ (CQA − CAT)"], "lines": lines}
+    return {
+        "title": "Table 9 (derived): R@1 IoU=0.7 gains of the modules, paper / ours",
+        "header": ["encoder", "CAT", "CQA", "Δ (CQA − CAT)"],
+        "lines": lines,
+    }
 
 
 TABLE = base.Table(
@@ -36,12 +42,14 @@ TABLE = base.Table(
     source="Table 8",
     kind="overall",
     rows=tuple(
-        base.Row(f"{encoder}_{interaction}", f"VSLBase, {encoder.upper() if encoder == 'cmf' else 'BiLSTM'} + "
-                 f"{interaction.upper()}",
-                 runs.vslnet("vslbase", "charades", "charades_i3d_finetuned", 128, encoder=encoder,
-                             interaction=interaction),
-                 base.paper_ref("vslnet", "table8", encoder="BiLSTM" if encoder == "bilstm" else "CMF",
-                                interaction=interaction.upper()))
+        base.Row(
+            f"{encoder}_{interaction}",
+            f"VSLBase, {encoder.upper() if encoder == 'cmf' else 'BiLSTM'} + {interaction.upper()}",
+            runs.vslnet("vslbase", "charades", "charades_i3d_finetuned", 128, encoder=encoder, interaction=interaction),
+            base.paper_ref(
+                "vslnet", "table8", encoder="BiLSTM" if encoder == "bilstm" else "CMF", interaction=interaction.upper()
+            ),
+        )
         for encoder, interaction in _MODULES
     ),
     derive=table9,

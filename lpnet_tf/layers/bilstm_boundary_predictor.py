@@ -10,7 +10,7 @@ from common.layers.masking import mask_logits
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class BiLSTMBoundaryPredictor(keras.layers.Layer):
-    """Start/end logits from one BiLSTM over the clips and two FFNs (`bal_predictor="bilstm"`, spec §12).
+    """Start/end logits from one BiLSTM over the clips and two FFNs (`bal_predictor="bilstm"`, fidelity LPNet §12).
 
     **Paper-derived design.** The paper describes the boundary-aware predictor as a BiLSTM followed by two
     feed-forward networks, one per boundary; the released code uses the conditioned predictor (two stacked
@@ -51,8 +51,13 @@ class BiLSTMBoundaryPredictor(keras.layers.Layer):
         )
 
         def dense(units, activation, name):
-            return keras.layers.Dense(units, activation=activation, kernel_initializer=clone_initializer(self.kernel_initializer),
-                                      dtype=self.dtype_policy, name=name)
+            return keras.layers.Dense(
+                units,
+                activation=activation,
+                kernel_initializer=clone_initializer(self.kernel_initializer),
+                dtype=self.dtype_policy,
+                name=name,
+            )
 
         self.start_hidden = dense(self.hidden_dim, "relu", "start_hidden")
         self.end_hidden = dense(self.hidden_dim, "relu", "end_hidden")

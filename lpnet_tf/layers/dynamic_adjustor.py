@@ -8,7 +8,8 @@ from lpnet_tf.losses import temporal_iou
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class DynamicAdjustor(keras.layers.Layer):
-    """Selection, IoU loss and decoding of LPNet's learnable proposals (spec §8.8, §10; TF1: `models/LPNet.py`).
+    """Selection, IoU loss and decoding of LPNet's learnable proposals (fidelity LPNet §8.8, §10; TF1:
+    `models/LPNet.py`).
 
     No weights. With boxes (c_k, h_k) and valid lengths L_b:
 
@@ -17,10 +18,12 @@ class DynamicAdjustor(keras.layers.Layer):
     - **IoU** (`clamped_iou`): iou* = max(IoU([p_x, p_y], [x, y]), `iou_floor`), and 1 where iou* >
       `iou_clamp` (zero loss and zero gradient there). The loss is L_IoU = mean_b(1 − iou*); its gradient
       reaches c*, h* only (argmax has none; none either when the box misses the GT, because of the floor).
+      Which variables that gradient may update is declared by `LPNetTask.gradient_groups` (the box variable only,
+      routed apart from the scoring loss; fidelity LPNet §8.8 "Gradient routing of the dynamic adjustor").
     - **Regular term** (`regular_term`): mean_k [ReLU(h_k − c_k) + ReLU(h_k + c_k − 1)] (start < 0 or end > 1;
       negative half-lengths are not penalized).
     - **Decoding** (`decode`): start = round_half_even(p_x), end = round_half_even(p_y) (minus 1 with
-      `end_exclusive`, spec D11), each clamped to [0, L_b − 1]. The original does not check start ≤ end; with
+      `end_exclusive`, fidelity LPNet D11), each clamped to [0, L_b − 1]. The original does not check start ≤ end; with
       `end_exclusive` the end is raised to the start when rounding makes it smaller (a sub-clip proposal).
 
     Args:

@@ -9,7 +9,8 @@ from common.layers.multi_head_attention import MultiHeadAttentionBlock
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class DynamicHead(keras.layers.Layer):
-    """Proposal features P, their MHSA, and the dynamic instance interaction (spec §8.3–8.4; TF1: `dynamic_head`).
+    """Proposal features P, their MHSA, and the dynamic instance interaction (fidelity LPNet §8.3–8.4; TF1:
+    `dynamic_head`).
 
     - P `(K, d)`, weight `pro_features`, N(0, 1) init, the same for every sample.
     - With `use_mhsa` (paper Table 4 "MHSA"): P2 = `MultiHeadAttentionBlock`(P) (pre-LN, `num_heads` heads, no
@@ -27,7 +28,7 @@ class DynamicHead(keras.layers.Layer):
     `multihead_attention_pro/*` → `multihead_attention_pro/*` (see `MultiHeadAttentionBlock`);
     `layer_norm3..7/layer_norm_{scale,bias}` → `layer_norm3..7/{gamma,beta}`;
     `dynamic_layer/{kernel,bias}` → `dynamic_layer/{kernel,bias}`; `out_layer/*` → `out_layer/*`.
-    The dead position embedding (`dynamic_head/dense`, spec §8.5) is not built.
+    The dead position embedding (`dynamic_head/dense`, fidelity LPNet §8.5) is not built.
 
     Args:
         num_proposals: K. Defaults to 100.
@@ -82,12 +83,17 @@ class DynamicHead(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
         def layer_norm(name):
-            return keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy,
-                                                   name=name)
+            return keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name)
 
         def dense(units, name):
-            return keras.layers.Dense(units, use_bias=True, kernel_initializer=clone_initializer(self.kernel_initializer),
-                                      bias_initializer="zeros", dtype=self.dtype_policy, name=name)
+            return keras.layers.Dense(
+                units,
+                use_bias=True,
+                kernel_initializer=clone_initializer(self.kernel_initializer),
+                bias_initializer="zeros",
+                dtype=self.dtype_policy,
+                name=name,
+            )
 
         if self.use_mhsa:
             self.attention_block = MultiHeadAttentionBlock(
@@ -139,7 +145,7 @@ class DynamicHead(keras.layers.Layer):
         proposals = self.proposal_features(training=training)  # (K, d)
         params = self.dynamic_layer(proposals)  # (K, 2·d·e), once per step
         first = ops.reshape(params[:, : d * e], (self.num_proposals, d, e))
-        second = ops.reshape(params[:, d * e:], (self.num_proposals, e, d))
+        second = ops.reshape(params[:, d * e :], (self.num_proposals, e, d))
         x = ops.einsum("bkld,kde->bkle", roi_features, first)
         x = ops.relu(self.layer_norm4(x))
         x = ops.einsum("bkle,ked->bkld", x, second)

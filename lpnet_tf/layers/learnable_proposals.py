@@ -9,7 +9,7 @@ BOX_VARIABLE_NAME = "proposal_box"
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class ProposalBoxInitializer(keras.initializers.Initializer):
-    """Column 0 (center c) ~ U[0, 1), column 1 (half-length h) ~ U[0, max_half_length) (spec §8.1, §14).
+    """Column 0 (center c) ~ U[0, 1), column 1 (half-length h) ~ U[0, max_half_length) (fidelity LPNet §8.1, §14).
 
     Args:
         max_half_length: upper bound of the initial h. Defaults to 0.25 (initial lengths below 0.5).
@@ -34,7 +34,7 @@ class ProposalBoxInitializer(keras.initializers.Initializer):
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class NonNegativeHalfLength(keras.constraints.Constraint):
-    """Projects the half-length column onto h ≥ 0 after each update (`clamp_half_length`, spec D13)."""
+    """Projects the half-length column onto h ≥ 0 after each update (`clamp_half_length`, fidelity LPNet D13)."""
 
     def __call__(self, w):
         w = ops.convert_to_tensor(w)
@@ -43,7 +43,7 @@ class NonNegativeHalfLength(keras.constraints.Constraint):
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class LearnableProposals(keras.layers.Layer):
-    """The K learnable proposals of LPNet (spec §8.1; TF1: `models/layers.py::generate_proposal_boxes`).
+    """The K learnable proposals of LPNet (fidelity LPNet §8.1; TF1: `models/layers.py::generate_proposal_boxes`).
 
     One variable `proposal_box` `(K, 2)`: column 0 the normalized center c, column 1 the normalized half-length
     h (not the length: the paper says length, the code uses half-length). The same K boxes serve every sample.
@@ -58,7 +58,7 @@ class LearnableProposals(keras.layers.Layer):
     Args:
         num_proposals: K. Defaults to 100.
         initial_max_half_length: h starts uniform in [0, this). Defaults to 0.25.
-        clamp_half_length: keep h ≥ 0 with a constraint applied after each optimizer update (spec D13).
+        clamp_half_length: keep h ≥ 0 with a constraint applied after each optimizer update (fidelity LPNet D13).
             Defaults to `False` (original).
         **kwargs: base `keras.layers.Layer` arguments.
 

@@ -15,14 +15,15 @@ def l2_normalize(x, axis=-1, epsilon=1e-12):
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class ProposalScorer(keras.layers.Layer):
-    """Predicted IoU ŝ of every proposal with the query (spec §8.5–8.6; TF1: `context_query_position_concat` and
-    the scoring layers of `dynamic_head`).
+    """Predicted IoU ŝ of every proposal with the query (fidelity LPNet §8.5–8.6; TF1: `context_query_position_concat`
+    and the scoring layers of `dynamic_head`).
 
     - Own attentive pooling of the query (`AttentivePooling`, own weights): q̄′ = Σ_j α′_j Q′_j.
     - Fusion: F_bk = Dense(d → d, bias)(l2normalize(G_bk ⊙ q̄′_b)) (multiplication and L2 normalization, not the
       paper's concatenation, Eq. 5).
     - Scoring: ŝ_bk = sigmoid(Dense(h → 1, bias)(dropout(ReLU(LN8(Dense(d → h, bias)(F_bk)))))), h =
-      `scoring_hidden_dim`. The original's L2 regularizer on the first Dense is never added to a loss (spec D6).
+      `scoring_hidden_dim`. The original's L2 regularizer on the first Dense is never added to a loss (fidelity LPNet
+      D6).
 
     Weights (TF1 name → ours): `dynamic_head/context_query_position_concat/weight [d, 1]` →
     `pooling/pooling_kernel`;
@@ -55,26 +56,51 @@ class ProposalScorer(keras.layers.Layer):
     (2, 3)
     """
 
-    def __init__(self, hidden_dim, scoring_hidden_dim=256, dropout=0.0, layer_norm_epsilon=1e-6,
-                 kernel_initializer="glorot_uniform", **kwargs):
+    def __init__(
+        self,
+        hidden_dim,
+        scoring_hidden_dim=256,
+        dropout=0.0,
+        layer_norm_epsilon=1e-6,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.hidden_dim = int(hidden_dim)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.pooling = AttentivePooling(self.hidden_dim, kernel_initializer=clone_initializer(self.kernel_initializer),
-                                        dtype=self.dtype_policy, name="pooling")
-        self.projection = keras.layers.Dense(self.hidden_dim, use_bias=True,
-                                             kernel_initializer=clone_initializer(self.kernel_initializer),
-                                             dtype=self.dtype_policy, name="projection")
+        self.pooling = AttentivePooling(
+            self.hidden_dim,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            dtype=self.dtype_policy,
+            name="pooling",
+        )
+        self.projection = keras.layers.Dense(
+            self.hidden_dim,
+            use_bias=True,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            dtype=self.dtype_policy,
+            name="projection",
+        )
         self.scoring_hidden_dim = int(scoring_hidden_dim)
         self.dropout = float(dropout)
         self.layer_norm_epsilon = float(layer_norm_epsilon)
-        self.score_hidden = keras.layers.Dense(self.scoring_hidden_dim, use_bias=True,
-                                               kernel_initializer=clone_initializer(self.kernel_initializer),
-                                               dtype=self.dtype_policy, name="score_hidden")
-        self.layer_norm8 = keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy,
-                                                           name="layer_norm8")
-        self.score_output = keras.layers.Dense(1, use_bias=True, kernel_initializer=clone_initializer(self.kernel_initializer),
-                                               dtype=self.dtype_policy, name="score_output")
+        self.score_hidden = keras.layers.Dense(
+            self.scoring_hidden_dim,
+            use_bias=True,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            dtype=self.dtype_policy,
+            name="score_hidden",
+        )
+        self.layer_norm8 = keras.layers.LayerNormalization(
+            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm8"
+        )
+        self.score_output = keras.layers.Dense(
+            1,
+            use_bias=True,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            dtype=self.dtype_policy,
+            name="score_output",
+        )
         self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
 
     def build(self, features_shape=None, query_shape=None, query_mask_shape=None):
@@ -90,8 +116,7 @@ class ProposalScorer(keras.layers.Layer):
         fused = l2_normalize(features * ops.cast(pooled[:, None, :], features.dtype))
         fused = self.projection(ops.cast(fused, self.compute_dtype))
         hidden = ops.relu(self.layer_norm8(self.score_hidden(fused)))
-        logits = ops.cast(ops.squeeze(self.score_output(self.dropout_layer(hidden, training=training)), -1),
-                          "float32")
+        logits = ops.cast(ops.squeeze(self.score_output(self.dropout_layer(hidden, training=training)), -1), "float32")
         scores = ops.sigmoid(logits)
         if return_intermediates:
             return scores, {"pooled_query": pooled, "fused": fused, "score_logits": logits}

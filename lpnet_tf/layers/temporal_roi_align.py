@@ -1,4 +1,4 @@
-"""Temporal RoIAlign: `tf.image.crop_and_resize` of clip features seen as a height-1 image (LPNet spec §8.2)."""
+"""Temporal RoIAlign: `tf.image.crop_and_resize` of clip features seen as a height-1 image (fidelity LPNet §8.2)."""
 
 import keras
 import tensorflow as tf
@@ -12,7 +12,7 @@ _POSITION_TOLERANCE = 1e-3
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class TemporalRoIAlign(keras.layers.Layer):
-    """`roi_length` bilinear samples of each proposal's span of every sample (spec §8.2; TF1: `dynamic_head`).
+    """`roi_length` bilinear samples of each proposal's span of every sample (fidelity LPNet §8.2; TF1: `dynamic_head`).
 
     The features X `(B, T, d)` are viewed as an image `(B, 1, T, d)` (height 1, width W = T) and cropped with
     `tf.image.crop_and_resize(crop_size=(1, l), method="bilinear", extrapolation_value=0)`; box k of sample b
@@ -24,17 +24,17 @@ class TemporalRoIAlign(keras.layers.Layer):
 
     The height is 1, so the single row is read exactly (no vertical mixing). With W = 1 every sample is X[0].
 
-    `roi_frame` (spec D4):
+    `roi_frame` (fidelity LPNet D4):
     - `"padded"` (original): x is scaled by the padded batch width T−1, so for samples shorter than T the crop
       does not match the proposal's clip span (s, e) = (x1·L_b, x2·L_b) and may read padded clips.
-    - `"per_sample"`: x is scaled by the sample's own L_b−1 instead (spec D4), padded clips read as 0 and samples
-      with u_j > L_b−1 are 0: each sample's crop equals that of the sample alone in a batch of one, whatever the
+    - `"per_sample"`: x is scaled by the sample's own L_b−1 instead (fidelity LPNet D4), padded clips read as 0 and
+      samples with u_j > L_b−1 are 0: each sample's crop equals that of the sample alone in a batch of one, whatever the
       padding. Implementation: padded clips are zeroed, one zero clip is appended (W = T + 1) and the boxes are
       multiplied by (L_b−1)/T; a sample within 1e-3 clips past L_b−1 (float rounding of a box ending at 1.0)
       keeps the interpolation X[L_b−1]·(1 − a), a ≤ 1e-3, instead of 0.
 
     Gradients flow into X. Gradients with respect to the boxes exist (TF's box gradient); LPNet stops them
-    (spec D18), so that the boxes are trained by the IoU loss only.
+    (fidelity LPNet D18), so that the boxes are trained by the IoU loss only.
 
     `implementation`: `"crop_and_resize"` (the original's op; it has no XLA kernel) or `"gather"` (the same
     arithmetic, u_j then X[lo] + (X[hi] − X[lo])·(u_j − lo), written with gathers, so that a `jit_compile`d step
@@ -103,8 +103,9 @@ class TemporalRoIAlign(keras.layers.Layer):
         def read(index):
             index = ops.cast(ops.clip(index, 0.0, span), "int32")
             flat = ops.reshape(index, (batch, -1, 1))  # (B, K·l, 1)
-            return ops.reshape(ops.take_along_axis(features, flat, axis=1),
-                               (batch, num_boxes, self.roi_length, features.shape[-1]))
+            return ops.reshape(
+                ops.take_along_axis(features, flat, axis=1), (batch, num_boxes, self.roi_length, features.shape[-1])
+            )
 
         left, right = read(low), read(ops.ceil(positions))
         crops = left + (right - left) * fraction
@@ -147,6 +148,7 @@ class TemporalRoIAlign(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"roi_length": self.roi_length, "roi_frame": self.roi_frame,
-                       "implementation": self.implementation})
+        config.update(
+            {"roi_length": self.roi_length, "roi_frame": self.roi_frame, "implementation": self.implementation}
+        )
         return config

@@ -53,9 +53,22 @@ def test_replica_batches_of_a_subset_of_replicas():
 def test_mirrored_smoke_run_on_two_logical_cpus():
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     result = subprocess.run(
-        [sys.executable, str(SPEED_PY), "--model=vslnet", "--shape=charades", "--steps=1", "--warmup=1",
-         "--strategy=mirrored", "--cpu_devices=2", "--json"],
-        capture_output=True, text=True, env=env, timeout=600, check=False,
+        [
+            sys.executable,
+            str(SPEED_PY),
+            "--model=vslnet",
+            "--shape=charades",
+            "--steps=1",
+            "--warmup=1",
+            "--strategy=mirrored",
+            "--cpu_devices=2",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-4000:]
     lines = result.stdout.strip().splitlines()
@@ -68,7 +81,11 @@ def test_mirrored_smoke_run_on_two_logical_cpus():
 def test_cpu_devices_needs_mirrored():
     result = subprocess.run(
         [sys.executable, str(SPEED_PY), "--strategy=default", "--cpu_devices=2"],
-        capture_output=True, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"), timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2"),
+        timeout=300,
+        check=False,
     )
     assert result.returncode != 0
     assert "--cpu_devices only makes replicas for --strategy=mirrored" in result.stdout + result.stderr

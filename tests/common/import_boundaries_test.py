@@ -26,8 +26,10 @@ def imports_of(package):
 
 def test_the_parser_sees_imports(tmp_path):
     path = tmp_path / "m.py"
-    path.write_text("import os.path\nfrom vslnet_tf.model import VSLNet\nfrom . import sibling\n"
-                    "def f():\n    import lpnet_tf.task\n")
+    path.write_text(
+        "import os.path\nfrom vslnet_tf.model import VSLNet\nfrom . import sibling\n"
+        "def f():\n    import lpnet_tf.task\n"
+    )
     assert imported_packages(path) == {"os", "vslnet_tf", "lpnet_tf"}
 
 

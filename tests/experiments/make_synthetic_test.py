@@ -12,7 +12,10 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 def test_import_defines_no_flags():
     # In a fresh interpreter: other tests in this process may define flags of their own.
-    code = "from absl import flags; import experiments.make_synthetic; print([n in flags.FLAGS for n in ('out', 'preset')])"
+    code = (
+        "from absl import flags; import experiments.make_synthetic; "
+        "print([n in flags.FLAGS for n in ('out', 'preset')])"
+    )
     completed = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
     assert completed.stdout.strip() == "[False, False]"
 

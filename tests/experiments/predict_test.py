@@ -47,8 +47,15 @@ def setup(tmp_path_factory):
     np.save(root / "video.npy", features)
     out = root / "exported"
     export.run(parse(export, run_dir=run_dir, out=out))
-    return {"root": root, "run_dir": run_dir, "model": model, "vocab": vocab, "features": features,
-            "features_path": root / "video.npy", "saved_model": out}
+    return {
+        "root": root,
+        "run_dir": run_dir,
+        "model": model,
+        "vocab": vocab,
+        "features": features,
+        "features_path": root / "video.npy",
+        "saved_model": out,
+    }
 
 
 def test_export_entry_point(setup):
@@ -67,14 +74,25 @@ def test_export_entry_point_errors(setup, tmp_path):
 def test_predict_with_saved_model_prints_json_and_plots(setup, capsys):
     pytest.importorskip("matplotlib")
     plot = setup["root"] / "moment.png"
-    result = predict.run(parse(predict, saved_model=setup["saved_model"], features=setup["features_path"],
-                               duration=DURATION, query=QUERY, json=True, plot=plot, ground_truth="3.0,9.5"))
+    result = predict.run(
+        parse(
+            predict,
+            saved_model=setup["saved_model"],
+            features=setup["features_path"],
+            duration=DURATION,
+            query=QUERY,
+            json=True,
+            plot=plot,
+            ground_truth="3.0,9.5",
+        )
+    )
     printed = json.loads(capsys.readouterr().out)
     expected = python_predict(setup["model"], setup["vocab"], setup["features"], QUERY, DURATION)
     assert printed["tokens"] == expected["tokens"]
     assert (printed["start_index"], printed["end_index"]) == (expected["start_index"], expected["end_index"])
-    assert (printed["start_time"], printed["end_time"]) == pytest.approx((expected["start_time"],
-                                                                          expected["end_time"]), abs=1e-6)
+    assert (printed["start_time"], printed["end_time"]) == pytest.approx(
+        (expected["start_time"], expected["end_time"]), abs=1e-6
+    )
     assert printed["num_units"] == MAX_POS_LEN and len(printed["highlight_probs"]) == MAX_POS_LEN
     np.testing.assert_allclose(printed["start_probs"], expected["start_probs"], atol=1e-5)
     assert result["num_clips"] == 23
@@ -84,8 +102,9 @@ def test_predict_with_saved_model_prints_json_and_plots(setup, capsys):
 def test_predict_with_run_dir_agrees_with_the_python_path(setup, capsys):
     # The run-directory path runs the in-memory `serving_default` graph; the SavedModel path (above) agrees with the
     # same Python reference, and tests/common/export checks the SavedModel against the in-memory graph.
-    result = predict.run(parse(predict, run_dir=setup["run_dir"], features=setup["features_path"],
-                               duration=DURATION, query=QUERY))
+    result = predict.run(
+        parse(predict, run_dir=setup["run_dir"], features=setup["features_path"], duration=DURATION, query=QUERY)
+    )
     text = capsys.readouterr().out
     expected = python_predict(setup["model"], setup["vocab"], setup["features"], QUERY, DURATION)
     assert f"moment: {expected['start_time']:.2f} s - {expected['end_time']:.2f} s" in text and "score" in text
@@ -97,31 +116,61 @@ def test_predict_with_run_dir_agrees_with_the_python_path(setup, capsys):
 def test_predict_entry_point_in_a_subprocess(setup):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(REPO_ROOT))
     completed = subprocess.run(
-        [sys.executable, "-m", "experiments.predict", f"--saved_model={setup['saved_model']}",
-         f"--features={setup['features_path']}", f"--duration={DURATION}", f"--query={QUERY}"],
-        capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=True)
+        [
+            sys.executable,
+            "-m",
+            "experiments.predict",
+            f"--saved_model={setup['saved_model']}",
+            f"--features={setup['features_path']}",
+            f"--duration={DURATION}",
+            f"--query={QUERY}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        check=True,
+    )
     expected = python_predict(setup["model"], setup["vocab"], setup["features"], QUERY, DURATION)
     assert f"moment: {expected['start_time']:.2f} s - {expected['end_time']:.2f} s" in completed.stdout
     failed = subprocess.run(
-        [sys.executable, "-m", "experiments.predict", f"--saved_model={setup['saved_model']}",
-         f"--features={setup['features_path']}", f"--duration={DURATION}", "--query= "],
-        capture_output=True, text=True, env=env, cwd=REPO_ROOT, check=False)
+        [
+            sys.executable,
+            "-m",
+            "experiments.predict",
+            f"--saved_model={setup['saved_model']}",
+            f"--features={setup['features_path']}",
+            f"--duration={DURATION}",
+            "--query= ",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        check=False,
+    )
     assert failed.returncode == 1 and "error: the query is empty" in failed.stderr
 
 
-@pytest.mark.parametrize("array, query, duration, message", [
-    (np.zeros([5, FEATURE_DIM + 3], np.float32), QUERY, DURATION, f"model expects feature_dim={FEATURE_DIM}"),
-    (np.zeros([5], np.float32), QUERY, DURATION, f"2-D array \\[num_clips, {FEATURE_DIM}\\]"),
-    (np.full([5, FEATURE_DIM], np.nan, np.float32), QUERY, DURATION, "NaN"),
-    (np.zeros([0, FEATURE_DIM], np.float32), QUERY, DURATION, "no clips"),
-    (np.zeros([5, FEATURE_DIM], np.float32), "   ", DURATION, "query is empty"),
-    (np.zeros([5, FEATURE_DIM], np.float32), QUERY, 0.0, "duration must be a positive"),
-])
+@pytest.mark.parametrize(
+    "array, query, duration, message",
+    [
+        (np.zeros([5, FEATURE_DIM + 3], np.float32), QUERY, DURATION, f"model expects feature_dim={FEATURE_DIM}"),
+        (np.zeros([5], np.float32), QUERY, DURATION, f"2-D array \\[num_clips, {FEATURE_DIM}\\]"),
+        (np.full([5, FEATURE_DIM], np.nan, np.float32), QUERY, DURATION, "NaN"),
+        (np.zeros([0, FEATURE_DIM], np.float32), QUERY, DURATION, "no clips"),
+        (np.zeros([5, FEATURE_DIM], np.float32), "   ", DURATION, "query is empty"),
+        (np.zeros([5, FEATURE_DIM], np.float32), QUERY, 0.0, "duration must be a positive"),
+    ],
+)
 def test_predict_input_errors(setup, tmp_path, array, query, duration, message):
     np.save(tmp_path / "bad.npy", array)
     with pytest.raises(ValueError, match=message):
-        predict.run(parse(predict, saved_model=setup["saved_model"], features=tmp_path / "bad.npy",
-                          duration=duration, query=query))
+        predict.run(
+            parse(
+                predict, saved_model=setup["saved_model"], features=tmp_path / "bad.npy", duration=duration, query=query
+            )
+        )
 
 
 def test_predict_needs_one_model_source(setup):
@@ -132,5 +181,13 @@ def test_predict_needs_one_model_source(setup):
 def test_plot_without_matplotlib_says_how_to_install(setup, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now raises ImportError
     with pytest.raises(RuntimeError, match=r"pip install matplotlib .*nlvl-tf\[plot\]"):
-        predict.run(parse(predict, saved_model=setup["saved_model"], features=setup["features_path"],
-                          duration=DURATION, query=QUERY, plot=setup["root"] / "never.png"))
+        predict.run(
+            parse(
+                predict,
+                saved_model=setup["saved_model"],
+                features=setup["features_path"],
+                duration=DURATION,
+                query=QUERY,
+                plot=setup["root"] / "never.png",
+            )
+        )

@@ -68,17 +68,32 @@ def test_runs_are_consistent():
             assert run.max_pos_len % reproduce.SMOKE_SHRINK == 0 or run.model != "vslnet_l", run.name
             if run.model == "vslnet_l":
                 scales = [int(length) for length in hparams["scales"].split(",")]
-                assert all(run.max_pos_len % length == 0 and length % reproduce.SMOKE_SHRINK == 0
-                           for length in scales), run.name
-            assert (row.strategy is not None) == (run.model == "vslnet_l" and "," in hparams.get("scales", "")), \
-                (table.id, row.name)
+                assert all(
+                    run.max_pos_len % length == 0 and length % reproduce.SMOKE_SHRINK == 0 for length in scales
+                ), run.name
+            assert (row.strategy is not None) == (run.model == "vslnet_l" and "," in hparams.get("scales", "")), (
+                table.id,
+                row.name,
+            )
             if table.kind == "by_length":
                 assert row.bucket in bucket_labels[table.buckets]
             if table.kind == "sweep":
                 assert row.x is not None and row.group
-    assert set(configs.TABLES) == {"lpnet_table1", "lpnet_table2", "lpnet_table3", "lpnet_table4", "vslnet_table2",
-                                   "vslnet_table3", "vslnet_table4", "vslnet_table6", "vslnet_table7",
-                                   "vslnet_table8", "vslnet_table10", "vslnet_fig9", "vslnet_fig13"}
+    assert set(configs.TABLES) == {
+        "lpnet_table1",
+        "lpnet_table2",
+        "lpnet_table3",
+        "lpnet_table4",
+        "vslnet_table2",
+        "vslnet_table3",
+        "vslnet_table4",
+        "vslnet_table6",
+        "vslnet_table7",
+        "vslnet_table8",
+        "vslnet_table10",
+        "vslnet_fig9",
+        "vslnet_fig13",
+    }
 
 
 def test_packaged_numbers_are_the_shared_ones(shared_dir):
@@ -98,8 +113,17 @@ def test_aggregate_and_row_result():
     assert reproduce_report.aggregate([4.0])["std"] is None
     table = configs.get_table("vslnet_table2")
     row = table.rows[1]
-    seed_results = {seed: {"r1_iou03": 60.0 + i, "r1_iou05": 40.0, "r1_iou07": 30.0, "miou": 45.0, "count": 3720,
-                           "protocol": "original"} for i, seed in enumerate(row.run.seeds[:2])}
+    seed_results = {
+        seed: {
+            "r1_iou03": 60.0 + i,
+            "r1_iou05": 40.0,
+            "r1_iou07": 30.0,
+            "miou": 45.0,
+            "count": 3720,
+            "protocol": "original",
+        }
+        for i, seed in enumerate(row.run.seeds[:2])
+    }
     record = reproduce_report.row_result(table, row, seed_results)
     assert record["paper"] == {"r1_iou03": 64.3, "r1_iou05": 47.31, "r1_iou07": 30.19, "miou": 45.15}
     assert record["ours"]["r1_iou03"]["mean"] == pytest.approx(60.5)
@@ -147,8 +171,9 @@ def test_data_check_accepts_the_real_annotations(shared_dir, tmp_path):
     annotation_problems = [p for p in tacos_org if "annotations" in p.what]
     assert len(annotation_problems) == 1 and "TACoS_train_samples.txt" in annotation_problems[0].format(1)
     assert "durations.json" not in "\n".join(annotation_problems[0].details)
-    options = reproduce.Options(tables=("vslnet_table2",), data_root=str(tmp_path), dry_run=True,
-                                out_dir=str(tmp_path / "out"))
+    options = reproduce.Options(
+        tables=("vslnet_table2",), data_root=str(tmp_path), dry_run=True, out_dir=str(tmp_path / "out")
+    )
     with pytest.raises(reproduce.DataProblemError) as raised:
         reproduce.reproduce(options)
     assert str(tmp_path / "features" / "charades_i3d") in str(raised.value)
@@ -182,14 +207,17 @@ def test_smoke_runs_every_table_and_writes_both_files(smoke):
             if record["count"]:
                 assert record["ours"]["miou"]["mean"] >= 0.0
                 if record["paper"]["miou"] is not None:
-                    assert record["diff"]["miou"] == pytest.approx(record["ours"]["miou"]["mean"]
-                                                                   - record["paper"]["miou"])
+                    assert record["diff"]["miou"] == pytest.approx(
+                        record["ours"]["miou"]["mean"] - record["paper"]["miou"]
+                    )
                     assert f"{record['paper']['miou']:.2f}" in markdown
         if table.kind != "overall":
             assert (out_dir / f"{table.id}.png").exists(), table.id
     by_length = json.loads((out_dir / "vslnet_table6.json").read_text())["rows"]
-    assert sum(r["count"] for r in by_length if r["name"].startswith("tacos_org_vslnet_n300_")) == \
-        json.loads((out_dir / "vslnet_table3.json").read_text())["rows"][0]["count"]
+    assert (
+        sum(r["count"] for r in by_length if r["name"].startswith("tacos_org_vslnet_n300_"))
+        == json.loads((out_dir / "vslnet_table3.json").read_text())["rows"][0]["count"]
+    )
     assert list(out_dir.glob("lpnet_table1_lpnet_c3d_proposals.png"))
     assert "Table 9 (derived)" in (out_dir / "vslnet_table8.md").read_text()
 
@@ -197,8 +225,9 @@ def test_smoke_runs_every_table_and_writes_both_files(smoke):
 def test_rerun_resumes_finished_rows_without_training(smoke, monkeypatch, capsys):
     out_dir, _ = smoke
     monkeypatch.setattr(reproduce, "_train_in_process", lambda *args, **kwargs: pytest.fail("trained again"))
-    options = reproduce.Options(tables=("vslnet_table3",), smoke=True, out_dir=str(out_dir),
-                                rows=("tacos_tan_vslnet_l_u_n600",))
+    options = reproduce.Options(
+        tables=("vslnet_table3",), smoke=True, out_dir=str(out_dir), rows=("tacos_tan_vslnet_l_u_n600",)
+    )
     documents = reproduce.reproduce(options)
     assert "done already" in capsys.readouterr().out
     assert documents["vslnet_table3"]["rows"][-1]["ours"]["miou"] is not None
@@ -207,8 +236,7 @@ def test_rerun_resumes_finished_rows_without_training(smoke, monkeypatch, capsys
 def test_smoke_and_real_results_never_share_a_folder(smoke, tmp_path):
     out_dir, _ = smoke
     with pytest.raises(app.UsageError, match="holds smoke results"):
-        reproduce.reproduce(reproduce.Options(tables=("vslnet_table2",), data_root=str(tmp_path),
-                                              out_dir=str(out_dir)))
+        reproduce.reproduce(reproduce.Options(tables=("vslnet_table2",), data_root=str(tmp_path), out_dir=str(out_dir)))
 
 
 def test_run_state(tmp_path):
@@ -272,7 +300,11 @@ def test_every_real_run_gives_valid_train_flags(tmp_path):
 
 def test_command_line_rerun_writes_the_table_from_finished_runs(smoke):
     out_dir, _ = smoke
-    process = subprocess.run([sys.executable, "-m", "experiments.reproduce", "--table=vslnet_table7", "--smoke",
-                              f"--out_dir={out_dir}"], capture_output=True, text=True, check=True)
+    process = subprocess.run(
+        [sys.executable, "-m", "experiments.reproduce", "--table=vslnet_table7", "--smoke", f"--out_dir={out_dir}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert "done already" in process.stdout and "training in" not in process.stdout
     assert "wrote" in process.stdout and (out_dir / "vslnet_table7.md").exists()

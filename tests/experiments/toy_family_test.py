@@ -24,12 +24,23 @@ def toy_registered(monkeypatch):
 
 def test_a_toy_family_trains_exports_and_evaluates_through_the_entry_points(toy_registered, tmp_path):
     run_dir = tmp_path / "toy"
-    with flagsaver.flagsaver(model="toy", run_dir=str(run_dir), synthetic_dir=str(tmp_path / "synthetic"),
-                             synthetic_preset="tiny", max_steps=3, verbose=False):
+    with flagsaver.flagsaver(
+        model="toy",
+        run_dir=str(run_dir),
+        synthetic_dir=str(tmp_path / "synthetic"),
+        synthetic_preset="tiny",
+        max_steps=3,
+        verbose=False,
+    ):
         result = train.run(FLAGS)
     config = json.loads((run_dir / "config.json").read_text())
-    assert config["model_family"] == "toy" and config["model"] == {"model": "toy", "max_pos_len": 64, "hidden_dim": 8,
-                                                                   "init_lr": 0.01, "extend": 0.1}
+    assert config["model_family"] == "toy" and config["model"] == {
+        "model": "toy",
+        "max_pos_len": 64,
+        "hidden_dim": 8,
+        "init_lr": 0.01,
+        "extend": 0.1,
+    }
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["steps"] == 3 and metrics["count"] == result["count"] == 104
     assert json.loads((run_dir / "saved_model" / "nlvl_export.json").read_text())["model"] == "toy"

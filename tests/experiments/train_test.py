@@ -18,8 +18,17 @@ def defined_flags():
 
 def test_train_on_synthetic_writes_a_complete_run_dir(tmp_path, capsys):
     run_dir = tmp_path / "run"
-    with flagsaver.flagsaver(run_dir=str(run_dir), synthetic_dir=str(tmp_path / "synthetic"), synthetic_preset="tiny",
-                             hidden_dim=16, num_heads=2, char_dim=8, max_steps=3, epochs=1, verbose=False):
+    with flagsaver.flagsaver(
+        run_dir=str(run_dir),
+        synthetic_dir=str(tmp_path / "synthetic"),
+        synthetic_preset="tiny",
+        hidden_dim=16,
+        num_heads=2,
+        char_dim=8,
+        max_steps=3,
+        epochs=1,
+        verbose=False,
+    ):
         result = train.run(FLAGS)
     config = json.loads((run_dir / "config.json").read_text())
     assert config["flags"]["max_steps"] == 3 and config["model"]["hidden_dim"] == 16
@@ -42,8 +51,9 @@ def test_train_on_synthetic_writes_a_complete_run_dir(tmp_path, capsys):
     other = flags.FlagValues()
     evaluate.define_flags(other)
     other(["evaluate", f"--run_dir={run_dir}", f"--processed_dir={run_dir / 'data'}", "--split=train"])
-    assert evaluate.run(other)["metrics"]["count"] == len((tmp_path / "synthetic" / "tiny" /
-                                                             "charades_sta_train.txt").read_text().splitlines())
+    assert evaluate.run(other)["metrics"]["count"] == len(
+        (tmp_path / "synthetic" / "tiny" / "charades_sta_train.txt").read_text().splitlines()
+    )
 
 
 def test_real_data_needs_all_paths(tmp_path):
@@ -53,17 +63,31 @@ def test_real_data_needs_all_paths(tmp_path):
 
 
 def test_params_override_is_strict(tmp_path):
-    with flagsaver.flagsaver(run_dir=str(tmp_path), synthetic_dir=str(tmp_path / "s"), synthetic_preset="tiny",
-                             params_override='{"no_such_field": 1}'):
+    with flagsaver.flagsaver(
+        run_dir=str(tmp_path),
+        synthetic_dir=str(tmp_path / "s"),
+        synthetic_preset="tiny",
+        params_override='{"no_such_field": 1}',
+    ):
         with pytest.raises(ValueError, match="no_such_field"):
             train.run(FLAGS)
 
 
 def test_train_lpnet_exports_and_evaluates(tmp_path):
     run_dir = tmp_path / "lpnet"
-    with flagsaver.flagsaver(model="lpnet", quirks="fixed", run_dir=str(run_dir),
-                             synthetic_dir=str(tmp_path / "synthetic"), synthetic_preset="tiny", hidden_dim=16,
-                             num_heads=2, num_proposals=5, max_steps=2, epochs=1, verbose=False):
+    with flagsaver.flagsaver(
+        model="lpnet",
+        quirks="fixed",
+        run_dir=str(run_dir),
+        synthetic_dir=str(tmp_path / "synthetic"),
+        synthetic_preset="tiny",
+        hidden_dim=16,
+        num_heads=2,
+        num_proposals=5,
+        max_steps=2,
+        epochs=1,
+        verbose=False,
+    ):
         train.run(FLAGS)
     config = json.loads((run_dir / "config.json").read_text())
     assert config["model_family"] == "lpnet" and config["model"]["num_proposals"] == 5
@@ -71,6 +95,7 @@ def test_train_lpnet_exports_and_evaluates(tmp_path):
     assert (run_dir / "saved_model" / "saved_model.pb").exists()
     eval_flags = flags.FlagValues()
     evaluate.define_flags(eval_flags)
-    eval_flags(["evaluate", f"--run_dir={run_dir}"])
+    # The char CNN reads the batch's padded word width (as the original's), so score with the run's batches.
+    eval_flags(["evaluate", f"--run_dir={run_dir}", f"--batch_size={config['trainer']['batch_size']}"])
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert evaluate.run(eval_flags)["metrics"]["miou"] == pytest.approx(metrics["miou"])

@@ -9,19 +9,35 @@ from lpnet_tf.config import FIXED_QUIRKS, LPNetConfig, apply_quirks
 def test_defaults_are_the_code_constants():
     config = LPNetConfig()
     assert (config.hidden_dim, config.num_heads, config.char_dim, config.drop_rate, config.max_pos_len) == (
-        256, 8, 50, 0.1, 256)
-    assert (config.num_proposals, config.roi_length, config.proposal_heads, config.dynamic_dim,
-            config.scoring_hidden_dim) == (100, 16, 4, 64, 256)
-    assert (config.reg_weight, config.iou_weight, config.init_lr, config.lr_schedule) == (100.0, 5.0, 1e-4,
-                                                                                          "staircase")
+        256,
+        8,
+        50,
+        0.1,
+        256,
+    )
+    assert (
+        config.num_proposals,
+        config.roi_length,
+        config.proposal_heads,
+        config.dynamic_dim,
+        config.scoring_hidden_dim,
+    ) == (100, 16, 4, 64, 256)
+    assert (config.reg_weight, config.iou_weight, config.init_lr, config.lr_schedule) == (100.0, 5.0, 1e-4, "staircase")
     assert config.use_proposal_mhsa and config.use_bal and config.use_highlight
     assert config.bal_predictor == "conditioned"
 
 
 def test_quirk_presets_switch_every_option():
     quirk_fields = set(FIXED_QUIRKS)
-    assert quirk_fields == {"kl_first_sample_only", "roi_frame", "masked_conv", "adam_double_count",
-                            "anet_double_global_step", "gt_end_exclusive", "clamp_half_length"}
+    assert quirk_fields == {
+        "kl_first_sample_only",
+        "roi_frame",
+        "masked_conv",
+        "adam_double_count",
+        "anet_double_global_step",
+        "gt_end_exclusive",
+        "clamp_half_length",
+    }
     original = apply_quirks(LPNetConfig(), "original", dataset="activitynet")
     fixed = apply_quirks(original, "fixed")
     for name in quirk_fields:
@@ -38,10 +54,19 @@ def test_quirk_presets_switch_every_option():
         apply_quirks(LPNetConfig(), "paper")
 
 
-@pytest.mark.parametrize("changes", [{"lr_schedule": "cosine"}, {"roi_frame": "batch"},
-                                     {"roi_align_implementation": "xla"}, {"lstm_implementation": "cudnn"},
-                                     {"bal_predictor": "lstm"}, {"hidden_dim": 30}, {"roi_length": 1},
-                                     {"num_proposals": 0}])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"lr_schedule": "cosine"},
+        {"roi_frame": "batch"},
+        {"roi_align_implementation": "xla"},
+        {"lstm_implementation": "cudnn"},
+        {"bal_predictor": "lstm"},
+        {"hidden_dim": 30},
+        {"roi_length": 1},
+        {"num_proposals": 0},
+    ],
+)
 def test_validate_rejects(changes):
     with pytest.raises(ValueError):
         LPNetConfig(**changes).validate()

@@ -21,14 +21,26 @@ from lpnet_tf.task import LPNetTask
 from tests.common.export.saved_model_test import FEATURE_DIM, MAX_POS_LEN, make_vocab, serving_cases
 from tests.test_case import reload_saved_model_in_fresh_process
 
-pytestmark = [pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
-              # The one-clip, one-token case softmaxes over axes of size 1 (Keras warns).
-              pytest.mark.filterwarnings("ignore:You are using a softmax over axis:UserWarning")]
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
+    # The one-clip, one-token case softmaxes over axes of size 1 (Keras warns).
+    pytest.mark.filterwarnings("ignore:You are using a softmax over axis:UserWarning"),
+]
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
-TINY = {"hidden_dim": 16, "num_heads": 2, "proposal_heads": 2, "char_dim": 8, "word_dim": 12,
-        "max_pos_len": MAX_POS_LEN, "num_proposals": 5, "roi_length": 4, "dynamic_dim": 8, "scoring_hidden_dim": 16,
-        "predict_top_k": 3}
+TINY = {
+    "hidden_dim": 16,
+    "num_heads": 2,
+    "proposal_heads": 2,
+    "char_dim": 8,
+    "word_dim": 12,
+    "max_pos_len": MAX_POS_LEN,
+    "num_proposals": 5,
+    "roi_length": 4,
+    "dynamic_dim": 8,
+    "scoring_hidden_dim": 16,
+    "predict_top_k": 3,
+}
 
 
 def make_lpnet_run_dir(root, seed=0, **changes):
@@ -44,15 +56,26 @@ def make_lpnet_run_dir(root, seed=0, **changes):
     vocab.save(str(processed))
     vectors = np.random.default_rng(seed).normal(size=(vocab.num_words - 2, TINY["word_dim"])).astype(np.float32)
     np.save(processed / "word_vectors.npy", vectors)
-    meta = {"feature_dim": FEATURE_DIM, "max_pos_len": MAX_POS_LEN, "num_words": vocab.num_words,
-            "num_chars": vocab.num_chars}
+    meta = {
+        "feature_dim": FEATURE_DIM,
+        "max_pos_len": MAX_POS_LEN,
+        "num_words": vocab.num_words,
+        "num_chars": vocab.num_chars,
+    }
     (processed / "meta.json").write_text(json.dumps(meta))
     config = LPNetConfig(**dict(TINY, **changes))
-    (root / "config.json").write_text(json.dumps({"model_family": "lpnet", "model": dataclasses.asdict(config),
-                                                  "data": {"processed_dir": str(processed)}}))
+    (root / "config.json").write_text(
+        json.dumps(
+            {"model_family": "lpnet", "model": dataclasses.asdict(config), "data": {"processed_dir": str(processed)}}
+        )
+    )
     keras.utils.set_random_seed(seed)
-    info = {"feature_dim": FEATURE_DIM, "word_vectors": vectors, "num_chars": vocab.num_chars,
-            "max_pos_len": MAX_POS_LEN}
+    info = {
+        "feature_dim": FEATURE_DIM,
+        "word_vectors": vectors,
+        "num_chars": vocab.num_chars,
+        "max_pos_len": MAX_POS_LEN,
+    }
     net = LPNetTask(config).build_model(info)
     # Spread the boxes so that different proposals win on different inputs.
     net.proposal_box.assign(np.array([[0.1, 0.05], [0.3, 0.2], [0.5, 0.1], [0.7, 0.25], [0.9, 0.08]], np.float32))
@@ -62,14 +85,18 @@ def make_lpnet_run_dir(root, seed=0, **changes):
 
 def python_predict(model, vocab, features, query, duration):
     """The prediction by the Python path: `tokenize`, `Vocabulary`, `visual_feature_sampling`, eager predict_step,
-    spec §10 times in NumPy float32."""
+    fidelity LPNet §10 times in NumPy float32."""
     tokens = tokenize(query)[:MAX_POS_LEN]
     chars = vocab.char_ids(tokens)
     width = max(len(c) for c in chars)
     char_ids = np.array([[c + [0] * (width - len(c)) for c in chars]], np.int32)
     sampled = labels.visual_feature_sampling(features, MAX_POS_LEN)
-    batch = {"video_features": sampled[None].astype(np.float32), "video_mask": np.ones([1, len(sampled)], bool),
-             "word_ids": np.array([vocab.word_ids(tokens)], np.int32), "char_ids": char_ids}
+    batch = {
+        "video_features": sampled[None].astype(np.float32),
+        "video_mask": np.ones([1, len(sampled)], bool),
+        "word_ids": np.array([vocab.word_ids(tokens)], np.int32),
+        "char_ids": char_ids,
+    }
     out = {k: v.numpy()[0] for k, v in LPNetTask(model.config).predict_step(model, batch).items()}
     num = np.float32(len(sampled))
     out["start_time"] = np.float32(out["start_index"]) * np.float32(duration) / num
@@ -138,7 +165,7 @@ def test_serving_function_agrees_with_the_python_path(functions, run):
         num = min(len(features), MAX_POS_LEN)
         assert got["start_time"].dtype == np.float32 and got["start_index"].dtype == np.int32
         assert 0 <= got["start_index"] < num and 0 <= got["end_index"] < num
-        # spec §10 and the top-k: entry 0 is the chosen proposal.
+        # fidelity LPNet §10 and the top-k: entry 0 is the chosen proposal.
         np.testing.assert_allclose(got["end_time"], (got["end_index"] + 1) * duration / num, rtol=1e-6)
         assert got["topk_scores"].shape == (3,) and got["topk_scores"][0] == got["score"]
         np.testing.assert_allclose(got["topk_start_time"], got["topk_start_index"] * duration / num, rtol=1e-6)
@@ -148,12 +175,15 @@ def test_serving_function_agrees_with_the_python_path(functions, run):
     assert len(winners) > 1
 
 
-@pytest.mark.parametrize("features, query, duration, message", [
-    (np.zeros((0, FEATURE_DIM), np.float32), "a man", 10.0, "no clips"),
-    (np.full((4, FEATURE_DIM), np.nan, np.float32), "a man", 10.0, "NaN or Inf"),
-    (np.zeros((4, FEATURE_DIM), np.float32), "a man", 0.0, "duration must be positive"),
-    (np.zeros((4, FEATURE_DIM), np.float32), "   ", 10.0, "no tokens"),
-])
+@pytest.mark.parametrize(
+    "features, query, duration, message",
+    [
+        (np.zeros((0, FEATURE_DIM), np.float32), "a man", 10.0, "no clips"),
+        (np.full((4, FEATURE_DIM), np.nan, np.float32), "a man", 10.0, "NaN or Inf"),
+        (np.zeros((4, FEATURE_DIM), np.float32), "a man", 0.0, "duration must be positive"),
+        (np.zeros((4, FEATURE_DIM), np.float32), "   ", 10.0, "no tokens"),
+    ],
+)
 def test_serving_function_rejects_bad_inputs(functions, features, query, duration, message):
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         functions.serve(features, query, duration)
@@ -165,8 +195,7 @@ def test_export_run_round_trip_in_a_fresh_process(run, functions, tmp_path):
     loaded = saved_model.export_run(str(run_dir), str(out_dir))
     assert loaded.family == "lpnet" and (out_dir / "saved_model.pb").exists()
     info = json.loads((out_dir / "nlvl_export.json").read_text())
-    assert info["model"] == "lpnet" and info["signatures"]["serving_default"] == list(
-        serving.SERVING_OUTPUTS)
+    assert info["model"] == "lpnet" and info["signatures"]["serving_default"] == list(serving.SERVING_OUTPUTS)
     cases = serving_cases()
     reloaded = reload_saved_model_in_fresh_process(out_dir, cases, ids_batch(), tmp_path)
     for i, (features, query, duration) in enumerate(cases):

@@ -3,6 +3,7 @@ from keras import ops
 
 from common import losses as common_losses
 from lpnet_tf import losses
+from tests.common.losses_test import HighlightLossTest as CommonHighlightLossTest
 from tests.test_case import TestCase
 
 NEG = np.float32(-1e30)
@@ -36,24 +37,15 @@ class ProposalLossesTest(TestCase):
         scores = np.array([[0.5, 0.2], [0.9, 0.0]], "float32")
         labels = np.array([[0.0005, 0.2], [0.5, 0.001]], "float32")
         # Weight 0.92 where the label < 0.001 (0.0005), 1 elsewhere (0.001 is not below the threshold).
-        expected = (0.92 * 0.4995 ** 2 + 0.0 + 0.4 ** 2 + 0.001 ** 2) / 4
+        expected = (0.92 * 0.4995**2 + 0.0 + 0.4**2 + 0.001**2) / 4
         self.assertAllClose(float(losses.iou_regression_loss(scores, labels)), expected, rtol=1e-5)
 
     def test_temporal_iou_zero_union_is_zero(self):
         self.assertAllClose(ops.convert_to_numpy(losses.temporal_iou([3.0], [3.0], [3.0], [3.0])), [0.0])
 
 
-class HighlightLossTest(TestCase):
-    def setUp(self):
-        super().setUp()
-        self.logits = np.array([[2.0, -1.0, 0.5, NEG], [-3.0, 4.0, NEG, NEG]], "float32")
-        self.labels = np.array([[1, 0, 1, 0], [0, 1, 0, 0]], "int32")
-        self.mask = np.array([[1, 1, 1, 0], [1, 1, 0, 0]], bool)
-
-    @staticmethod
-    def bce(x, z):
-        p = 1.0 / (1.0 + np.exp(-x))
-        return -(z * np.log(p) + (1 - z) * np.log(1 - p))
+class HighlightLossTest(CommonHighlightLossTest):
+    """LPNet's variant on the batch of VSLNet's highlight-loss test (which it also runs)."""
 
     def test_negative_targets_are_clipped_to_1e_7(self):
         loss = float(losses.highlight_loss(self.logits, self.labels, self.mask))
@@ -88,9 +80,7 @@ class BoundaryKLTest(TestCase):
         return np.sum(q * np.log(q / p))
 
     def test_first_sample_only(self):
-        loss = float(
-            losses.boundary_kl(self.start, self.end, self.start_labels, self.end_labels, self.mask)
-        )
+        loss = float(losses.boundary_kl(self.start, self.end, self.start_labels, self.end_labels, self.mask))
         expected = self.kl(self.start[0], self.start_labels[0], 4) + self.kl(self.end[0], self.end_labels[0], 4)
         self.assertAllClose(loss, expected, atol=1e-5)
         # The other samples do not matter.

@@ -20,14 +20,25 @@ class LPNetModelTest(TestCase):
         model = build(tiny_config())
         outputs = model(make_batch())
         shapes = {k: tuple(v.shape) for k, v in outputs.items()}
-        self.assertEqual(shapes, {"highlight_logits": (3, 9), "start_logits": (3, 9), "end_logits": (3, 9),
-                                  "scores": (3, 7), "proposal_boxes": (7, 2), "proposal_start": (3, 7),
-                                  "proposal_end": (3, 7), "video_length": (3,)})
+        self.assertEqual(
+            shapes,
+            {
+                "highlight_logits": (3, 9),
+                "start_logits": (3, 9),
+                "end_logits": (3, 9),
+                "scores": (3, 7),
+                "proposal_boxes": (7, 2),
+                "proposal_start": (3, 7),
+                "proposal_end": (3, 7),
+                "video_length": (3,),
+            },
+        )
         scores = ops.convert_to_numpy(outputs["scores"])
         self.assertTrue(np.all((scores > 0) & (scores < 1)))
         boxes = ops.convert_to_numpy(model.proposal_box)
-        self.assertAllClose(ops.convert_to_numpy(outputs["proposal_end"]),
-                            (boxes[:, 0] + boxes[:, 1]) * [[9], [6], [4]])
+        self.assertAllClose(
+            ops.convert_to_numpy(outputs["proposal_end"]), (boxes[:, 0] + boxes[:, 1]) * [[9], [6], [4]]
+        )
 
     def test_variables_of_the_original(self):
         model = build(tiny_config())
@@ -35,16 +46,18 @@ class LPNetModelTest(TestCase):
         # 107 as the TF1 graph: it has the dead position Dense (2 variables) we do not build, and one LSTM kernel
         # where Keras has kernel + recurrent_kernel (2 more here).
         self.assertLen(names, 107)
-        self.assertEqual([n for n in names if n.split("/")[-1].startswith("proposal_box")],
-                         ["lpnet/proposals/proposal_box"])
+        self.assertEqual(
+            [n for n in names if n.split("/")[-1].startswith("proposal_box")], ["lpnet/proposals/proposal_box"]
+        )
         self.assertFalse(any("position" in n and "dynamic_head" in n for n in names))
 
     def test_ablation_switches_build_and_run(self):
-        for changes, absent in (({"use_bal": False}, {"start_logits", "end_logits"}),
-                                ({"use_bal": False, "use_highlight": False},
-                                 {"start_logits", "end_logits", "highlight_logits"}),
-                                ({"use_proposal_mhsa": False}, set()),
-                                ({"bal_predictor": "bilstm"}, set())):
+        for changes, absent in (
+            ({"use_bal": False}, {"start_logits", "end_logits"}),
+            ({"use_bal": False, "use_highlight": False}, {"start_logits", "end_logits", "highlight_logits"}),
+            ({"use_proposal_mhsa": False}, set()),
+            ({"bal_predictor": "bilstm"}, set()),
+        ):
             model = build(tiny_config(**changes))
             outputs = model(make_batch())
             self.assertEqual(absent & set(outputs), set(), msg=str(changes))

@@ -23,8 +23,9 @@ EXAMPLES = [
 
 
 def test_ground_truth_boxes():
-    np.testing.assert_allclose(proposal_plot.ground_truth_boxes(EXAMPLES),
-                               [[0.2, 0.1], [0.5, 0.5], [0.95, 0.05]], atol=1e-6)
+    np.testing.assert_allclose(
+        proposal_plot.ground_truth_boxes(EXAMPLES), [[0.2, 0.1], [0.5, 0.5], [0.95, 0.05]], atol=1e-6
+    )
     assert proposal_plot.ground_truth_boxes([]).shape == (0, 2)
 
 
@@ -58,7 +59,7 @@ def test_missing_matplotlib_is_a_clear_error(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(ImportError, match=r"nlvl-tf\[plot\]"):
         proposal_plot.plot_proposals(np.zeros((2, 2)), path=str(tmp_path / "x.png"))
-    assert plot_cli.plot_run(str(tmp_path), missing_ok=True) is None
+    assert proposal_plot.plot_run(str(tmp_path), missing_ok=True) is None
 
 
 def test_plot_run_reads_the_checkpoint_and_the_train_split(tmp_path, capsys):
@@ -78,5 +79,5 @@ def test_plot_run_reads_the_checkpoint_and_the_train_split(tmp_path, capsys):
     assert result["checkpoint"].endswith("checkpoints/ckpt-1")
     assert "5 proposals" in capsys.readouterr().out
     # A processed folder without the split: the proposals alone.
-    alone = plot_cli.plot_run(str(run_dir), str(tmp_path / "alone.png"), split="val")
+    alone = proposal_plot.plot_run(str(run_dir), str(tmp_path / "alone.png"), split="val")
     assert alone["ground_truth"] is None and (tmp_path / "alone.png").exists()

@@ -18,17 +18,26 @@ pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:Depreca
 # - an attention key bias adds the same q·b to every score of a query row (the TF1 fixture's README finds the same);
 # - the boundary heads' output biases add one constant to all clip logits before the KL's softmax (the clip of the
 #   probabilities at 1e-7 is the only, tiny, exception).
-SOFTMAX_INVARIANT = ("multihead_attention_block/key/bias", "multihead_attention_pro/key/bias",
-                     "start_dense/bias", "end_dense/bias")
+SOFTMAX_INVARIANT = (
+    "multihead_attention_block/key/bias",
+    "multihead_attention_pro/key/bias",
+    "start_dense/bias",
+    "end_dense/bias",
+)
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     synthetic.make_synthetic(str(root), preset="tiny", seed=0)
-    config = dataset.DataConfig(dataset="charades", annotation_dir=str(root), feature_path=str(root / "features"),
-                                glove_path=str(root / "glove.txt"), processed_dir=str(root / "processed"),
-                                max_pos_len=64)
+    config = dataset.DataConfig(
+        dataset="charades",
+        annotation_dir=str(root),
+        feature_path=str(root / "features"),
+        glove_path=str(root / "glove.txt"),
+        processed_dir=str(root / "processed"),
+        max_pos_len=64,
+    )
     return root, dataset.prepare_dataset(config, progress=False)
 
 
@@ -37,8 +46,12 @@ def _gradients(config, batch):
     model = task.build_model(data_info())
     with tf.GradientTape(persistent=True) as tape:
         losses = task.compute_losses(model, batch, training=True)
-    grads = {name: dict(zip([v.path for v in model.trainable_variables],
-                            tape.gradient(losses[name], model.trainable_variables))) for name in ("main", "box")}
+    grads = {
+        name: dict(
+            zip([v.path for v in model.trainable_variables], tape.gradient(losses[name], model.trainable_variables))
+        )
+        for name in ("main", "box")
+    }
     return task, model, losses, grads
 
 
@@ -49,13 +62,12 @@ def test_gradient_routing_per_variable(quirks):
     # The box loss reaches the proposal boxes and nothing else (structurally: no path at all).
     assert [name for name, g in grads["box"].items() if g is not None] == [box]
     assert np.abs(grads["box"][box].numpy()).sum() > 0
-    # The main loss never reaches the boxes (IoU labels and crop boxes are stop-gradiented, spec D18) ...
+    # The main loss never reaches the boxes (IoU labels and crop boxes are stop-gradiented, fidelity LPNet D18) ...
     assert grads["main"][box] is None
     # ... and reaches every other trainable variable.
     others = [name for name in grads["main"] if name != box]
     assert [name for name in others if grads["main"][name] is None] == []
-    zero = [name for name in others
-            if np.abs(tf.convert_to_tensor(grads["main"][name]).numpy()).max() < 1e-6]
+    zero = [name for name in others if np.abs(tf.convert_to_tensor(grads["main"][name]).numpy()).max() < 1e-6]
     assert sorted(zero) == sorted(n for n in others if n.endswith(SOFTMAX_INVARIANT)), zero
     # The groups the trainer differentiates are exactly these.
     groups = task.gradient_groups(model)
@@ -91,13 +103,27 @@ def test_trainer_step_updates_the_box_only_through_the_box_loss(tiny, tmp_path):
     updates = {}
     batch = None
     for scales in ((1.0, 1.0), (0.0, 1.0), (1.0, 0.0)):
-        trainer = Trainer(_ScaledTask(config, *scales), processed,
-                          TrainerConfig(epochs=1, batch_size=16, seed=5, protocol="clean", verbose=False),
-                          str(tmp_path / str(scales)))
+        trainer = Trainer(
+            _ScaledTask(config, *scales),
+            processed,
+            TrainerConfig(epochs=1, batch_size=16, seed=5, protocol="clean", verbose=False),
+            str(tmp_path / str(scales)),
+        )
         if batch is None:
-            batch = next(iter(pipeline.make_dataset(processed.splits["train"], trainer.store, batch_size=16,
-                                                    max_pos_len=64, feature_dim=processed.feature_dim,
-                                                    training=True, seed=5, label_fn=trainer.task.build_labels)))
+            batch = next(
+                iter(
+                    pipeline.make_dataset(
+                        processed.splits["train"],
+                        trainer.store,
+                        batch_size=16,
+                        max_pos_len=64,
+                        feature_dim=processed.feature_dim,
+                        training=True,
+                        seed=5,
+                        label_fn=trainer.task.build_labels,
+                    )
+                )
+            )
         variables = trainer.model.trainable_variables
         before = [v.numpy().copy() for v in variables]
         trainer._replica_step(batch)
@@ -158,14 +184,30 @@ def test_tiny_lpnet_beats_query_blind_baselines(tiny, tmp_path):
     root, processed = tiny
     baselines = json.loads((root / "baselines.json").read_text())
     # Small and fast: d = 32, 20 proposals, no dropout, lr 2e-3, batch 8, the corrected quirks (with the
-    # original's padded RoI frame, spec D4, the crops of short videos read padding and tiny does not learn in
+    # original's padded RoI frame, fidelity LPNet D4, the crops of short videos read padding and tiny does not learn in
     # this budget).
-    config = apply_quirks(tiny_config(hidden_dim=32, num_heads=4, proposal_heads=4, word_dim=300,
-                                      max_pos_len=64, num_proposals=20, roi_length=8, dynamic_dim=16,
-                                      scoring_hidden_dim=32, drop_rate=0.0, init_lr=2e-3), "fixed")
-    result = Trainer(LPNetTask(config), processed,
-                     TrainerConfig(epochs=10, batch_size=8, seed=2, protocol="clean", verbose=False),
-                     str(tmp_path)).train()
+    config = apply_quirks(
+        tiny_config(
+            hidden_dim=32,
+            num_heads=4,
+            proposal_heads=4,
+            word_dim=300,
+            max_pos_len=64,
+            num_proposals=20,
+            roi_length=8,
+            dynamic_dim=16,
+            scoring_hidden_dim=32,
+            drop_rate=0.0,
+            init_lr=2e-3,
+        ),
+        "fixed",
+    )
+    result = Trainer(
+        LPNetTask(config),
+        processed,
+        TrainerConfig(epochs=10, batch_size=8, seed=2, protocol="clean", verbose=False),
+        str(tmp_path),
+    ).train()
     best_r05 = max(b["r1_iou05"] for b in baselines.values())
     best_miou = max(b["miou"] for b in baselines.values())
     # Seeds 1–4 reach R@1 IoU 0.5 = 38.5 / 70.2 / 60.6 / 70.2 and mIoU 35.1 / 54.1 / 50.1 / 57.3 (baselines: 16.3,

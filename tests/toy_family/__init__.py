@@ -58,17 +58,27 @@ class ToyTask(Task):
     def compute_losses(self, model, batch, training):
         outputs = model(batch, training=training)
         real = pipeline.real_rows(batch)
-        span = losses.span_cross_entropy(outputs["start_logits"], outputs["end_logits"], batch["start_index"],
-                                         batch["end_index"])
+        span = losses.span_cross_entropy(
+            outputs["start_logits"], outputs["end_logits"], batch["start_index"], batch["end_index"]
+        )
         return {"total": distribute.global_share(span, ops.sum(real))}
 
     def predict_step(self, model, batch):
         outputs = model(batch, training=False)
-        start_index, end_index, score = span_decode(ops.softmax(outputs["start_logits"], axis=-1),
-                                                    ops.softmax(outputs["end_logits"], axis=-1))
+        start_index, end_index, score = span_decode(
+            ops.softmax(outputs["start_logits"], axis=-1), ops.softmax(outputs["end_logits"], axis=-1)
+        )
         return {"start_index": start_index, "end_index": end_index, "score": score}
 
 
-FAMILY = registry.register(registry.Family(
-    name="toy", models=("toy",), config_class=ToyConfig, task_class=ToyTask, serving_functions=ServingFunctions,
-    initial_config=lambda quirks, dataset: ToyConfig(), synthetic_defaults={"tiny": {"epochs": 1}}))
+FAMILY = registry.register(
+    registry.Family(
+        name="toy",
+        models=("toy",),
+        config_class=ToyConfig,
+        task_class=ToyTask,
+        serving_functions=ServingFunctions,
+        initial_config=lambda quirks, dataset: ToyConfig(),
+        synthetic_defaults={"tiny": {"epochs": 1}},
+    )
+)

@@ -20,8 +20,12 @@ TINY = dict(model="vslnet_l", hidden_dim=16, num_heads=2, char_dim=8, max_pos_le
 
 def _data_info(feature_dim=8, num_words=12):
     rng = np.random.default_rng(0)
-    return {"feature_dim": feature_dim, "word_vectors": rng.standard_normal((num_words - 2, 300)).astype("float32"),
-            "num_chars": 10, "max_pos_len": 64}
+    return {
+        "feature_dim": feature_dim,
+        "word_vectors": rng.standard_normal((num_words - 2, 300)).astype("float32"),
+        "num_chars": 10,
+        "max_pos_len": 64,
+    }
 
 
 def _batch(lengths, total, feature_dim=8, seed=0):
@@ -50,8 +54,14 @@ def test_config_scales():
         VSLNetConfig(model="vslnet_l", max_pos_len=600, encoder="bilstm").validate()
 
 
-@pytest.mark.parametrize("overrides", [{}, {"split_padding": "batch_max", "npm_own_encoder": False, "npm_ffn": "mlp"},
-                                       {"clip_positions": "global", "multiscale_loss": "sum", "scales": (32,)}])
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"split_padding": "batch_max", "npm_own_encoder": False, "npm_ffn": "mlp"},
+        {"clip_positions": "global", "multiscale_loss": "sum", "scales": (32,)},
+    ],
+)
 def test_outputs_masks_and_every_variable_gets_a_gradient(overrides):
     config = VSLNetConfig(**{**TINY, **overrides}).validate()
     task = VSLNetTask(config)
@@ -114,15 +124,23 @@ def test_multiscale_loss_mean_is_the_mean_of_single_scale_losses():
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     synthetic.make_synthetic(str(root), preset="tiny", seed=0)
-    data = dataset.DataConfig(dataset="charades", annotation_dir=str(root), feature_path=str(root / "features"),
-                              glove_path=str(root / "glove.txt"), processed_dir=str(root / "processed"),
-                              max_pos_len=64)
+    data = dataset.DataConfig(
+        dataset="charades",
+        annotation_dir=str(root),
+        feature_path=str(root / "features"),
+        glove_path=str(root / "glove.txt"),
+        processed_dir=str(root / "processed"),
+        max_pos_len=64,
+    )
     processed = dataset.prepare_dataset(data, progress=False)
     run_dir = root / "run"
-    config = VSLNetConfig(model="vslnet_l", hidden_dim=32, num_heads=4, max_pos_len=64, scales=(16, 32),
-                          init_lr=2e-3)
-    trainer = Trainer(VSLNetTask(config), processed, TrainerConfig(epochs=10, batch_size=16, seed=1,
-                                                                   protocol="clean", verbose=False), str(run_dir))
+    config = VSLNetConfig(model="vslnet_l", hidden_dim=32, num_heads=4, max_pos_len=64, scales=(16, 32), init_lr=2e-3)
+    trainer = Trainer(
+        VSLNetTask(config),
+        processed,
+        TrainerConfig(epochs=10, batch_size=16, seed=1, protocol="clean", verbose=False),
+        str(run_dir),
+    )
     result = trainer.train()
     return root, run_dir, trainer, result
 
@@ -143,26 +161,34 @@ def test_saved_model_round_trip_with_both_strategies(trained, tmp_path):
     _, _, trainer, _ = trained
     out_dir = tmp_path / "saved_model"
     processed = trainer.processed
-    saved_model.export_saved_model(trainer.model, processed.vocab, str(out_dir), max_pos_len=64,
-                                   feature_dim=processed.feature_dim)
-    functions = saved_model.serving_functions(trainer.model, processed.vocab, max_pos_len=64,
-                                              feature_dim=processed.feature_dim)
+    saved_model.export_saved_model(
+        trainer.model, processed.vocab, str(out_dir), max_pos_len=64, feature_dim=processed.feature_dim
+    )
+    functions = saved_model.serving_functions(
+        trainer.model, processed.vocab, max_pos_len=64, feature_dim=processed.feature_dim
+    )
     example = trainer.processed.splits["test"][0]
     features = trainer.store.get(example["vid"]).astype("float32")
-    cases = [(features, "a person opens the door", 12.5, "pm"), (features, "a person opens the door", 12.5, "u"),
-             (features, "someone closes a box", 30.0, "")]
+    cases = [
+        (features, "a person opens the door", 12.5, "pm"),
+        (features, "a person opens the door", 12.5, "u"),
+        (features, "someone closes a box", 30.0, ""),
+    ]
     rng = np.random.default_rng(3)
-    ids_batch = {"video_features": rng.standard_normal((2, 40, processed.feature_dim)).astype("float32"),
-                 "video_mask": np.arange(40)[None] < np.array([[40], [25]]),
-                 "word_ids": np.array([[2, 3, 4], [5, 0, 0]], "int32"), "char_ids": np.ones((2, 3, 2), "int32")}
+    ids_batch = {
+        "video_features": rng.standard_normal((2, 40, processed.feature_dim)).astype("float32"),
+        "video_mask": np.arange(40)[None] < np.array([[40], [25]]),
+        "word_ids": np.array([[2, 3, 4], [5, 0, 0]], "int32"),
+        "char_ids": np.ones((2, 3, 2), "int32"),
+    }
     reloaded = reload_saved_model_in_fresh_process(out_dir, cases, ids_batch, tmp_path)
     for i, (feats, query, duration, strategy) in enumerate(cases):
-        expected = functions.serve(tf.constant(feats), tf.constant(query), tf.constant(duration),
-                                   tf.constant(strategy))
+        expected = functions.serve(tf.constant(feats), tf.constant(query), tf.constant(duration), tf.constant(strategy))
         for key in ("start_time", "end_time", "score", "scale_start_time", "scale_span_prob", "start_probs"):
             np.testing.assert_allclose(reloaded[f"{key}_{i}"], expected[key].numpy(), rtol=1e-5, atol=1e-6)
-    expected_ids = functions.predict_ids(*(tf.constant(ids_batch[k]) for k in
-                                           ("video_features", "video_mask", "word_ids", "char_ids")))
+    expected_ids = functions.predict_ids(
+        *(tf.constant(ids_batch[k]) for k in ("video_features", "video_mask", "word_ids", "char_ids"))
+    )
     for key in ("start_index", "end_index", "u_start_index", "u_end_index", "scale_start_index"):
         np.testing.assert_array_equal(reloaded[f"ids_{key}"], expected_ids[key].numpy())
     # U's answer is the hull of two scale candidates; Pm's is one of them
@@ -171,13 +197,15 @@ def test_saved_model_round_trip_with_both_strategies(trained, tmp_path):
     assert any(np.allclose(pm, m) for m in scale_moments)
     u = (float(reloaded["start_time_1"]), float(reloaded["end_time_1"]))
     assert u[0] == pytest.approx(min(s for s, _ in scale_moments)) and u[1] == pytest.approx(
-        max(e for _, e in scale_moments))  # two scales: U is the hull of both
+        max(e for _, e in scale_moments)
+    )  # two scales: U is the hull of both
 
 
 def test_compare_by_length_puts_both_strategies_side_by_side(trained):
     root, run_dir, _, result = trained
-    (run_dir / "config.json").write_text(json.dumps({"model": {"model": "vslnet_l"},
-                                                     "data": {"processed_dir": str(root / "processed")}}))
+    (run_dir / "config.json").write_text(
+        json.dumps({"model": {"model": "vslnet_l"}, "data": {"processed_dir": str(root / "processed")}})
+    )
     results = compare_by_length.compare([str(run_dir)], compare_by_length.metrics_lib.LENGTH_BUCKETS["table7"])
     assert list(results) == ["vslnet_l-pm (run)", "vslnet_l-u (run)"]
     pm, u = results["vslnet_l-pm (run)"], results["vslnet_l-u (run)"]

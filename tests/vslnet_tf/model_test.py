@@ -74,9 +74,11 @@ def test_every_trainable_variable_gets_a_gradient_and_padding_is_masked():
     logits = model(batch)["start_logits"].numpy()
     assert np.all(logits[~batch["video_mask"]] == np.float32(-1e30))
     assert set(losses) == {"span", "highlight", "l2", "total"}
-    np.testing.assert_allclose(float(losses["total"]),
-                               float(losses["span"]) + 5.0 * float(losses["highlight"]) + float(losses["l2"]),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        float(losses["total"]),
+        float(losses["span"]) + 5.0 * float(losses["highlight"]) + float(losses["l2"]),
+        rtol=1e-6,
+    )
 
 
 def test_quirk_presets():
@@ -108,8 +110,10 @@ class LSTMImplementationTest(TestCase):
         models = []
         for implementation in ("sequence", "keras"):
             model, _ = _model(encoder="bilstm", hidden_dim=16, num_heads=2, lstm_implementation=implementation)
-            self.assertEqual((model.backbone.encoder.lstm_implementation, model.predictor.lstm_implementation),
-                             (implementation, implementation))
+            self.assertEqual(
+                (model.backbone.encoder.lstm_implementation, model.predictor.lstm_implementation),
+                (implementation, implementation),
+            )
             models.append(model)
         models[1].set_weights(models[0].get_weights())
         batch = _batch(np.random.default_rng(0))

@@ -5,8 +5,10 @@ from vslnet_tf import multiscale_inference as inference
 
 
 def _pm(starts, ends, probs):
-    return [np.asarray(x).tolist() for x in inference.pm_select(np.array(starts), np.array(ends),
-                                                                np.array(probs, "float32"))]
+    return [
+        np.asarray(x).tolist()
+        for x in inference.pm_select(np.array(starts), np.array(ends), np.array(probs, "float32"))
+    ]
 
 
 def _u(starts, ends, end_offset=1):

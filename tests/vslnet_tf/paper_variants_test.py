@@ -1,4 +1,4 @@
-"""The paper-vs-code options of `VSLNetConfig` (spec vslnet §6 #1, #5, #6, #7, #9, #11).
+"""The paper-vs-code options of `VSLNetConfig` (fidelity VSLNet §6 #1, #5, #6, #7, #9, #11).
 
 Each option must change exactly what its row of the spec says, and its default must be the code's behaviour.
 """
@@ -90,7 +90,7 @@ def test_defaults_are_the_code():
 @pytest.mark.parametrize(
     "config,expected",
     [
-        # The defaults' 779,819 / 670,763 + (n_chars − 1)·50 (spec §3.14) are checked in model_test.py.
+        # The defaults' 779,819 / 670,763 + (n_chars − 1)·50 (fidelity VSLNet §3.14) are checked in model_test.py.
         # #11: no char-CNN (15,100) nor char table; query projection 300·128 instead of 400·128 (−12,800).
         (dict(use_char_embedding=False), 779_819 - 15_100 - 12_800),
         # #7: heads 2·(256 + 1) = 514 instead of 65,792 + 258.
@@ -117,7 +117,7 @@ def test_qgh_on_concat_highlights_the_2d_concat(predictor):
     assert not model.query_pooling.use_projection and not hasattr(model.query_pooling, "projection")
     assert tuple(model.highlighting.score.kernel.shape) == (32, 1)
     features, query = _interaction(model, batch)
-    # h_Q: attentive pooling of Q̃ with w_p over the valid words (spec §3.7).
+    # h_Q: attentive pooling of Q̃ with w_p over the valid words (fidelity VSLNet §3.7).
     w_p = model.query_pooling.pooling.pooling_kernel.numpy()
     alpha = np.where(batch["word_ids"] != 0, (query @ w_p)[..., 0], -1e30)
     alpha = np.exp(alpha - alpha.max(1, keepdims=True))
@@ -169,10 +169,13 @@ def test_without_char_embedding_the_query_is_glove_only(default_model):
     assert not np.array_equal(default(batch)["start_logits"].numpy(), default(other)["start_logits"].numpy())
 
 
-@pytest.mark.parametrize("config", [
-    dict(qgh_on_concat=True, paper_predictor_head=True, use_char_embedding=False),
-    dict(qgh_on_concat=True, predictor="transformer"),
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        dict(qgh_on_concat=True, paper_predictor_head=True, use_char_embedding=False),
+        dict(qgh_on_concat=True, predictor="transformer"),
+    ],
+)
 def test_every_variable_of_the_variants_gets_a_gradient(config):
     model = _model(**config, **SMALL)
     task = VSLNetTask(model.config)
@@ -200,7 +203,7 @@ def test_paper_optimizer_is_plain_bias_corrected_adam():
     optimizer, updated = _one_step(VSLNetConfig(optimizer="adam"), theta, grad)
     assert isinstance(optimizer, optimizers.TF1Adam)
     assert optimizer.epsilon == 1e-8 and optimizer.global_clipnorm == 1.0
-    m, v = 0.1 * grad, 0.001 * grad ** 2
+    m, v = 0.1 * grad, 0.001 * grad**2
     lr_t = 1e-4 * np.sqrt(1 - 0.999) / (1 - 0.9)  # bias correction at t = 1; no weight decay
     np.testing.assert_allclose(updated, theta - lr_t * m / (np.sqrt(v) + 1e-8), rtol=1e-6)
 
@@ -209,7 +212,7 @@ def test_default_optimizer_is_the_codes_adam_weight_decay():
     theta, grad = np.array([1.0, -2.0]), np.array([0.5, -0.1])
     optimizer, updated = _one_step(VSLNetConfig(), theta, grad)
     assert isinstance(optimizer, optimizers.AdamWeightDecay)
-    m, v = 0.1 * grad, 0.001 * grad ** 2
+    m, v = 0.1 * grad, 0.001 * grad**2
     u = m / (np.sqrt(v) + 1e-6) + 0.01 * theta  # no bias correction; decoupled decay
     np.testing.assert_allclose(updated, theta - 1e-4 * u, rtol=1e-6)
 
@@ -243,9 +246,15 @@ def tiny(tmp_path_factory):
 
 
 def _data_config(root, processed, **kwargs):
-    return dataset.DataConfig(dataset="charades", annotation_dir=str(root), feature_path=str(root / "features"),
-                              glove_path=str(root / "glove.txt"), processed_dir=str(processed), max_pos_len=32,
-                              **kwargs)
+    return dataset.DataConfig(
+        dataset="charades",
+        annotation_dir=str(root),
+        feature_path=str(root / "features"),
+        glove_path=str(root / "glove.txt"),
+        processed_dir=str(processed),
+        max_pos_len=32,
+        **kwargs,
+    )
 
 
 def test_label_rule_fingerprint():
@@ -263,9 +272,11 @@ def test_label_rule_round_builds_the_papers_labels_and_rebuilds_the_folder(tiny,
     for a, b in zip(code.splits["train"], paper.splits["train"]):
         assert a["qid"] == b["qid"]
         assert (a["start_index"], a["end_index"]) == labels.time_to_index(
-            a["start_time"], a["end_time"], a["v_len"], a["duration"])
+            a["start_time"], a["end_time"], a["v_len"], a["duration"]
+        )
         assert (b["start_index"], b["end_index"]) == labels.time_to_index(
-            b["start_time"], b["end_time"], b["v_len"], b["duration"], rule="round")
+            b["start_time"], b["end_time"], b["v_len"], b["duration"], rule="round"
+        )
         ends_moved += b["end_index"] != a["end_index"]
     # Synthetic moments lie on clip boundaries: the paper's end index is the boundary after the code's last clip.
     assert ends_moved > len(paper.splits["train"]) // 2
@@ -289,8 +300,13 @@ def test_paper_extension_in_the_pipeline():
     store = _Store({"a": 10, "b": 20})
 
     def highlight(**kwargs):
-        batch = next(iter(pipeline.make_dataset(examples, store, batch_size=2, max_pos_len=32, feature_dim=4,
-                                                training=False, **kwargs)))
+        batch = next(
+            iter(
+                pipeline.make_dataset(
+                    examples, store, batch_size=2, max_pos_len=32, feature_dim=4, training=False, **kwargs
+                )
+            )
+        )
         return batch["highlight_labels"].numpy()
 
     code, paper = highlight(), highlight(extension_length="paper")
@@ -313,13 +329,19 @@ def test_trainer_decodes_with_the_datas_rule_and_passes_the_extension(tiny, tmp_
         return make_dataset(*args, **kwargs)
 
     monkeypatch.setattr(pipeline, "make_dataset", recording)
-    trainer = trainer_lib.Trainer(VSLNetTask(config), processed,
-                                  trainer_lib.TrainerConfig(epochs=1, verbose=False), str(tmp_path / "run"),
-                                  extend=config.extend, extension_length=config.extension_length)
+    trainer = trainer_lib.Trainer(
+        VSLNetTask(config),
+        processed,
+        trainer_lib.TrainerConfig(epochs=1, verbose=False),
+        str(tmp_path / "run"),
+        extend=config.extend,
+        extension_length=config.extension_length,
+    )
     assert trainer.label_rule == "round"
     _, predictions = trainer.evaluate("test")
     assert seen == ["paper"]
     for example in processed.splits["test"]:
         p = predictions[example["qid"]]
-        assert (p["start"], p["end"]) == labels.index_to_time(p["start_index"], p["end_index"], example["v_len"],
-                                                              example["duration"], rule="round")
+        assert (p["start"], p["end"]) == labels.index_to_time(
+            p["start_index"], p["end_index"], example["v_len"], example["duration"], rule="round"
+        )

@@ -88,11 +88,22 @@ class VSLNetTableTest(TestCase):
                 self.assertEqual(2 * (len(imported.report.assigned) - 1) + 1, len(imported.report.ignored))
 
     def test_infers_shapes_and_keeps_other_defaults(self):
-        prefix, _, _ = write_vslnet_checkpoint(temp_dir(self), hidden_dim=8, num_heads=2, char_dim=4,
-                                               max_pos_len=12, num_conv_layers=2, kernel_size=3)
+        prefix, _, _ = write_vslnet_checkpoint(
+            temp_dir(self), hidden_dim=8, num_heads=2, char_dim=4, max_pos_len=12, num_conv_layers=2, kernel_size=3
+        )
         config, data = tf1_checkpoint.infer_config(tf1_reader.TF1Checkpoint(prefix), {"num_heads": 2})
-        self.assertEqual((config.hidden_dim, config.char_dim, config.max_pos_len, config.num_conv_layers,
-                          config.kernel_size, config.predictor, config.model), (8, 4, 12, 2, 3, "rnn", "vslnet"))
+        self.assertEqual(
+            (
+                config.hidden_dim,
+                config.char_dim,
+                config.max_pos_len,
+                config.num_conv_layers,
+                config.kernel_size,
+                config.predictor,
+                config.model,
+            ),
+            (8, 4, 12, 2, 3, "rnn", "vslnet"),
+        )
         defaults = VSLNetConfig()
         for field in ("drop_rate", "highlight_lambda", "extend", "init_lr", "l2_mode", "masked_conv"):
             self.assertEqual(getattr(config, field), getattr(defaults, field))
@@ -111,8 +122,9 @@ class VSLNetTableTest(TestCase):
 
     def test_refusals(self):
         lstm_bias = "conditioned_predictor/end_rnn/rnn/lstm_cell/bias"
-        prefix, _, _ = write_vslnet_checkpoint(temp_dir(self), drop=(lstm_bias,),
-                                               extra={"some_scope/kernel": np.zeros((3, 3), "float32")})
+        prefix, _, _ = write_vslnet_checkpoint(
+            temp_dir(self), drop=(lstm_bias,), extra={"some_scope/kernel": np.zeros((3, 3), "float32")}
+        )
         with self.assertRaises(TF1ImportError) as raised:
             tf1_checkpoint.import_checkpoint(prefix)
         message = str(raised.exception)
@@ -128,7 +140,8 @@ class VSLNetTableTest(TestCase):
             tf1_checkpoint.import_checkpoint(prefix, word_vectors=np.zeros((8, 300), "float32"))
         with self.assertRaisesRegex(TF1ImportError, "is it a checkpoint of the original VSLNet"):
             tf1_checkpoint.import_checkpoint(
-                tf1_reader.write_tf1_checkpoint(temp_dir(self) + "/x.ckpt", {"a": np.zeros(1, "float32")}))
+                tf1_reader.write_tf1_checkpoint(temp_dir(self) + "/x.ckpt", {"a": np.zeros(1, "float32")})
+            )
 
 
 def test_table_equals_the_original_variable_list(shared_dir):
@@ -143,8 +156,10 @@ def test_table_equals_the_original_variable_list(shared_dir):
     config, data = tf1_checkpoint.infer_config(checkpoint)
     model = tf1_checkpoint.build_model(config, data, checkpoint.get("word_embeddings/word_table"))
     weights = tf1_reader.keras_weights(model)
-    table = {entry.tf1_name: entry.kind.tf1_shape([tuple(weights[p].shape) for p in entry.keras_paths])
-             for entry in tf1_checkpoint.weight_table(config)}
+    table = {
+        entry.tf1_name: entry.kind.tf1_shape([tuple(weights[p].shape) for p in entry.keras_paths])
+        for entry in tf1_checkpoint.weight_table(config)
+    }
     assert table == original
     assert len(original) == 69
     # The README's L2 term: 61 regularized variables.

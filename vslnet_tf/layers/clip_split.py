@@ -1,6 +1,6 @@
 """VSLNet-L's split of a video into K clips of length l, their masks and labels, and the concatenation back.
 
-Spec `shared/specs/vslnet.md` §5.1–5.3. A video of n positions (after right-padding) is cut into K consecutive
+Spec fidelity VSLNet §5.1–5.3. A video of n positions (after right-padding) is cut into K consecutive
 clips; clip k (0-based) covers positions `[k·l, (k + 1)·l − 1]`. The clips are stacked along the batch axis
 (`[B·K, l, d]`, sample-major: row `b·K + k` is clip k of sample b) so that the shared encoder and CQA process each
 clip as a short video, and `merge_clips` undoes the reshape.
@@ -72,7 +72,7 @@ def clip_offsets(batch_size, num_clips, clip_length):
 
 
 def nil_labels(start_index, end_index, num_clips, clip_length, rule="overlap"):
-    """Y `[B, K]` float32: which clips hold the moment (spec §5.2 step 5).
+    """Y `[B, K]` float32: which clips hold the moment (fidelity VSLNet §5.2 step 5).
 
     Args:
         start_index, end_index: int `[B]`, the inclusive ground-truth indices (a_s, a_e) on the n-grid.

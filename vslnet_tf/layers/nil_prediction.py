@@ -1,4 +1,4 @@
-"""VSLNet-L's Nil Prediction Module: does a clip hold (part of) the moment? (spec vslnet §5.2, paper Eq. 11–14)."""
+"""VSLNet-L's Nil Prediction Module: does a clip hold (part of) the moment? (fidelity VSLNet §5.2, paper Eq. 11–14)."""
 
 import keras
 from keras import ops
@@ -18,7 +18,7 @@ class NilPredictionModule(keras.layers.Layer):
     turns it into the re-weighting S̄_k.
 
     - Enc_NPM ([OPEN-4]): with `own_encoder`, a `FeatureEncoder` with its own weights and the shared encoder's
-      architecture (spec §3.5); without, Ĉ = C^q (the ReLER port pools the cross-modal features directly).
+      architecture (fidelity VSLNet §3.5); without, Ĉ = C^q (the ReLER port pools the cross-modal features directly).
     - Self-attentive pooling (`AttentivePooling`): the paper's kernel-1 Conv1D(d → 1) without bias (a bias is a
       no-op under the softmax), masked softmax over the clip's valid positions (an all-padding clip gets uniform
       weights; its score is discarded by `normalize_nil_scores`).
@@ -49,8 +49,20 @@ class NilPredictionModule(keras.layers.Layer):
     ((6, 4, 8), (6,))
     """
 
-    def __init__(self, hidden_dim, own_encoder=True, ffn="linear", num_heads=8, max_pos_len=128, kernel_size=7,
-                 num_conv_layers=4, dropout=0.0, masked_conv=False, kernel_initializer="glorot_uniform", **kwargs):
+    def __init__(
+        self,
+        hidden_dim,
+        own_encoder=True,
+        ffn="linear",
+        num_heads=8,
+        max_pos_len=128,
+        kernel_size=7,
+        num_conv_layers=4,
+        dropout=0.0,
+        masked_conv=False,
+        kernel_initializer="glorot_uniform",
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         if ffn not in NPM_FFNS:
             raise ValueError(f"ffn={ffn!r}; expected one of {NPM_FFNS}")
@@ -66,17 +78,33 @@ class NilPredictionModule(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
         def dense(units, name, use_bias=True, activation=None):
-            return keras.layers.Dense(units, use_bias=use_bias, activation=activation,
-                                      kernel_initializer=clone_initializer(self.kernel_initializer),
-                                      dtype=self.dtype_policy, name=name)
+            return keras.layers.Dense(
+                units,
+                use_bias=use_bias,
+                activation=activation,
+                kernel_initializer=clone_initializer(self.kernel_initializer),
+                dtype=self.dtype_policy,
+                name=name,
+            )
 
         if self.own_encoder:
-            self.encoder = FeatureEncoder(self.hidden_dim, num_heads=self.num_heads, max_pos_len=self.max_pos_len,
-                                          kernel_size=self.kernel_size, num_conv_layers=self.num_conv_layers,
-                                          dropout=self.dropout, masked_conv=self.masked_conv,
-                                          dtype=self.dtype_policy, name="npm_encoder")
-        self.pooling = AttentivePooling(self.hidden_dim, kernel_initializer=clone_initializer(self.kernel_initializer),
-                                        dtype=self.dtype_policy, name="pooling")
+            self.encoder = FeatureEncoder(
+                self.hidden_dim,
+                num_heads=self.num_heads,
+                max_pos_len=self.max_pos_len,
+                kernel_size=self.kernel_size,
+                num_conv_layers=self.num_conv_layers,
+                dropout=self.dropout,
+                masked_conv=self.masked_conv,
+                dtype=self.dtype_policy,
+                name="npm_encoder",
+            )
+        self.pooling = AttentivePooling(
+            self.hidden_dim,
+            kernel_initializer=clone_initializer(self.kernel_initializer),
+            dtype=self.dtype_policy,
+            name="pooling",
+        )
         if self.ffn == "mlp":
             self.ffn_hidden = dense(self.hidden_dim, "ffn_hidden", activation="relu")
         self.ffn_output = dense(1, "ffn_output")
@@ -102,28 +130,32 @@ class NilPredictionModule(keras.layers.Layer):
 
     def compute_output_spec(self, clip_features, clip_mask, position_offsets=None, training=None):
         batch = clip_features.shape[0]
-        return (keras.KerasTensor(clip_features.shape[:-1] + (self.hidden_dim,), dtype=self.compute_dtype),
-                keras.KerasTensor((batch,), dtype="float32"))
+        return (
+            keras.KerasTensor(clip_features.shape[:-1] + (self.hidden_dim,), dtype=self.compute_dtype),
+            keras.KerasTensor((batch,), dtype="float32"),
+        )
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "hidden_dim": self.hidden_dim,
-            "own_encoder": self.own_encoder,
-            "ffn": self.ffn,
-            "num_heads": self.num_heads,
-            "max_pos_len": self.max_pos_len,
-            "kernel_size": self.kernel_size,
-            "num_conv_layers": self.num_conv_layers,
-            "dropout": self.dropout,
-            "masked_conv": self.masked_conv,
-            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-        })
+        config.update(
+            {
+                "hidden_dim": self.hidden_dim,
+                "own_encoder": self.own_encoder,
+                "ffn": self.ffn,
+                "num_heads": self.num_heads,
+                "max_pos_len": self.max_pos_len,
+                "kernel_size": self.kernel_size,
+                "num_conv_layers": self.num_conv_layers,
+                "dropout": self.dropout,
+                "masked_conv": self.masked_conv,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            }
+        )
         return config
 
 
 def normalize_nil_scores(nil_logits, clip_valid, exclude_empty=True, gradient_through_max=True):
-    """S̄ = S / max_k S_k per sample (paper Eq. 14), with S = sigmoid(z) (spec §5.2 steps 7–8).
+    """S̄ = S / max_k S_k per sample (paper Eq. 14), with S = sigmoid(z) (fidelity VSLNet §5.2 steps 7–8).
 
     Args:
         nil_logits: float `[B, K]`, z.

@@ -84,8 +84,9 @@ class ConversionTest(TestCase):
         lstm = build_tf1_lstm(units, input_dim, name="lstm")
         lstm.build((None, None, input_dim))
         cell = lstm.cell
-        keras_kernel, keras_recurrent = tf1_reader.LSTM_KERNEL.to_keras(kernel, [cell.kernel.shape,
-                                                                                 cell.recurrent_kernel.shape])
+        keras_kernel, keras_recurrent = tf1_reader.LSTM_KERNEL.to_keras(
+            kernel, [cell.kernel.shape, cell.recurrent_kernel.shape]
+        )
         (keras_bias,) = tf1_reader.LSTM_BIAS.to_keras(bias, [cell.bias.shape])
         cell.kernel.assign(keras_kernel)
         cell.recurrent_kernel.assign(keras_recurrent)
@@ -125,12 +126,16 @@ class ConversionTest(TestCase):
         self.assertLen(report.assigned, 5)
 
         x = rng.normal(size=(2, 9, d)).astype("float32")
-        normed = numpy_layer_norm(x, arrays["conv_block/layer_norm_0/layer_norm_scale"],
-                                  arrays["conv_block/layer_norm_0/layer_norm_bias"]).astype("float32")
-        conv = tf.nn.separable_conv2d(normed[:, :, None, :],
-                                      arrays["conv_block/depthwise_conv_layers_0/depthwise_filter"],
-                                      arrays["conv_block/depthwise_conv_layers_0/pointwise_filter"],
-                                      strides=[1, 1, 1, 1], padding="SAME")[:, :, 0, :]
+        normed = numpy_layer_norm(
+            x, arrays["conv_block/layer_norm_0/layer_norm_scale"], arrays["conv_block/layer_norm_0/layer_norm_bias"]
+        ).astype("float32")
+        conv = tf.nn.separable_conv2d(
+            normed[:, :, None, :],
+            arrays["conv_block/depthwise_conv_layers_0/depthwise_filter"],
+            arrays["conv_block/depthwise_conv_layers_0/pointwise_filter"],
+            strides=[1, 1, 1, 1],
+            padding="SAME",
+        )[:, :, 0, :]
         expected = tf.nn.relu(conv + arrays["conv_block/depthwise_conv_layers_0/bias"]) + x
         self.assertAllClose(block(x), expected, atol=1e-5, rtol=1e-5)
 
@@ -152,13 +157,16 @@ class ConversionTest(TestCase):
 
     def test_word_table_with_pad_and_unk_rows(self):
         rng = np.random.default_rng(3)
-        arrays = {"word_embeddings/unk": rng.normal(size=(1, 4)).astype("float32"),
-                  "word_embeddings/word_table": rng.normal(size=(3, 4)).astype("float32")}
+        arrays = {
+            "word_embeddings/unk": rng.normal(size=(1, 4)).astype("float32"),
+            "word_embeddings/word_table": rng.normal(size=(3, 4)).astype("float32"),
+        }
         prefix = tf1_reader.write_tf1_checkpoint(temp_dir(self) + "/model.ckpt", arrays)
         layer = WordEmbedding(5, word_dim=4, name="word_embeddings")
         layer.build()
-        tf1_reader.load_tf1_weights(prefix, tf1_reader.word_embedding_entries("word_embeddings", ""),
-                                    tf1_reader.keras_weights(layer))
+        tf1_reader.load_tf1_weights(
+            prefix, tf1_reader.word_embedding_entries("word_embeddings", ""), tf1_reader.keras_weights(layer)
+        )
         out = layer(np.array([[0, 1, 2, 4]]))[0]
         self.assertAllEqual(out[0], np.zeros(4))  # PAD
         self.assertAllEqual(out[1], arrays["word_embeddings/unk"][0])  # UNK
@@ -175,8 +183,11 @@ class ConversionTest(TestCase):
         prefix = tf1_reader.write_tf1_checkpoint(temp_dir(self) + "/model.ckpt", arrays)
         layer = CharEmbedding(num_chars, char_dim=c, kernel_sizes=(1, 2), filters=(2, 3), name="char_embeddings")
         layer.build((None, None, 4))
-        tf1_reader.load_tf1_weights(prefix, tf1_reader.char_embedding_entries("char_embeddings", "", num_convs=2),
-                                    tf1_reader.keras_weights(layer))
+        tf1_reader.load_tf1_weights(
+            prefix,
+            tf1_reader.char_embedding_entries("char_embeddings", "", num_convs=2),
+            tf1_reader.keras_weights(layer),
+        )
         ids = np.array([[[2, 1, 5, 0], [3, 0, 0, 0]]])
         table = np.concatenate([np.zeros((1, c), "float32"), arrays["char_embeddings/char_table"]])
         embedded = table[ids]
@@ -197,8 +208,9 @@ class ImportTest(TestCase):
         arrays.update({f"{name}/adam_m": np.zeros_like(v) for name, v in arrays.items()})
         arrays["global_step"] = np.array(3, dtype="int64")
         model = small_model()
-        report = tf1_reader.load_tf1_weights(self._write(arrays), SMALL_TABLE, tf1_reader.keras_weights(model),
-                                             ignore=tf1_reader.optimizer_state())
+        report = tf1_reader.load_tf1_weights(
+            self._write(arrays), SMALL_TABLE, tf1_reader.keras_weights(model), ignore=tf1_reader.optimizer_state()
+        )
         self.assertEqual(set(report.assigned), {e.tf1_name for e in SMALL_TABLE})
         self.assertLen(report.ignored, 5)
         self.assertAllEqual(model.get_layer("proj").kernel, arrays["tf1/proj/kernel"][0])
@@ -218,16 +230,23 @@ class ImportTest(TestCase):
         model = small_model()
         before = [w.numpy().copy() for w in model.weights]
         with self.assertRaises(TF1ImportError) as raised:
-            tf1_reader.load_tf1_weights(self._write(arrays), SMALL_TABLE, tf1_reader.keras_weights(model),
-                                        ignore=tf1_reader.optimizer_state(), what="small model")
+            tf1_reader.load_tf1_weights(
+                self._write(arrays),
+                SMALL_TABLE,
+                tf1_reader.keras_weights(model),
+                ignore=tf1_reader.optimizer_state(),
+                what="small model",
+            )
         message = str(raised.exception)
         self.assertIn("missing from the checkpoint (1):\n    tf1/norm/layer_norm_bias [4]", message)
         self.assertIn("unexpected in the checkpoint", message)
         self.assertIn("tf1/stray/kernel [2, 2]", message)
         self.assertIn("tf1/stray/kernel/adam_m [2, 2]", message)
         self.assertNotIn("tf1/proj/bias/adam_v", message)
-        self.assertIn("wrong shape (1):\n    tf1/proj/kernel: checkpoint [1, 3, 5], expected [1, 3, 4] "
-                      "(for our proj/kernel)", message)
+        self.assertIn(
+            "wrong shape (1):\n    tf1/proj/kernel: checkpoint [1, 3, 5], expected [1, 3, 4] (for our proj/kernel)",
+            message,
+        )
         # Nothing was assigned.
         for weight, value in zip(model.weights, before):
             self.assertAllEqual(weight, value)
@@ -236,8 +255,11 @@ class ImportTest(TestCase):
         arrays = small_arrays(np.random.default_rng(7))
         table = [e for e in SMALL_TABLE if e.tf1_name != "tf1/norm/layer_norm_bias"]
         del arrays["tf1/norm/layer_norm_bias"]
-        with self.assertRaisesRegex(TF1ImportError, r"weights of our model that no table row fills \(1\):\n"
-                                                    r"    norm/beta \[4\]"):
+        with self.assertRaisesRegex(
+            TF1ImportError,
+            r"weights of our model that no table row fills \(1\):\n"
+            r"    norm/beta \[4\]",
+        ):
             tf1_reader.load_tf1_weights(self._write(arrays), table, tf1_reader.keras_weights(small_model()))
 
     def test_refuses_rows_naming_absent_weights_and_wrong_dtype(self):

@@ -14,9 +14,15 @@ def tiny(tmp_path_factory):
 
 
 def _config(root, processed, **kwargs):
-    return dataset.DataConfig(dataset="charades", annotation_dir=str(root), feature_path=str(root / "features"),
-                              glove_path=str(root / "glove.txt"), processed_dir=str(processed), max_pos_len=32,
-                              **kwargs)
+    return dataset.DataConfig(
+        dataset="charades",
+        annotation_dir=str(root),
+        feature_path=str(root / "features"),
+        glove_path=str(root / "glove.txt"),
+        processed_dir=str(processed),
+        max_pos_len=32,
+        **kwargs,
+    )
 
 
 def test_processed_examples_follow_the_rules(tiny, tmp_path):
@@ -29,7 +35,8 @@ def test_processed_examples_follow_the_rules(tiny, tmp_path):
     assert example["vid"] == vid and example["qid"] == "test:0"
     assert example["v_len"] == min(32, example["num_clips"])
     assert (example["start_index"], example["end_index"]) == labels.time_to_index(
-        float(start), float(end), example["v_len"], example["duration"])
+        float(start), float(end), example["v_len"], example["duration"]
+    )
     assert example["word_ids"] == processed.vocab.word_ids(tokenization.tokenize(sentence))
     assert processed.word_vectors.shape == (processed.vocab.num_words - 2, 300)
     assert processed.meta["feature_dim"] == 32 and processed.meta["counts"]["test"]["queries"] == len(lines)

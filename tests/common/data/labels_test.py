@@ -164,8 +164,9 @@ class TestPaperExtensionLength:
     def test_labels(self):
         # L = 6 (code) -> ext 1, clipped at v_len - 1 = 7; L = 5 (paper) -> ext 0: the span itself.
         np.testing.assert_array_equal(labels.highlight_labels(2, 7, 8, 10), [0, 1, 1, 1, 1, 1, 1, 1, 0, 0])
-        np.testing.assert_array_equal(labels.highlight_labels(2, 7, 8, 10, extension_length="paper"),
-                                      [0, 0, 1, 1, 1, 1, 1, 1, 0, 0])
+        np.testing.assert_array_equal(
+            labels.highlight_labels(2, 7, 8, 10, extension_length="paper"), [0, 0, 1, 1, 1, 1, 1, 1, 0, 0]
+        )
         assert labels.highlight_bounds(0, 14, 20, 0.1, "paper") == (0, 15)
         assert labels.highlight_bounds(0, 14, 20, 0.1) == (0, 16)
 

@@ -18,12 +18,19 @@ def data(tmp_path_factory):
         s = int(rng.integers(0, v_len))
         e = int(rng.integers(s, v_len))
         num_words = 1 + i % 5
-        examples.append({
-            "qid": f"q{i}", "vid": f"v{i}", "duration": 10.0 + i, "num_clips": num_clips, "v_len": v_len,
-            "word_ids": list(range(2, 2 + num_words)),
-            "char_ids": [[3] * (1 + (i + j) % 6) for j in range(num_words)],
-            "start_index": s, "end_index": e,
-        })
+        examples.append(
+            {
+                "qid": f"q{i}",
+                "vid": f"v{i}",
+                "duration": 10.0 + i,
+                "num_clips": num_clips,
+                "v_len": v_len,
+                "word_ids": list(range(2, 2 + num_words)),
+                "char_ids": [[3] * (1 + (i + j) % 6) for j in range(num_words)],
+                "start_index": s,
+                "end_index": e,
+            }
+        )
     return examples, features.open_feature_store(str(folder))
 
 
@@ -93,8 +100,9 @@ def test_changed_store_is_reported(data, tmp_path):
     examples, _ = data
     np.save(tmp_path / "v0.npy", np.ones((2, 4), np.float32))
     store = features.open_feature_store(str(tmp_path))
-    ds = pipeline.make_dataset(examples[:1], store, batch_size=1, max_pos_len=MAX_POS_LEN, feature_dim=4,
-                               training=False)
+    ds = pipeline.make_dataset(
+        examples[:1], store, batch_size=1, max_pos_len=MAX_POS_LEN, feature_dim=4, training=False
+    )
     with pytest.raises(Exception, match="feature store changed"):
         list(ds)
 
@@ -117,8 +125,13 @@ def test_replica_batches_are_the_global_batch_rows_with_its_padding(data, traini
     args = dict(batch_size=5, max_pos_len=MAX_POS_LEN, feature_dim=4, training=training, seed=3, epoch=1)
     whole = [{k: v.numpy() for k, v in b.items()} for b in pipeline.make_dataset(examples, store, **args)]
     assert [len(b["example_index"]) for b in whole] == [5, 5, 1]  # the last batch has no rows for replicas 1, 2
-    per_replica = [[{k: v.numpy() for k, v in b.items()} for b in pipeline.make_dataset(
-        examples, store, num_replicas=3, replicas=(r,), **args)] for r in range(3)]
+    per_replica = [
+        [
+            {k: v.numpy() for k, v in b.items()}
+            for b in pipeline.make_dataset(examples, store, num_replicas=3, replicas=(r,), **args)
+        ]
+        for r in range(3)
+    ]
     for step, batch in enumerate(whole):
         parts = [per_replica[r][step] for r in range(3)]
         sizes = [len(a) for a in np.array_split(batch["example_index"], 3)]
@@ -140,8 +153,7 @@ def test_replica_batches_are_the_global_batch_rows_with_its_padding(data, traini
 
 def test_each_pipeline_reads_only_its_replicas_features(data):
     examples, store = data
-    args = dict(batch_size=4, max_pos_len=MAX_POS_LEN, feature_dim=4, training=True, seed=5, epoch=0,
-                num_replicas=4)
+    args = dict(batch_size=4, max_pos_len=MAX_POS_LEN, feature_dim=4, training=True, seed=5, epoch=0, num_replicas=4)
     global_batches = np.array_split(pipeline.epoch_order(len(examples), 5, 0), [4, 8])
     reads = []
     for worker_replicas in ((0, 1), (2, 3)):  # two workers of two replicas each

@@ -38,10 +38,13 @@ def test_keys_with_spaces_are_skipped_as_the_originals_do(tmp_path):
     assert set(vectors) == {"a"} and report.spaced_keys == 2 and report.lines == 4
 
 
-@pytest.mark.parametrize("line, message", [
-    ("b 1 2", r"g.txt:2: 2 values after the word 'b'; expected 3"),
-    ("b 1 2 3 4", r"g.txt:2: 4 values after the word 'b'; expected 3"),  # a number is no key with a space
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("b 1 2", r"g.txt:2: 2 values after the word 'b'; expected 3"),
+        ("b 1 2 3 4", r"g.txt:2: 4 values after the word 'b'; expected 3"),  # a number is no key with a space
+    ],
+)
 def test_a_line_of_another_width_names_file_and_line_or_is_a_counted_skip(tmp_path, line, message):
     path = tmp_path / "g.txt"
     path.write_text(f"a 1 2 3\n{line}\nc 4 5 6\n")

@@ -30,8 +30,28 @@ from vslnet_tf.task import VSLNetTask
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[3]
 FEATURE_DIM = 10
 MAX_POS_LEN = 16
-WORDS = ["a", "person", "man", "woman", "opens", "the", "door", ".", "then", "he", "sits", "down", "'s", "cup",
-         "holding", "ca", "n't", ",", "mr.", "?"]
+WORDS = [
+    "a",
+    "person",
+    "man",
+    "woman",
+    "opens",
+    "the",
+    "door",
+    ".",
+    "then",
+    "he",
+    "sits",
+    "down",
+    "'s",
+    "cup",
+    "holding",
+    "ca",
+    "n't",
+    ",",
+    "mr.",
+    "?",
+]
 TINY_CONFIG = {"hidden_dim": 16, "num_heads": 2, "max_pos_len": MAX_POS_LEN, "char_dim": 8, "word_dim": 12}
 
 
@@ -56,15 +76,26 @@ def make_run_dir(root, model="vslnet", seed=0):
     vocab.save(str(processed))
     vectors = np.random.default_rng(seed).normal(size=(vocab.num_words - 2, TINY_CONFIG["word_dim"]))
     np.save(processed / "word_vectors.npy", vectors.astype(np.float32))
-    meta = {"feature_dim": FEATURE_DIM, "max_pos_len": MAX_POS_LEN, "num_words": vocab.num_words,
-            "num_chars": vocab.num_chars}
+    meta = {
+        "feature_dim": FEATURE_DIM,
+        "max_pos_len": MAX_POS_LEN,
+        "num_words": vocab.num_words,
+        "num_chars": vocab.num_chars,
+    }
     (processed / "meta.json").write_text(json.dumps(meta))
     config = VSLNetConfig(model=model, **TINY_CONFIG)
-    (root / "config.json").write_text(json.dumps({"model_family": "vslnet", "model": dataclasses.asdict(config),
-                                                  "data": {"processed_dir": str(processed)}}))
+    (root / "config.json").write_text(
+        json.dumps(
+            {"model_family": "vslnet", "model": dataclasses.asdict(config), "data": {"processed_dir": str(processed)}}
+        )
+    )
     keras.utils.set_random_seed(seed)
-    info = {"feature_dim": FEATURE_DIM, "word_vectors": vectors.astype(np.float32), "num_chars": vocab.num_chars,
-            "max_pos_len": MAX_POS_LEN}
+    info = {
+        "feature_dim": FEATURE_DIM,
+        "word_vectors": vectors.astype(np.float32),
+        "num_chars": vocab.num_chars,
+        "max_pos_len": MAX_POS_LEN,
+    }
     net = VSLNetTask(config).build_model(info)
     tf.train.Checkpoint(model=net).save(str(root / "checkpoints" / "ckpt"))
     return root, net, vocab
@@ -77,14 +108,29 @@ def python_predict(model, vocab, features, query, duration):
     width = max(len(c) for c in chars)
     char_ids = np.array([[c + [0] * (width - len(c)) for c in chars]], np.int32)
     sampled = labels.visual_feature_sampling(features, MAX_POS_LEN)
-    outputs = model({"video_features": sampled[None], "video_mask": np.ones([1, len(sampled)], bool),
-                     "word_ids": np.array([vocab.word_ids(tokens)], np.int32), "char_ids": char_ids}, training=False)
+    outputs = model(
+        {
+            "video_features": sampled[None],
+            "video_mask": np.ones([1, len(sampled)], bool),
+            "word_ids": np.array([vocab.word_ids(tokens)], np.int32),
+            "char_ids": char_ids,
+        },
+        training=False,
+    )
     start_probs = tf.nn.softmax(outputs["start_logits"]).numpy()
     end_probs = tf.nn.softmax(outputs["end_logits"]).numpy()
     start, end, score = (x.numpy()[0] for x in span_decode(start_probs, end_probs))
     start_time, end_time = labels.index_to_time(int(start), int(end), len(sampled), duration)
-    return {"tokens": tokens, "start_index": start, "end_index": end, "score": score, "start_probs": start_probs[0],
-            "end_probs": end_probs[0], "start_time": start_time, "end_time": end_time}
+    return {
+        "tokens": tokens,
+        "start_index": start,
+        "end_index": end,
+        "score": score,
+        "start_probs": start_probs[0],
+        "end_probs": end_probs[0],
+        "start_time": start_time,
+        "end_time": end_time,
+    }
 
 
 def serving_cases():
@@ -120,26 +166,66 @@ def functions(run):
 
 TRICKY_SENTENCES = [
     # Starting and ending quotes, `` and ''.
-    '"Hello," she says.', "He says 'hi' and ``bye''.", "“Curly” ‘quotes’ «guillemets» „low“.", "'tis the season",
-    "the dogs' bowl", "'hello there", "rock'n'roll 'n' stuff", "He said ''yes'' (twice).",
+    '"Hello," she says.',
+    "He says 'hi' and ``bye''.",
+    "“Curly” ‘quotes’ «guillemets» „low“.",
+    "'tis the season",
+    "the dogs' bowl",
+    "'hello there",
+    "rock'n'roll 'n' stuff",
+    "He said ''yes'' (twice).",
     # Punctuation: , ; : @ # $ % & ... ? ! * and dashes.
-    "a, b; c: d @ e # f $ g % h & i", "3,000 people: 2:30 pm, ok", "wait... what?! really!!", "x*y*z",
-    "a--b -- c---d", "en–dash em—dash figure‒dash bar―", "ends with a colon:", "ends with a comma,",
-    "$5.50 and 50% off", "e-mail a@b.com #tag",
+    "a, b; c: d @ e # f $ g % h & i",
+    "3,000 people: 2:30 pm, ok",
+    "wait... what?! really!!",
+    "x*y*z",
+    "a--b -- c---d",
+    "en–dash em—dash figure‒dash bar―",
+    "ends with a colon:",
+    "ends with a comma,",
+    "$5.50 and 50% off",
+    "e-mail a@b.com #tag",
     # Final period, brackets.
-    "the man (in red) jumps.", "[the] {man} <jumps>.", "He jumps (high).", "He jumps.)", "Sentence.\"", "end.'",
+    "the man (in red) jumps.",
+    "[the] {man} <jumps>.",
+    "He jumps (high).",
+    "He jumps.)",
+    'Sentence."',
+    "end.'",
     # Contractions.
-    "I can't, you won't, they're, we've, she'll, he'd, I'm, it's.", "I cannot go, gonna gotta wanna gimme lemme.",
-    "d'ye more'n 'twas 'tis", "wanna.", "cannot cannot", "CANNOT Gonna", "y'all don't",
+    "I can't, you won't, they're, we've, she'll, he'd, I'm, it's.",
+    "I cannot go, gonna gotta wanna gimme lemme.",
+    "d'ye more'n 'twas 'tis",
+    "wanna.",
+    "cannot cannot",
+    "CANNOT Gonna",
+    "y'all don't",
     # Punkt sentence splitting.
-    "Person opens the door. Then he sits down.", "Mr. Smith walks in. He sits.", "It's ok. he leaves.",
-    "They're at st. louis at 5 p.m. on wed.", "The u.s. team wins. They cheer.", "The dog runs 2. then it sits.",
-    "He walks 2. administrators watch.", "J. smith sits. a. he.", "a woman talks to the camera.the woman dances.",
-    "Who is it? it's me!", 'He says "hi." She nods.', "He says (hi.) She nods.", "e.g. this. i.e. that. etc. ok.",
-    "Step 1. cut. Step 2. fry.", "He waits . . . then leaves.", "one. . two", "It is 3.5. no, 4.",
-    "A.  Two spaces.   Three.", "line one.\nline two.", "tab.\tseparated. sentences.",
+    "Person opens the door. Then he sits down.",
+    "Mr. Smith walks in. He sits.",
+    "It's ok. he leaves.",
+    "They're at st. louis at 5 p.m. on wed.",
+    "The u.s. team wins. They cheer.",
+    "The dog runs 2. then it sits.",
+    "He walks 2. administrators watch.",
+    "J. smith sits. a. he.",
+    "a woman talks to the camera.the woman dances.",
+    "Who is it? it's me!",
+    'He says "hi." She nods.',
+    "He says (hi.) She nods.",
+    "e.g. this. i.e. that. etc. ok.",
+    "Step 1. cut. Step 2. fry.",
+    "He waits . . . then leaves.",
+    "one. . two",
+    "It is 3.5. no, 4.",
+    "A.  Two spaces.   Three.",
+    "line one.\nline two.",
+    "tab.\tseparated. sentences.",
     # Unicode: lower-casing, non-ASCII letters and spaces.
-    "ÉMILE PLAYS THE PIANO.", "the jalapeño ñandú café", "İstanbul ſtreet", "a\u00a0non-breaking\u2009space.",
+    "ÉMILE PLAYS THE PIANO.",
+    "the jalapeño ñandú café",
+    "İstanbul ſtreet",
+    "a\u00a0non-breaking\u2009space.",
     "",
     "   ",
 ]
@@ -161,10 +247,65 @@ def test_graph_tokenize_agrees_on_tricky_sentences():
 
 
 def _fuzz_sentences(count, seed):
-    pieces = ["a", "man", "mr", "st", "u.s", "j", "2", "3.5", "administrators", "cannot", "gonna", "wanna", "'tis",
-              "can't", "he's", "dogs'", "ok", "é", "ſ", "_", ".", ".", "?", "!", ",", ";", ":", "'", "''", '"', "``",
-              "(", ")", "[", "]", "-", "--", "...", ". . .", "…", "–", "*", "@", "#", "$", "%", "&", "‘", "’", "“",
-              "”", "«", "»", ".)", '."', ".'", "?!"]
+    pieces = [
+        "a",
+        "man",
+        "mr",
+        "st",
+        "u.s",
+        "j",
+        "2",
+        "3.5",
+        "administrators",
+        "cannot",
+        "gonna",
+        "wanna",
+        "'tis",
+        "can't",
+        "he's",
+        "dogs'",
+        "ok",
+        "é",
+        "ſ",
+        "_",
+        ".",
+        ".",
+        "?",
+        "!",
+        ",",
+        ";",
+        ":",
+        "'",
+        "''",
+        '"',
+        "``",
+        "(",
+        ")",
+        "[",
+        "]",
+        "-",
+        "--",
+        "...",
+        ". . .",
+        "…",
+        "–",
+        "*",
+        "@",
+        "#",
+        "$",
+        "%",
+        "&",
+        "‘",
+        "’",
+        "“",
+        "”",
+        "«",
+        "»",
+        ".)",
+        '."',
+        ".'",
+        "?!",
+    ]
     spaces = [" ", " ", " ", "  ", "\n", "\t", "\u00a0", ""]
     rng = random.Random(seed)
     return ["".join(rng.choice(pieces) + rng.choice(spaces) for _ in range(rng.randint(1, 12))) for _ in range(count)]
@@ -200,16 +341,19 @@ def test_tokenizer_agreement_on_real_annotations(shared_dir):
     for name, sentences in queries.items():
         rate, disagree = _agreement(sentences)
         report[name] = (len(sentences), rate, disagree[:3])
-    print("\nin-graph tokenizer agreement with tokenize(): " + ", ".join(
-        f"{name} {100 * rate:.3f}% of {count}" for name, (count, rate, _) in report.items()))
+    print(
+        "\nin-graph tokenizer agreement with tokenize(): "
+        + ", ".join(f"{name} {100 * rate:.3f}% of {count}" for name, (count, rate, _) in report.items())
+    )
     assert all(rate == 1.0 for _, rate, _ in report.values()), report
 
 
 # ==== In-graph resampling and time conversion ============================================================
 
 
-@pytest.mark.parametrize("num_clips, max_len", [(5, 2), (7, 2), (3, 16), (16, 16), (17, 16), (40, 16), (100, 7),
-                                                (5, 4), (1, 16), (129, 128)])
+@pytest.mark.parametrize(
+    "num_clips, max_len", [(5, 2), (7, 2), (3, 16), (16, 16), (17, 16), (40, 16), (100, 7), (5, 4), (1, 16), (129, 128)]
+)
 def test_resample_features_equals_visual_feature_sampling(num_clips, max_len):
     features = np.random.default_rng(num_clips).normal(size=(num_clips, 6)).astype(np.float32)
     expected = labels.visual_feature_sampling(features, max_len)
@@ -222,8 +366,9 @@ def test_index_to_time_equals_labels():
     for start, end, units, duration in [(0, 0, 1, 2.0), (3, 7, 16, 30.17), (0, 15, 16, 123.4), (5, 5, 11, 7.3)]:
         got = saved_model.index_to_time(tf.constant(start), tf.constant(end), tf.constant(units), tf.constant(duration))
         assert tuple(float(x) for x in got) == labels.index_to_time(start, end, units, duration)
-        got = saved_model.index_to_time(tf.constant(start), tf.constant(end), tf.constant(units),
-                                        tf.constant(duration), rule="round")
+        got = saved_model.index_to_time(
+            tf.constant(start), tf.constant(end), tf.constant(units), tf.constant(duration), rule="round"
+        )
         assert tuple(float(x) for x in got) == labels.index_to_time(start, end, units, duration, rule="round")
 
 
@@ -234,14 +379,16 @@ def test_serving_decodes_with_the_models_label_rule(run):
     for rule in ("iou_argmax", "round"):
         model.config.label_rule = rule
         try:
-            got = saved_model.serving_functions(model, vocab, max_pos_len=MAX_POS_LEN,
-                                                feature_dim=FEATURE_DIM).serve(features, query, duration)
+            got = saved_model.serving_functions(model, vocab, max_pos_len=MAX_POS_LEN, feature_dim=FEATURE_DIM).serve(
+                features, query, duration
+            )
         finally:
             model.config.label_rule = "iou_argmax"
         units = min(len(features), MAX_POS_LEN)
         times[rule] = (float(got["start_time"]), float(got["end_time"]))
-        assert times[rule] == labels.index_to_time(int(got["start_index"]), int(got["end_index"]), units, duration,
-                                                   rule=rule)
+        assert times[rule] == labels.index_to_time(
+            int(got["start_index"]), int(got["end_index"]), units, duration, rule=rule
+        )
     assert times["round"][1] < times["iou_argmax"][1]
 
 
@@ -258,7 +405,7 @@ def test_query_preprocessor_matches_vocabulary(functions, run):
         np.testing.assert_array_equal(outputs["word_ids"][row, : len(tokens)], vocab.word_ids(tokens))
         for i, chars in enumerate(vocab.char_ids(tokens)):
             np.testing.assert_array_equal(outputs["char_ids"][row, i, : len(chars)], chars)
-            assert not outputs["char_ids"][row, i, len(chars):].numpy().any()
+            assert not outputs["char_ids"][row, i, len(chars) :].numpy().any()
 
 
 def test_serving_function_agrees_with_the_python_path(functions, run):
@@ -275,12 +422,15 @@ def test_serving_function_agrees_with_the_python_path(functions, run):
         assert got["highlight_probs"].shape == (min(len(features), MAX_POS_LEN),)
 
 
-@pytest.mark.parametrize("features, query, duration, message", [
-    (np.full([4, FEATURE_DIM], np.nan, np.float32), "a man", 3.0, "NaN"),
-    (np.zeros([0, FEATURE_DIM], np.float32), "a man", 3.0, "no clips"),
-    (np.zeros([4, FEATURE_DIM], np.float32), "  ", 3.0, "no tokens"),
-    (np.zeros([4, FEATURE_DIM], np.float32), "a man", 0.0, "duration"),
-])
+@pytest.mark.parametrize(
+    "features, query, duration, message",
+    [
+        (np.full([4, FEATURE_DIM], np.nan, np.float32), "a man", 3.0, "NaN"),
+        (np.zeros([0, FEATURE_DIM], np.float32), "a man", 3.0, "no clips"),
+        (np.zeros([4, FEATURE_DIM], np.float32), "  ", 3.0, "no tokens"),
+        (np.zeros([4, FEATURE_DIM], np.float32), "a man", 0.0, "duration"),
+    ],
+)
 def test_serving_function_rejects_bad_inputs(functions, features, query, duration, message):
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         functions.serve(features, query, duration)
@@ -306,10 +456,14 @@ def _ids_batch():
     lengths, words = [12, 7, 3], [6, 2, 4]
     mask = np.arange(12)[None, :] < np.array(lengths)[:, None]
     features = (rng.normal(size=(3, 12, FEATURE_DIM)) * mask[..., None]).astype(np.float32)
-    word_ids = (rng.integers(1, len(WORDS) + 2, size=(3, 6)) * (np.arange(6)[None, :] < np.array(words)[:, None]))
+    word_ids = rng.integers(1, len(WORDS) + 2, size=(3, 6)) * (np.arange(6)[None, :] < np.array(words)[:, None])
     char_ids = rng.integers(1, 8, size=(3, 6, 5)) * (word_ids[..., None] > 0)
-    return {"video_features": features, "video_mask": mask, "word_ids": word_ids.astype(np.int32),
-            "char_ids": char_ids.astype(np.int32)}
+    return {
+        "video_features": features,
+        "video_mask": mask,
+        "word_ids": word_ids.astype(np.int32),
+        "char_ids": char_ids.astype(np.int32),
+    }
 
 
 def test_checkpoints_hold_every_weight(run, tmp_path):
@@ -351,7 +505,8 @@ def test_saved_model_round_trip_in_a_fresh_process(run, functions, tmp_path):
     out_dir = tmp_path / "exported"
     saved_model.export_saved_model(model, vocab, str(out_dir), max_pos_len=MAX_POS_LEN, feature_dim=FEATURE_DIM)
     assert (out_dir / "saved_model.pb").exists() and json.loads((out_dir / "nlvl_export.json").read_text())[
-        "max_pos_len"] == MAX_POS_LEN
+        "max_pos_len"
+    ] == MAX_POS_LEN
     cases = serving_cases()
     reloaded = reload_saved_model_in_fresh_process(out_dir, cases, _ids_batch(), tmp_path)
     for i, (features, query, duration) in enumerate(cases):

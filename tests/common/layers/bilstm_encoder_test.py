@@ -92,8 +92,10 @@ class BiLSTMEncoderLSTMImplementationTest(TestCase):
         super().setUp()
         rng = np.random.RandomState(5)
         # Rows of length 7, 4 and 1, right-padded: the backward direction starts at a different step in each.
-        self.inputs = {"inputs": rng.normal(size=(3, 7, 5)).astype("float32"),
-                       "padding_mask": np.arange(7)[None] < np.array([[7], [4], [1]])}
+        self.inputs = {
+            "inputs": rng.normal(size=(3, 7, 5)).astype("float32"),
+            "padding_mask": np.arange(7)[None] < np.array([[7], [4], [1]]),
+        }
 
     def computation(self, implementation):
         """`(call, trainable weights)` of an encoder with fixed random weights, computed by `implementation`."""

@@ -51,16 +51,22 @@ BOXES = np.array([[0.1, 0.5], [0.0, 0.3], [0.6, 1.0]], "float32")
 
 def _trunk_inputs():
     inputs = dummy_inputs(6, batch=B, clips=N, words=M, chars=W)
-    inputs.update(video_features=RNG.normal(size=(B, N, 6)).astype("float32"), video_mask=VIDEO_MASK,
-                  word_ids=WORD_IDS, char_ids=CHAR_IDS)
+    inputs.update(
+        video_features=RNG.normal(size=(B, N, 6)).astype("float32"),
+        video_mask=VIDEO_MASK,
+        word_ids=WORD_IDS,
+        char_ids=CHAR_IDS,
+    )
     return inputs
 
 
 # (layer, positional call arguments): one case per layer class of the three layer packages.
 CASES = {
     "AttentivePooling": (lambda: AttentivePooling(D), (QUERY, QUERY_MASK)),
-    "VideoQueryBackbone": (lambda: VideoQueryBackbone(7, 12, 6, hidden_dim=D, num_heads=2, max_pos_len=16,
-                                                      lstm_implementation="sequence"), (_trunk_inputs(),)),
+    "VideoQueryBackbone": (
+        lambda: VideoQueryBackbone(7, 12, 6, hidden_dim=D, num_heads=2, max_pos_len=16, lstm_implementation="sequence"),
+        (_trunk_inputs(),),
+    ),
     "BiLSTMEncoder": (lambda: BiLSTMEncoder(D, lstm_implementation="sequence"), (VIDEO, VIDEO_MASK)),
     "CharEmbedding": (lambda: CharEmbedding(12, char_dim=6), (CHAR_IDS,)),
     "ConcatInteraction": (lambda: ConcatInteraction(D), (VIDEO, QUERY, QUERY_MASK)),
@@ -71,21 +77,33 @@ CASES = {
     "MultiHeadAttentionBlock": (lambda: MultiHeadAttentionBlock(D, num_heads=2), (VIDEO, VIDEO_MASK)),
     "PositionEmbedding": (lambda: PositionEmbedding(16), (VIDEO,)),
     "QueryPooling": (lambda: QueryPooling(D), (VIDEO, QUERY, QUERY_MASK)),
-    "ConditionedSpanPredictor": (lambda: ConditionedSpanPredictor(D, lstm_implementation="sequence"),
-                                 (VIDEO, VIDEO_MASK)),
+    "ConditionedSpanPredictor": (
+        lambda: ConditionedSpanPredictor(D, lstm_implementation="sequence"),
+        (VIDEO, VIDEO_MASK),
+    ),
     "WordEmbedding": (lambda: WordEmbedding(7, word_dim=6, word_vectors=RNG.normal(size=(5, 6))), (WORD_IDS,)),
-    "NilPredictionModule": (lambda: NilPredictionModule(D, num_heads=2, max_pos_len=16, kernel_size=3),
-                            (VIDEO, VIDEO_MASK)),
-    "BiLSTMBoundaryPredictor": (lambda: BiLSTMBoundaryPredictor(D, lstm_implementation="sequence"),
-                                (VIDEO, VIDEO_MASK)),
+    "NilPredictionModule": (
+        lambda: NilPredictionModule(D, num_heads=2, max_pos_len=16, kernel_size=3),
+        (VIDEO, VIDEO_MASK),
+    ),
+    "BiLSTMBoundaryPredictor": (
+        lambda: BiLSTMBoundaryPredictor(D, lstm_implementation="sequence"),
+        (VIDEO, VIDEO_MASK),
+    ),
     "DynamicAdjustor": (lambda: DynamicAdjustor(), (BOXES, LENGTHS, RNG.uniform(size=(B, 3)).astype("float32"))),
-    "DynamicHead": (lambda: DynamicHead(3, D, roi_length=4, num_heads=2, dynamic_dim=4),
-                    (RNG.normal(size=(B, 3, 4, D)).astype("float32"),)),
+    "DynamicHead": (
+        lambda: DynamicHead(3, D, roi_length=4, num_heads=2, dynamic_dim=4),
+        (RNG.normal(size=(B, 3, 4, D)).astype("float32"),),
+    ),
     "LearnableProposals": (lambda: LearnableProposals(3), (LENGTHS,)),
-    "ProposalScorer": (lambda: ProposalScorer(D, scoring_hidden_dim=4), (RNG.normal(size=(B, 3, D)), QUERY,
-                                                                         QUERY_MASK)),
-    "TemporalRoIAlign": (lambda: TemporalRoIAlign(4, roi_frame="per_sample"),
-                         (VIDEO, np.array([[0, 0.1, 1, 0.6], [0, 0.0, 1, 0.3]], "float32"), LENGTHS)),
+    "ProposalScorer": (
+        lambda: ProposalScorer(D, scoring_hidden_dim=4),
+        (RNG.normal(size=(B, 3, D)), QUERY, QUERY_MASK),
+    ),
+    "TemporalRoIAlign": (
+        lambda: TemporalRoIAlign(4, roi_frame="per_sample"),
+        (VIDEO, np.array([[0, 0.1, 1, 0.6], [0, 0.0, 1, 0.3]], "float32"), LENGTHS),
+    ),
 }
 
 
@@ -94,9 +112,13 @@ def _layer_classes():
     for package in (common.layers, vslnet_tf.layers, lpnet_tf.layers):
         for info in pkgutil.iter_modules(package.__path__):
             module = __import__(f"{package.__name__}.{info.name}", fromlist=["_"])
-            classes.update(name for name, value in vars(module).items()
-                           if inspect.isclass(value) and issubclass(value, keras.layers.Layer)
-                           and value.__module__ == module.__name__)
+            classes.update(
+                name
+                for name, value in vars(module).items()
+                if inspect.isclass(value)
+                and issubclass(value, keras.layers.Layer)
+                and value.__module__ == module.__name__
+            )
     return classes
 
 
@@ -128,16 +150,21 @@ def test_from_config_rebuilds_a_layer_that_computes_the_same(name):
     assert clone.get_config() == layer.get_config()
 
 
-DATA_INFO = {"word_vectors": RNG.normal(size=(5, 300)).astype("float32"), "num_chars": 12, "feature_dim": 6,
-             "max_pos_len": 32}
+DATA_INFO = {
+    "word_vectors": RNG.normal(size=(5, 300)).astype("float32"),
+    "num_chars": 12,
+    "feature_dim": 6,
+    "max_pos_len": 32,
+}
 SMALL = dict(hidden_dim=16, num_heads=2, max_pos_len=32, drop_rate=0.0, lstm_implementation="sequence")
 TASKS = {
     "vslbase": lambda: VSLNetTask(VSLNetConfig(model="vslbase", **SMALL)),
     "vslnet": lambda: VSLNetTask(VSLNetConfig(**SMALL)),
     "vslnet_transformer": lambda: VSLNetTask(VSLNetConfig(predictor="transformer", **SMALL)),
     "vslnet_l": lambda: VSLNetTask(VSLNetConfig(model="vslnet_l", scales=[8, 16], **SMALL)),
-    "lpnet": lambda: LPNetTask(LPNetConfig(num_proposals=5, roi_length=4, dynamic_dim=4, scoring_hidden_dim=8,
-                                           proposal_heads=2, **SMALL)),
+    "lpnet": lambda: LPNetTask(
+        LPNetConfig(num_proposals=5, roi_length=4, dynamic_dim=4, scoring_hidden_dim=8, proposal_heads=2, **SMALL)
+    ),
 }
 
 

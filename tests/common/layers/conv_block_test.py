@@ -81,7 +81,7 @@ class ConvBlockTest(TestCase):
 
     def test_unmasked_conv_leaks_padding_into_valid_positions(self):
         effect = self._padding_effect(masked=False)
-        self.assertGreater(effect[-1], 1e-3)  # the original's defect (VSLNet spec §7.6)
+        self.assertGreater(effect[-1], 1e-3)  # the original's defect (fidelity VSLNet §7.6)
 
     def test_masked_conv_does_not_leak(self):
         effect = self._padding_effect(masked=True)

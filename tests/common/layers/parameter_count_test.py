@@ -1,4 +1,4 @@
-"""Trainable parameter counts of the full VSLNet layer set vs VSLNet spec §3.14 (the original code prints them).
+"""Trainable parameter counts of the full VSLNet layer set vs fidelity VSLNet §3.14 (the original code prints them).
 
 The real model class is written elsewhere; this test composes the layers the same way (one shared encoder,
 one CQA, pooling+concat, QGH, predictor, and the two input projections) and counts trainable values only

@@ -135,8 +135,15 @@ class ConditionedSpanPredictorTest(TestCase):
         encoder_paths = {w.path.split("/")[1] for w in layer.weights}
         self.assertEqual(
             encoder_paths,
-            {"feature_encoder", "start_layer_norm", "end_layer_norm", "start_hidden", "end_hidden", "start_dense",
-             "end_dense"},
+            {
+                "feature_encoder",
+                "start_layer_norm",
+                "end_layer_norm",
+                "start_hidden",
+                "end_hidden",
+                "start_dense",
+                "end_dense",
+            },
         )
         start, end, h_s, h_e = layer(**self.inputs(), return_features=True)
         raw_start = layer.encoder(self.features, padding_mask=self.video_mask)
@@ -155,7 +162,7 @@ class ConditionedSpanPredictorTest(TestCase):
 
 
 class ConditionedSpanPredictorPaperVariantsTest(TestCase):
-    """The paper's single linear head (VSLNet spec §6 #7) and inputs wider than d (§6 #5)."""
+    """The paper's single linear head (fidelity VSLNet §6 #7) and inputs wider than d (§6 #5)."""
 
     def setUp(self):
         super().setUp()
@@ -213,8 +220,10 @@ class ConditionedSpanPredictorLSTMImplementationTest(TestCase):
         super().setUp()
         rng = np.random.RandomState(5)
         # Inputs wider than d (the LSTM_s kernel is then not square); rows of length 7, 5 and 2, right-padded.
-        self.inputs = {"features": rng.normal(size=(3, 7, 6)).astype("float32"),
-                       "video_mask": np.arange(7)[None] < np.array([[7], [5], [2]])}
+        self.inputs = {
+            "features": rng.normal(size=(3, 7, 6)).astype("float32"),
+            "video_mask": np.arange(7)[None] < np.array([[7], [5], [2]]),
+        }
 
     def computation(self, implementation):
         """`(call, trainable weights)` of a predictor with fixed random weights, computed by `implementation`."""

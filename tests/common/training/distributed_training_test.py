@@ -31,9 +31,14 @@ def small_processed(tmp_path_factory):
     one query, which leaves the second replica without rows (its stand-in row must count for nothing)."""
     root = tmp_path_factory.mktemp("synthetic") / "tiny"  # where `--synthetic_dir=<parent>` finds it
     synthetic.make_synthetic(str(root), preset="tiny", seed=0)
-    config = dataset.DataConfig(dataset="charades", annotation_dir=str(root), feature_path=str(root / "features"),
-                                glove_path=str(root / "glove.txt"), processed_dir=str(root / "processed"),
-                                max_pos_len=64)
+    config = dataset.DataConfig(
+        dataset="charades",
+        annotation_dir=str(root),
+        feature_path=str(root / "features"),
+        glove_path=str(root / "glove.txt"),
+        processed_dir=str(root / "processed"),
+        max_pos_len=64,
+    )
     folder = pathlib.Path(dataset.prepare_dataset(config, progress=False).folder)
     for split, keep in (("train", 33), ("test", 17)):
         lines = (folder / f"{split}.jsonl").read_text().splitlines()[:keep]
@@ -94,8 +99,9 @@ MIRRORED_SCRIPT = textwrap.dedent("""
 
 
 def _env():
-    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3",
-                PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return dict(
+        os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")
+    )
 
 
 def assert_same_training(single, distributed):
@@ -122,17 +128,26 @@ def assert_same_weights(single, distributed):
 
 
 # One model of each family in the default suite (≈ 70 s); VSLBase and VSLNet-L (≈ 100 s) with --run_slow.
-@pytest.mark.parametrize("models", [
-    ("vslnet", "lpnet"),
-    pytest.param(("vslbase", "vslnet_l"), marks=pytest.mark.slow),
-])
+@pytest.mark.parametrize(
+    "models",
+    [
+        ("vslnet", "lpnet"),
+        pytest.param(("vslbase", "vslnet_l"), marks=pytest.mark.slow),
+    ],
+)
 def test_mirrored_on_two_devices_trains_as_one_device(small_processed, tmp_path, models):
-    script = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, small_processed, str(tmp_path), json.dumps(SMALL),
-                             *models], env=_env(), cwd=REPO_ROOT, capture_output=True, text=True, timeout=900)
+    script = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT, small_processed, str(tmp_path), json.dumps(SMALL), *models],
+        env=_env(),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert script.returncode == 0, script.stderr[-4000:]
     result = json.loads((tmp_path / "result.json").read_text())
     assert sorted(result) == sorted(models)
-    for model, runs in result.items():
+    for runs in result.values():
         assert runs["default"]["replicas"] == 1 and runs["mirrored"]["replicas"] == 2
         assert runs["default"]["metrics"]["count"] == 17  # the stand-in row of the last test batch is not scored
         assert_same_training(runs["default"], runs["mirrored"])
@@ -152,11 +167,21 @@ def train_on_workers(run_dir, flags, scratch, num_workers=2, timeout=300):
     for index in range(num_workers):
         tmp = scratch / f"worker{index}_tmp"
         tmp.mkdir(parents=True, exist_ok=True)
-        env = dict(_env(), TMPDIR=str(tmp),
-                   TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}))
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "experiments.train", "--strategy=multi_worker", f"--run_dir={run_dir}", *flags],
-            env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        env = dict(
+            _env(),
+            TMPDIR=str(tmp),
+            TF_CONFIG=json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}}),
+        )
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "experiments.train", "--strategy=multi_worker", f"--run_dir={run_dir}", *flags],
+                env=env,
+                cwd=REPO_ROOT,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     results = []
     try:
         for process in processes:
@@ -171,31 +196,46 @@ def train_on_workers(run_dir, flags, scratch, num_workers=2, timeout=300):
 
 
 def _run_files(run_dir):
-    return sorted(str(p.relative_to(run_dir)).split(".tfevents")[0] for p in pathlib.Path(run_dir).rglob("*")
-                  if p.is_file())
+    return sorted(
+        str(p.relative_to(run_dir)).split(".tfevents")[0] for p in pathlib.Path(run_dir).rglob("*") if p.is_file()
+    )
 
 
 def _checkpoint(run_dir, step):
     import tensorflow as tf
 
     reader = tf.train.load_checkpoint(os.path.join(run_dir, "checkpoints", f"ckpt-{step}"))
-    return {key: reader.get_tensor(key) for key in reader.get_variable_to_shape_map()
-            if key.endswith("VARIABLE_VALUE")}
+    return {key: reader.get_tensor(key) for key in reader.get_variable_to_shape_map() if key.endswith("VARIABLE_VALUE")}
 
 
 def test_two_workers_train_as_one_process_write_only_the_chiefs_files_and_resume(small_processed, tmp_path):
     # The small processed folder (two epochs of 3 steps; the last batch of each leaves worker 1 a stand-in row),
     # shared by every run; `--quirks=fixed` for the clean protocol (evaluation at epoch ends only).
     synthetic_dir = pathlib.Path(small_processed).parents[1]
-    flags = ["--model=vslnet", "--quirks=fixed", "--synthetic_preset=tiny", f"--synthetic_dir={synthetic_dir}",
-             f"--processed_dir={small_processed}", "--hidden_dim=16", "--num_heads=2", "--char_dim=8",
-             "--drop_rate=0", "--verbose=false", "--export=false"]
+    flags = [
+        "--model=vslnet",
+        "--quirks=fixed",
+        "--synthetic_preset=tiny",
+        f"--synthetic_dir={synthetic_dir}",
+        f"--processed_dir={small_processed}",
+        "--hidden_dim=16",
+        "--num_heads=2",
+        "--char_dim=8",
+        "--drop_rate=0",
+        "--verbose=false",
+        "--export=false",
+    ]
     workers = train_on_workers(tmp_path / "workers", flags + ["--max_steps=6"], tmp_path / "a")
     assert [rc for rc, _, _ in workers] == [0, 0], workers[0][2][-3000:] + workers[1][2][-3000:]
     assert "test split" in workers[0][1] and not workers[1][1].strip()  # only the chief reports
-    single = subprocess.run([sys.executable, "-m", "experiments.train", f"--run_dir={tmp_path / 'single'}",
-                             "--max_steps=6", *flags], env=_env(), cwd=REPO_ROOT, capture_output=True, text=True,
-                            timeout=300)
+    single = subprocess.run(
+        [sys.executable, "-m", "experiments.train", f"--run_dir={tmp_path / 'single'}", "--max_steps=6", *flags],
+        env=_env(),
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert single.returncode == 0, single.stderr[-3000:]
 
     # Only the chief's files: the same files as one process writes, no history line twice, no worker leftovers.
@@ -207,9 +247,15 @@ def test_two_workers_train_as_one_process_write_only_the_chiefs_files_and_resume
     metrics = {name: json.loads((tmp_path / name / "metrics.json").read_text()) for name in ("workers", "single")}
     for key in ("r1_iou03", "r1_iou05", "r1_iou07", "miou", "count", "steps"):
         assert metrics["workers"][key] == metrics["single"][key], key
-    weights = {name: {v.path: v.numpy() for v in run_loader.load_run(
-        str(tmp_path / name), checkpoint=str(tmp_path / name / "checkpoints" / "ckpt-6")).model.trainable_variables}
-        for name in ("workers", "single")}
+    weights = {
+        name: {
+            v.path: v.numpy()
+            for v in run_loader.load_run(
+                str(tmp_path / name), checkpoint=str(tmp_path / name / "checkpoints" / "ckpt-6")
+            ).model.trainable_variables
+        }
+        for name in ("workers", "single")
+    }
     assert_same_weights(weights["single"], weights["workers"])
 
     # Interrupted after 3 steps and resumed on both workers: the same floats as the uninterrupted run.

@@ -31,8 +31,9 @@ def test_clip_summed_gradients_norms_slices_as_given():
     dense = tf.constant([[4.0, 0.0]])
     expected = [tf.convert_to_tensor(g) for g in tf.clip_by_global_norm([dense, _slices()], 1.0)[0]]
     # What `all_reduce_gradients` hands over: the slices summed dense, over every row, and their values' norm².
-    summed_slices = tf.IndexedSlices(tf.convert_to_tensor(_slices()), tf.range(3, dtype=tf.int64),
-                                     tf.constant([3, 2], tf.int64))
+    summed_slices = tf.IndexedSlices(
+        tf.convert_to_tensor(_slices()), tf.range(3, dtype=tf.int64), tf.constant([3, 2], tf.int64)
+    )
     clipped = gradients.clip_summed_gradients([dense, summed_slices], 1.0, tf.constant(18.0))
     for got, want in zip(clipped, expected):
         np.testing.assert_allclose(tf.convert_to_tensor(got).numpy(), want.numpy(), rtol=1e-6)
@@ -46,14 +47,16 @@ def test_global_clipnorm_equals_tf_clip_by_global_norm_before_the_update():
     kernel, bias = make_variables("float32")
     big_kernel = GRADS_KERNEL[0] * 40.0
     big_bias = GRADS_BIAS[0] * 40.0
-    clipped, norm = tf.clip_by_global_norm([tf.constant(big_kernel, tf.float32), tf.constant(big_bias, tf.float32)],
-                                           1.0)
+    clipped, norm = tf.clip_by_global_norm(
+        [tf.constant(big_kernel, tf.float32), tf.constant(big_bias, tf.float32)], 1.0
+    )
     assert norm.numpy() > 1.0
 
     optimizer = optimizers.AdamWeightDecay(learning_rate=0.1, global_clipnorm=1.0)
     optimizer.exclude_from_weight_decay(var_list=[bias])
-    optimizer.apply_gradients([(tf.constant(big_kernel, tf.float32), kernel), (tf.constant(big_bias, tf.float32),
-                                                                               bias)])
+    optimizer.apply_gradients(
+        [(tf.constant(big_kernel, tf.float32), kernel), (tf.constant(big_bias, tf.float32), bias)]
+    )
     reference_kernel, reference_bias = make_variables("float32")
     unclipped = optimizers.AdamWeightDecay(learning_rate=0.1)
     unclipped.exclude_from_weight_decay(var_list=[reference_bias])
@@ -185,5 +188,6 @@ def test_mirrored_strategy_matches_single_device(mirrored_results):
     # The gradients here have norm ≫ 1, so where the clip happens matters: Keras' own `global_clipnorm`
     # clips each replica's half-batch gradient before the sum and does not match.
     keras_adam = results["keras_adam_global_clipnorm"]
-    assert not all(np.allclose(m, s, rtol=1e-5, atol=1e-6) for s, m in zip(keras_adam["default"],
-                                                                             keras_adam["mirrored"]))
+    assert not all(
+        np.allclose(m, s, rtol=1e-5, atol=1e-6) for s, m in zip(keras_adam["default"], keras_adam["mirrored"])
+    )

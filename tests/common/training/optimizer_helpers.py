@@ -28,11 +28,18 @@ BIAS_0 = np.array([0.1, -0.2])
 
 def run_script(script, tmp_path, timeout=120):
     """Runs `script` in a fresh Python with the repository importable; returns the JSON it wrote to `argv[1]`."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get(
-        "PYTHONPATH", ""))
+    env = dict(
+        os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=REPO_ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")
+    )
     out = tmp_path / "out.json"
-    result = subprocess.run([sys.executable, "-c", textwrap.dedent(script), str(out)], env=env, cwd=REPO_ROOT,
-                            capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), str(out)],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     assert result.returncode == 0, result.stderr[-4000:]
     with open(out) as f:
         return json.load(f)

@@ -19,8 +19,9 @@ from tests.common.training.optimizer_helpers import (
 # === numpy references ===
 
 
-def _adam_weight_decay_reference(theta, grads, lr, decayed, dtype=np.float64, beta_1=0.9, beta_2=0.999,
-                                 epsilon=1e-6, weight_decay=0.01):
+def _adam_weight_decay_reference(
+    theta, grads, lr, decayed, dtype=np.float64, beta_1=0.9, beta_2=0.999, epsilon=1e-6, weight_decay=0.01
+):
     """Spec vslnet §4.1, op by op in `dtype`; constants rounded from Python doubles as in the original graph."""
     theta = theta.astype(dtype)
     m = np.zeros_like(theta)
@@ -58,6 +59,7 @@ def _tf1_adam_reference(theta, grads, lr, steps_seen, beta_1=0.9, beta_2=0.999, 
         theta = theta - m * lr_t / (np.sqrt(v) + epsilon)
     return theta
 
+
 # === AdamWeightDecay ===
 
 
@@ -68,10 +70,12 @@ def test_adam_weight_decay_matches_float64_reference(in_function):
     optimizer.exclude_from_weight_decay(var_list=[bias])
     optimizer.build([kernel, bias])
     apply_gradients(optimizer, kernel, bias, in_function=in_function)
-    np.testing.assert_allclose(kernel.numpy(), _adam_weight_decay_reference(KERNEL_0, GRADS_KERNEL, 0.1, True),
-                               rtol=0, atol=1e-7)
-    np.testing.assert_allclose(bias.numpy(), _adam_weight_decay_reference(BIAS_0, GRADS_BIAS, 0.1, False),
-                               rtol=0, atol=1e-7)
+    np.testing.assert_allclose(
+        kernel.numpy(), _adam_weight_decay_reference(KERNEL_0, GRADS_KERNEL, 0.1, True), rtol=0, atol=1e-7
+    )
+    np.testing.assert_allclose(
+        bias.numpy(), _adam_weight_decay_reference(BIAS_0, GRADS_BIAS, 0.1, False), rtol=0, atol=1e-7
+    )
     assert int(optimizer.iterations.numpy()) == 3
 
 
@@ -82,11 +86,11 @@ def test_adam_weight_decay_float32_is_op_for_op_the_original():
     optimizer.build([kernel, bias])
     apply_gradients(optimizer, kernel, bias, in_function=True)
     f32 = [g.astype(np.float32) for g in GRADS_KERNEL]
-    np.testing.assert_array_equal(kernel.numpy(), _adam_weight_decay_reference(
-        KERNEL_0, f32, 0.1, True, dtype=np.float32))
+    np.testing.assert_array_equal(
+        kernel.numpy(), _adam_weight_decay_reference(KERNEL_0, f32, 0.1, True, dtype=np.float32)
+    )
     f32 = [g.astype(np.float32) for g in GRADS_BIAS]
-    np.testing.assert_array_equal(bias.numpy(), _adam_weight_decay_reference(
-        BIAS_0, f32, 0.1, False, dtype=np.float32))
+    np.testing.assert_array_equal(bias.numpy(), _adam_weight_decay_reference(BIAS_0, f32, 0.1, False, dtype=np.float32))
 
 
 def test_adam_weight_decay_has_no_bias_correction():
@@ -122,6 +126,7 @@ def test_exclusions_accumulate_and_are_frozen_after_build():
     with pytest.raises(ValueError, match="before the optimizer is built"):
         optimizer.exclude_from_weight_decay(var_list=[kernel])
 
+
 # === TF1Adam ===
 
 
@@ -136,10 +141,12 @@ def test_tf1_adam_matches_float64_reference(double_count):
         bias_steps, kernel_steps = [1, 3, 5], [2, 4, 6]  # t = 2i+1 for the first op, 2i+2 for the other
     else:
         bias_steps = kernel_steps = [1, 2, 3]
-    np.testing.assert_allclose(kernel.numpy(), _tf1_adam_reference(KERNEL_0, GRADS_KERNEL, 0.1, kernel_steps),
-                               rtol=0, atol=1e-7)
-    np.testing.assert_allclose(bias.numpy(), _tf1_adam_reference(BIAS_0, GRADS_BIAS, 0.1, bias_steps),
-                               rtol=0, atol=1e-7)
+    np.testing.assert_allclose(
+        kernel.numpy(), _tf1_adam_reference(KERNEL_0, GRADS_KERNEL, 0.1, kernel_steps), rtol=0, atol=1e-7
+    )
+    np.testing.assert_allclose(
+        bias.numpy(), _tf1_adam_reference(BIAS_0, GRADS_BIAS, 0.1, bias_steps), rtol=0, atol=1e-7
+    )
     expected_power = np.float32(0.9) ** (7 if double_count else 4)
     np.testing.assert_allclose(optimizer._beta_1_power.numpy(), expected_power, rtol=1e-6)
 
@@ -150,9 +157,9 @@ def test_tf1_adam_first_step_is_bias_corrected():
     optimizer = optimizers.TF1Adam(learning_rate=0.1)
     optimizer.apply_gradients([(tf.constant([0.5, -2.0], tf.float64), bias)])
     np.testing.assert_allclose(bias.numpy(), [-0.1, 0.1], rtol=1e-5)
-    np.testing.assert_allclose(bias.numpy(), _tf1_adam_reference(np.zeros(2), [np.array([0.5, -2.0])], 0.1, [1]),
-                               rtol=1e-12)
-
+    np.testing.assert_allclose(
+        bias.numpy(), _tf1_adam_reference(np.zeros(2), [np.array([0.5, -2.0])], 0.1, [1]), rtol=1e-12
+    )
 
 
 def test_tf1_adam_advances_the_beta_powers_once_per_counted_update():
@@ -166,6 +173,7 @@ def test_tf1_adam_advances_the_beta_powers_once_per_counted_update():
     assert int(optimizer.iterations.numpy()) == 1
     assert optimizer._beta_1_power.numpy() == np.float32(np.float32(0.9) * np.float32(0.9)) * np.float32(0.9)
     assert optimizer._beta_2_power.numpy() == np.float32(np.float32(0.999) * np.float32(0.999)) * np.float32(0.999)
+
 
 TF1_GRAPH_SCRIPT = """
 import json, sys
@@ -221,8 +229,11 @@ def test_tf1_adam_is_bitwise_tf_compat_v1_adam(tmp_path):
         @tf.function
         def step(ga, gb, gr):
             with tf.GradientTape() as tape:
-                loss = (tf.reduce_sum(a * ga) + tf.reduce_sum(tf.gather(table.value, inputs["ids"]) * gr)
-                        + tf.reduce_sum(box * gb))
+                loss = (
+                    tf.reduce_sum(a * ga)
+                    + tf.reduce_sum(tf.gather(table.value, inputs["ids"]) * gr)
+                    + tf.reduce_sum(box * gb)
+                )
             grads = tape.gradient(loss, [a, box, table])
             assert isinstance(grads[2], tf.IndexedSlices)
             optimizer.apply_gradients(zip(grads, [a, box, table]))
@@ -234,16 +245,19 @@ def test_tf1_adam_is_bitwise_tf_compat_v1_adam(tmp_path):
         np.testing.assert_array_equal(box.numpy(), np.float32(expected["box"]))
         np.testing.assert_array_equal(table.numpy(), np.float32(expected["table"]))
 
+
 # === Serialization and factories ===
 
 
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: optimizers.AdamWeightDecay(schedules.LinearDecayWithWarmup(1e-4, 100), weight_decay=0.02,
-                                             epsilon=1e-5, global_clipnorm=1.0),
-        lambda: optimizers.TF1Adam(schedules.StaircaseExponentialDecay(1e-4, global_step_multiplier=2),
-                                     adam_double_count=True),
+        lambda: optimizers.AdamWeightDecay(
+            schedules.LinearDecayWithWarmup(1e-4, 100), weight_decay=0.02, epsilon=1e-5, global_clipnorm=1.0
+        ),
+        lambda: optimizers.TF1Adam(
+            schedules.StaircaseExponentialDecay(1e-4, global_step_multiplier=2), adam_double_count=True
+        ),
         lambda: optimizers.TF1Adam(1e-4),
     ],
 )
@@ -255,6 +269,7 @@ def test_optimizer_config_round_trip(make):
     restored = keras.optimizers.deserialize(keras.optimizers.serialize(optimizer))
     assert type(restored) is type(optimizer)
     assert restored.get_config() == config
+
 
 def test_build_optimizer():
     schedule = schedules.StaircaseExponentialDecay(1e-4, global_step_multiplier=2)
@@ -291,6 +306,7 @@ def test_weight_decay_exclusions_by_role():
     layer = Custom()
     layer.build((2,))
     assert [v.path for v in optimizers.weight_decay_exclusions(layer)] == ["custom/scale"]
+
 
 # === Compilation and checkpoints ===
 

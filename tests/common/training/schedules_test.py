@@ -18,8 +18,7 @@ def _previous_linear_decay_with_warmup(initial_learning_rate, decay_steps, warmu
     learning_rate = tf.add(tf.multiply(learning_rate_0 - end, tf.pow(1 - p, power)), end)
     if warmup_steps:
         step_int, warmup_int = tf.cast(step, tf.int32), tf.constant(warmup_steps, tf.int32)
-        warmup_learning_rate = initial_learning_rate * (tf.cast(step_int, tf.float32) / tf.cast(warmup_int,
-                                                                                                 tf.float32))
+        warmup_learning_rate = initial_learning_rate * (tf.cast(step_int, tf.float32) / tf.cast(warmup_int, tf.float32))
         is_warmup = tf.cast(step_int < warmup_int, tf.float32)
         learning_rate = (1.0 - is_warmup) * learning_rate + is_warmup * warmup_learning_rate
     return learning_rate
@@ -28,8 +27,9 @@ def _previous_linear_decay_with_warmup(initial_learning_rate, decay_steps, warmu
 def _previous_staircase_exponential_decay(initial_learning_rate, decay_steps, decay_rate, multiplier, step):
     global_step = tf.cast(tf.cast(step, tf.int64) * multiplier, tf.float32)
     p = tf.floor(global_step / tf.cast(decay_steps, tf.float32))
-    return tf.multiply(tf.convert_to_tensor(initial_learning_rate, tf.float32), tf.pow(tf.cast(decay_rate,
-                                                                                              tf.float32), p))
+    return tf.multiply(
+        tf.convert_to_tensor(initial_learning_rate, tf.float32), tf.pow(tf.cast(decay_rate, tf.float32), p)
+    )
 
 
 def _at_step(schedule, step):
@@ -106,8 +106,9 @@ def test_warmup_steps_from_proportion():
 def test_schedules_are_bitwise_tf1_decay_functions():
     steps = [0, 1, 7, 333, 12345, 23399, 23400, 99999, 100000, 100001, 250000]
     step = tf.Variable(0, dtype=tf.int64)
-    tf1_linear = tf.compat.v1.train.polynomial_decay(tf.constant(1e-4, tf.float32), step, 23400,
-                                                     end_learning_rate=0.0, power=1.0, cycle=False)
+    tf1_linear = tf.compat.v1.train.polynomial_decay(
+        tf.constant(1e-4, tf.float32), step, 23400, end_learning_rate=0.0, power=1.0, cycle=False
+    )
     tf1_staircase = tf.compat.v1.train.exponential_decay(1e-4, step, 100000, 0.9, staircase=True)
     linear = schedules.LinearDecayWithWarmup(1e-4, 23400)
     staircase = schedules.StaircaseExponentialDecay(1e-4)
@@ -120,10 +121,12 @@ def test_schedules_are_bitwise_tf1_decay_functions():
 def test_staircase_with_doubled_global_step():
     single = schedules.StaircaseExponentialDecay(1e-4, 100000, 0.9)
     double = schedules.StaircaseExponentialDecay(1e-4, 100000, 0.9, global_step_multiplier=2)
-    np.testing.assert_allclose([float(single(t)) for t in (0, 99999, 100000, 233799)],
-                               [1e-4, 1e-4, 9e-5, 8.1e-5], rtol=1e-6)
-    np.testing.assert_allclose([float(double(t)) for t in (0, 49999, 50000, 233799)],
-                               [1e-4, 1e-4, 9e-5, 1e-4 * 0.9**4], rtol=1e-6)
+    np.testing.assert_allclose(
+        [float(single(t)) for t in (0, 99999, 100000, 233799)], [1e-4, 1e-4, 9e-5, 8.1e-5], rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        [float(double(t)) for t in (0, 49999, 50000, 233799)], [1e-4, 1e-4, 9e-5, 1e-4 * 0.9**4], rtol=1e-6
+    )
 
 
 def test_optimizer_reads_the_schedule_at_the_zero_based_update_count():

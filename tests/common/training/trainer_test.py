@@ -16,9 +16,14 @@ TINY_MODEL = dict(hidden_dim=16, num_heads=2, max_pos_len=64, char_dim=8)
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     synthetic.make_synthetic(str(root), preset="tiny", seed=0)
-    config = dataset.DataConfig(dataset="charades", annotation_dir=str(root), feature_path=str(root / "features"),
-                                glove_path=str(root / "glove.txt"), processed_dir=str(root / "processed"),
-                                max_pos_len=64)
+    config = dataset.DataConfig(
+        dataset="charades",
+        annotation_dir=str(root),
+        feature_path=str(root / "features"),
+        glove_path=str(root / "glove.txt"),
+        processed_dir=str(root / "processed"),
+        max_pos_len=64,
+    )
     return root, dataset.prepare_dataset(config, progress=False)
 
 
@@ -45,7 +50,9 @@ def test_resume_continues_identically(tiny, tmp_path):
     for a, b in zip(_weights(straight), _weights(resumed)):
         np.testing.assert_array_equal(a, b)
     metrics = json.loads((tmp_path / "b" / "metrics.json").read_text())
-    assert metrics["protocol"] == "clean" and metrics["steps"] == 25 and metrics["count"] == len(processed.splits["test"])
+    assert (
+        metrics["protocol"] == "clean" and metrics["steps"] == 25 and metrics["count"] == len(processed.splits["test"])
+    )
 
 
 def test_original_protocol_evaluates_twice_per_epoch_and_keeps_best(tiny, tmp_path):
@@ -85,8 +92,19 @@ def test_mixed_bfloat16_computes_in_bfloat16_and_keeps_float32_variables_and_los
     assert result["steps"] == 3 and np.isfinite(result["miou"])
     changed = [not np.array_equal(b, v.numpy()) for b, v in zip(before, trainer.model.trainable_variables)]
     assert all(changed[:3]) and np.mean(changed) > 0.9
-    batch = next(iter(pipeline.make_dataset(processed.splits["train"], trainer.store, batch_size=4, max_pos_len=64,
-                                            feature_dim=processed.feature_dim, training=True, seed=0)))
+    batch = next(
+        iter(
+            pipeline.make_dataset(
+                processed.splits["train"],
+                trainer.store,
+                batch_size=4,
+                max_pos_len=64,
+                feature_dim=processed.feature_dim,
+                training=True,
+                seed=0,
+            )
+        )
+    )
     losses = trainer.task.compute_losses(trainer.model, batch, training=True)
     assert all(v.dtype == "float32" and np.isfinite(v.numpy()) for v in losses.values())
     with pytest.raises(ValueError, match="dtype_policy"):

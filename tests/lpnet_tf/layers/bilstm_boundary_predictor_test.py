@@ -8,17 +8,28 @@ from tests.test_case import TestCase
 class BiLSTMBoundaryPredictorTest(TestCase):
     def setUp(self):
         super().setUp()
-        self.inputs = {"features": np.random.RandomState(0).normal(size=(2, 5, 6)).astype("float32"),
-                       "video_mask": np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], bool)}
+        self.inputs = {
+            "features": np.random.RandomState(0).normal(size=(2, 5, 6)).astype("float32"),
+            "video_mask": np.array([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]], bool),
+        }
 
     def test_layer_basics(self):
         # BiLSTM 2·4·(6 + 3 + 1)·3 = 240, two hidden Dense 2·42, two output Dense 2·7.
-        self.run_layer_test(BiLSTMBoundaryPredictor, {"hidden_dim": 6}, self.inputs,
-                            expected_output_shape=((2, 5), (2, 5)), expected_num_trainable_params=240 + 84 + 14)
+        self.run_layer_test(
+            BiLSTMBoundaryPredictor,
+            {"hidden_dim": 6},
+            self.inputs,
+            expected_output_shape=((2, 5), (2, 5)),
+            expected_num_trainable_params=240 + 84 + 14,
+        )
 
     def test_lstm_implementation_reaches_the_encoder(self):
-        layer = self.run_layer_test(BiLSTMBoundaryPredictor, {"hidden_dim": 6, "lstm_implementation": "keras"},
-                                    self.inputs, expected_output_shape=((2, 5), (2, 5)))
+        layer = self.run_layer_test(
+            BiLSTMBoundaryPredictor,
+            {"hidden_dim": 6, "lstm_implementation": "keras"},
+            self.inputs,
+            expected_output_shape=((2, 5), (2, 5)),
+        )
         self.assertEqual(layer.get_config()["lstm_implementation"], "keras")
         self.assertEqual(layer.encoder.lstm_implementation, "keras")
 

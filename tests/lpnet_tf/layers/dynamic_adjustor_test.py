@@ -52,7 +52,7 @@ class DynamicAdjustorTest(TestCase):
         # Box 0 = [2.5, 6.5] ⊃ GT [3, 6]: 1 − 3/(2hL), so d/dc = 0 and d/dh = 3/(2h²L) = 3.75.
         self.assertAllClose(grad[0], [0.0, 3.75], atol=1e-4)
         # Box 1 = [3.8, 6.2]: inter = 6 − (c − h)L, union = (c + h)L − 3; d/dc = L(u + i)/u², d/dh = −L(u − i)/u².
-        self.assertAllClose(grad[1], [10 * 5.4 / 3.2 ** 2, -10 * 1.0 / 3.2 ** 2], atol=1e-4)
+        self.assertAllClose(grad[1], [10 * 5.4 / 3.2**2, -10 * 1.0 / 3.2**2], atol=1e-4)
         self.assertAllEqual(grad[2], [0.0, 0.0])  # [8.5, 9.5] misses the GT: floored at 1e-10, no gradient
         self.assertAllEqual(grad[3], [0.0, 0.0])  # IoU 3/3.1 > 0.95 counts as 1: no loss, no gradient
 

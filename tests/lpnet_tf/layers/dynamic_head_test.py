@@ -25,8 +25,9 @@ class DynamicHeadTest(TestCase):
         d, e, l, k = 8, 5, 4, 3
         mhsa = 4 * (d * d + d) + 4 * d
         expected = k * d + mhsa + 2 * d + (d * 2 * d * e + 2 * d * e) + 2 * e + 2 * d + (l * d * d + d) + 4 * d
-        self.run_layer_test(DynamicHead, self.kwargs, self.rois, expected_output_shape=(2, 3, 8),
-                            expected_num_trainable_params=expected)
+        self.run_layer_test(
+            DynamicHead, self.kwargs, self.rois, expected_output_shape=(2, 3, 8), expected_num_trainable_params=expected
+        )
 
     def test_matches_per_sample_per_proposal_loop(self):
         head = DynamicHead(**self.kwargs)
@@ -35,8 +36,10 @@ class DynamicHeadTest(TestCase):
         # P̃ = LN3(P + MHSA(P)) without dropout.
         p = ops.convert_to_numpy(head.pro_features)
         np.testing.assert_allclose(
-            proposals, layer_norm(p + ops.convert_to_numpy(head.attention_block(p[None]))[0], head.layer_norm3),
-            atol=1e-5)
+            proposals,
+            layer_norm(p + ops.convert_to_numpy(head.attention_block(p[None]))[0], head.layer_norm3),
+            atol=1e-5,
+        )
         params = dense(proposals, head.dynamic_layer)
         for b in range(2):
             for k in range(3):
@@ -64,8 +67,9 @@ class DynamicHeadTest(TestCase):
     def test_without_mhsa_proposal_features_are_the_table(self):
         head = DynamicHead(**self.kwargs, use_mhsa=False)
         head.build()
-        np.testing.assert_array_equal(ops.convert_to_numpy(head.proposal_features()),
-                                      ops.convert_to_numpy(head.pro_features))
+        np.testing.assert_array_equal(
+            ops.convert_to_numpy(head.proposal_features()), ops.convert_to_numpy(head.pro_features)
+        )
         self.assertFalse(hasattr(head, "attention_block"))
 
     def test_dropout_only_in_training(self):

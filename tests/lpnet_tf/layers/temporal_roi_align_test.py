@@ -39,8 +39,10 @@ class TemporalRoIAlignTest(TestCase):
         self.run_layer_test(
             TemporalRoIAlign,
             {"roi_length": 4},
-            {"features": np.random.RandomState(0).normal(size=(2, 6, 3)).astype("float32"),
-             "boxes": np.array([box(0.1, 0.7), box(0.5, 0.2), box(0.0, 1.3)], "float32")},
+            {
+                "features": np.random.RandomState(0).normal(size=(2, 6, 3)).astype("float32"),
+                "boxes": np.array([box(0.1, 0.7), box(0.5, 0.2), box(0.0, 1.3)], "float32"),
+            },
             expected_output_shape=(2, 3, 4, 3),
             expected_num_trainable_weights=0,
         )
@@ -48,13 +50,16 @@ class TemporalRoIAlignTest(TestCase):
     @parameterized.named_parameters(*IMPLEMENTATIONS)
     def test_hand_computed_inside_edges_outside_reversed(self, implementation):
         roi = TemporalRoIAlign(roi_length=5, implementation=implementation)
-        boxes = np.array([
-            box(0.0, 1.0),  # u = 0, 1, 2, 3, 4: exactly the clips, both endpoints included
-            box(0.125, 0.375),  # u = 0.5, 0.75, 1.0, 1.25, 1.5: bilinear between clips
-            box(0.5, 1.5),  # u = 2, 3, 4, 5, 6: past W − 1 = 4 → 0
-            box(1.0, 0.0),  # reversed: u = 4, 3, 2, 1, 0
-            box(0.25, 0.25),  # zero width: five times clip 1
-        ], "float32")
+        boxes = np.array(
+            [
+                box(0.0, 1.0),  # u = 0, 1, 2, 3, 4: exactly the clips, both endpoints included
+                box(0.125, 0.375),  # u = 0.5, 0.75, 1.0, 1.25, 1.5: bilinear between clips
+                box(0.5, 1.5),  # u = 2, 3, 4, 5, 6: past W − 1 = 4 → 0
+                box(1.0, 0.0),  # reversed: u = 4, 3, 2, 1, 0
+                box(0.25, 0.25),  # zero width: five times clip 1
+            ],
+            "float32",
+        )
         out = ops.convert_to_numpy(roi(self.features, boxes))[0, :, :, 0]
         np.testing.assert_allclose(out[0], [1, 2, 3, 4, 5])
         np.testing.assert_allclose(out[1], [1.5, 1.75, 2.0, 2.25, 2.5])
@@ -83,8 +88,9 @@ class TemporalRoIAlignTest(TestCase):
     def test_padded_frame_scales_by_the_padded_width(self):
         # Sample 1 has 3 valid clips in a batch padded to 5: the original reads u·(5 − 1), i.e. padded clips.
         features = np.concatenate([self.features, self.features], 0)
-        out = ops.convert_to_numpy(TemporalRoIAlign(roi_length=5)(features, np.array([box(0, 1)], "float32"),
-                                                                   np.array([5, 3])))
+        out = ops.convert_to_numpy(
+            TemporalRoIAlign(roi_length=5)(features, np.array([box(0, 1)], "float32"), np.array([5, 3]))
+        )
         np.testing.assert_allclose(out[1, 0, :, 0], [1, 2, 3, 4, 5])
 
     @parameterized.named_parameters(*IMPLEMENTATIONS)
@@ -97,7 +103,7 @@ class TemporalRoIAlignTest(TestCase):
         roi = TemporalRoIAlign(roi_length=6, roi_frame="per_sample", implementation=implementation)
         out = ops.convert_to_numpy(roi(features, boxes, lengths))
         for b, length in enumerate(lengths):
-            alone = reference(features[b:b + 1, :length], boxes, length=6)[0]
+            alone = reference(features[b : b + 1, :length], boxes, length=6)[0]
             np.testing.assert_allclose(out[b], alone, atol=1e-5, err_msg=f"sample {b}")
 
     def test_per_sample_frame_is_padding_invariant(self):
@@ -136,8 +142,9 @@ class TemporalRoIAlignTest(TestCase):
         boxes = np.array([box(0.1, 0.8), box(0.9, 0.3)], "float32")
         lengths = np.array([6, 4])
         compiled = tf.function(lambda f, b, n: roi(f, b, n), jit_compile=True)
-        np.testing.assert_allclose(compiled(features, boxes, lengths).numpy(),
-                                   roi(features, boxes, lengths).numpy(), atol=1e-5)
+        np.testing.assert_allclose(
+            compiled(features, boxes, lengths).numpy(), roi(features, boxes, lengths).numpy(), atol=1e-5
+        )
 
     def test_gradient_reaches_features_and_boxes(self):
         features = tf.constant(self.features)
@@ -146,4 +153,4 @@ class TemporalRoIAlignTest(TestCase):
             tape.watch([features, boxes])
             out = tf.reduce_sum(TemporalRoIAlign(roi_length=4)(features, boxes))
         self.assertGreater(float(tf.reduce_sum(tape.gradient(out, features))), 0.0)
-        self.assertIsNotNone(tape.gradient(out, boxes))  # LPNet stops it at the model level (spec D18)
+        self.assertIsNotNone(tape.gradient(out, boxes))  # LPNet stops it at the model level (fidelity LPNet D18)

@@ -35,8 +35,9 @@ def test_split_pads_to_k_times_l_and_stacks_clips_sample_major():
     np.testing.assert_array_equal(clips[3, :, 0], [101, 102, 103, 0])  # sample 1, clip 0
     np.testing.assert_array_equal(clip_mask[2], [True, True, False, False])
     np.testing.assert_array_equal(clip_mask[4], [False] * 4)
-    np.testing.assert_array_equal(np.asarray(clip_split.clip_validity(clip_mask, 3)),
-                                  [[True, True, True], [True, False, False]])
+    np.testing.assert_array_equal(
+        np.asarray(clip_split.clip_validity(clip_mask, 3)), [[True, True, True], [True, False, False]]
+    )
 
 
 def test_merge_undoes_split_and_crops_to_the_batch_length():
@@ -56,13 +57,16 @@ def test_clip_offsets_are_each_clips_first_position():
     np.testing.assert_array_equal(np.asarray(clip_split.clip_offsets(2, 3, 4)), [0, 4, 8, 0, 4, 8])
 
 
-@pytest.mark.parametrize("start, end, overlap, boundary", [
-    (3, 4, [1, 1, 0], [1, 1, 0]),  # crosses the boundary between clips 0 and 1 (position 3 | 4)
-    (4, 7, [0, 1, 0], [0, 1, 0]),  # exactly clip 1
-    (3, 3, [1, 0, 0], [1, 0, 0]),  # the last position of clip 0
-    (8, 8, [0, 0, 1], [0, 0, 1]),  # the first position of clip 2
-    (0, 11, [1, 1, 1], [1, 0, 1]),  # the whole video: the inner clip holds no boundary
-])
+@pytest.mark.parametrize(
+    "start, end, overlap, boundary",
+    [
+        (3, 4, [1, 1, 0], [1, 1, 0]),  # crosses the boundary between clips 0 and 1 (position 3 | 4)
+        (4, 7, [0, 1, 0], [0, 1, 0]),  # exactly clip 1
+        (3, 3, [1, 0, 0], [1, 0, 0]),  # the last position of clip 0
+        (8, 8, [0, 0, 1], [0, 0, 1]),  # the first position of clip 2
+        (0, 11, [1, 1, 1], [1, 0, 1]),  # the whole video: the inner clip holds no boundary
+    ],
+)
 def test_nil_labels_at_clip_boundaries(start, end, overlap, boundary):
     args = (np.array([start]), np.array([end]), 3, 4)
     np.testing.assert_array_equal(np.asarray(clip_split.nil_labels(*args, rule="overlap"))[0], overlap)

@@ -12,8 +12,7 @@ class NilPredictionModuleTest(TestCase):
         self.run_layer_test(
             NilPredictionModule,
             init_kwargs={"hidden_dim": 8, "num_heads": 2, "max_pos_len": 16, "num_conv_layers": 1, "ffn": "mlp"},
-            input_data={"clip_features": np.random.rand(6, 4, 8).astype("float32"),
-                        "clip_mask": np.ones((6, 4), bool)},
+            input_data={"clip_features": np.random.rand(6, 4, 8).astype("float32"), "clip_mask": np.ones((6, 4), bool)},
             expected_output_shape=((6, 4, 8), (6,)),
         )
 
