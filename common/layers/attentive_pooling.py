@@ -18,7 +18,8 @@ class AttentivePooling(keras.layers.Layer):
 
     Args:
         hidden_dim: int, width `d`.
-        kernel_initializer: initializer of `w`. Defaults to `"glorot_uniform"` (limit √(6/(d+1))).
+        kernel_initializer: initializer of `w`, cloned when the weight is built (so a parent may pass its own).
+            Defaults to `"glorot_uniform"` (limit √(6/(d+1))).
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:

@@ -139,8 +139,11 @@ class VideoQueryBackbone(keras.layers.Layer):
         return self.word_dim + (sum(self.char_embedding.filters) if self.use_char_embedding else 0)
 
     def build(self, inputs_shape=None):
-        # Every sublayer is built here, under this layer's name scope, so that a model that calls the encoder or
-        # the interaction itself (VSLNet-L) gets the same weight paths as one that calls the whole trunk.
+        # The embeddings, projections and the encoder are built here, under this layer's name scope, so that a model
+        # that calls the encoder itself (VSLNet-L) gets the same weight paths as one that calls the whole trunk. The
+        # interaction is built on its first call, after the encoder has run: this keeps the draws of Keras' default
+        # seeds in the order the models made them before the trunk was one layer, so a seed gives the same initial
+        # weights (and the README's numbers) as then.
         d = self.hidden_dim
         self.word_embedding.build((None, None))
         if self.use_char_embedding:
@@ -148,10 +151,6 @@ class VideoQueryBackbone(keras.layers.Layer):
         self.query_projection.build((None, None, self.query_embedding_dim))
         self.video_projection.build((None, None, self.feature_dim))
         self.encoder.build((None, None, d))
-        if self.interaction_kind == "cqa":
-            self.interaction.build((None, None, d), (None, None, d))
-        else:
-            self.interaction.build((None, None, d))
 
     def call(self, inputs, training=None, encode_video=True, return_intermediates=False):
         video_mask = ops.cast(inputs["video_mask"], "bool")

@@ -70,7 +70,7 @@ class ProposalScorer(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.pooling = AttentivePooling(
             self.hidden_dim,
-            kernel_initializer=clone_initializer(self.kernel_initializer),
+            kernel_initializer=self.kernel_initializer,
             dtype=self.dtype_policy,
             name="pooling",
         )

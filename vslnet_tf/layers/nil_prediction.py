@@ -101,7 +101,7 @@ class NilPredictionModule(keras.layers.Layer):
             )
         self.pooling = AttentivePooling(
             self.hidden_dim,
-            kernel_initializer=clone_initializer(self.kernel_initializer),
+            kernel_initializer=self.kernel_initializer,
             dtype=self.dtype_policy,
             name="pooling",
         )
