@@ -37,6 +37,8 @@ def _weights(trainer):
     return [v.numpy() for v in trainer.model.weights]
 
 
+# Slow (33 s): the two-worker test (distributed_training_test.py) resumes bitwise through the same restore path.
+@pytest.mark.slow
 def test_resume_continues_identically(tiny, tmp_path):
     _, processed = tiny
     straight = _trainer(processed, tmp_path / "a", max_steps=25)
