@@ -36,6 +36,7 @@ from absl import app, flags
 
 from common import registry
 from common.checkpoint_conversion import tf1_reader
+from common.training import run_loader
 from experiments import import_tf1
 
 BATCH_FILE = "fixture.npz"
@@ -174,8 +175,8 @@ def import_fixture_model(fixture_dir, run_dir=None, in_memory=False, model="auto
         import_tf1.import_to_run_dir(
             family, checkpoint.path, run_dir, word_vectors=word_vectors, overrides=overrides, overwrite=True
         )
-        model, config, _ = import_tf1.load_run(run_dir)
-    return model, config
+        loaded = run_loader.load_run(run_dir)
+    return loaded.model, loaded.config
 
 
 def check_fixture_dir(

@@ -154,28 +154,6 @@ def import_to_run_dir(model_family, checkpoint, out, word_vectors=None, vocab=No
     return imported, config
 
 
-def load_run(run_dir):
-    """The model of an imported run directory, rebuilt from `config.json` and restored from its latest checkpoint.
-
-    Every weight of the model must be reachable by the checkpoint (`check_checkpoint_tracking`) and present in it
-    (`assert_existing_objects_matched`).
-
-    Returns:
-        `(model, model_config, config_dict)`.
-    """
-    with open(os.path.join(run_dir, "config.json")) as f:
-        config = json.load(f)
-    family = family_for(config["model_family"])
-    model_config = family.config_class(**config["model"]).validate()
-    model = family.tf1_importer.build_model(model_config, config["data"], np.load(config["data"]["word_vectors"]))
-    check_checkpoint_tracking(model)
-    latest = tf.train.latest_checkpoint(os.path.join(run_dir, "checkpoints"))
-    if latest is None:
-        raise FileNotFoundError(f"no checkpoint in {run_dir}/checkpoints")
-    tf.train.Checkpoint(model=model).restore(latest).assert_existing_objects_matched()
-    return model, model_config, config
-
-
 def format_import(imported, config):
     """A short human-readable account of an import."""
     model_config = config["model"]

@@ -86,11 +86,10 @@ def _apply_move(root, new_path, old_path):
 
 
 def _has_path(trackable, path):
-    for part in _split(path):
-        children = tf.train.TrackableView.children(trackable)
-        if part not in children:
-            return False
-        trackable = children[part]
+    try:
+        _Node(trackable).find(_split(path))
+    except KeyError:
+        return False
     return True
 
 

@@ -240,8 +240,9 @@ def test_run_directory_and_trainer_restore(tmp_path):
     )
     expected = {p: w.numpy() for p, w in tf1_reader.keras_weights(original).items()}
 
-    model, model_config, _ = import_tf1.load_run(str(run_dir))
-    assert model_config == imported.config
+    loaded = run_loader.load_run(str(run_dir))
+    model = loaded.model
+    assert loaded.config == imported.config
     for path, weight in tf1_reader.keras_weights(model).items():
         np.testing.assert_array_equal(weight.numpy(), expected[path], err_msg=path)
 
