@@ -7,6 +7,7 @@ from keras import ops
 
 from common.layers.feature_encoder import FeatureEncoder
 from common.layers.initializers import clone_initializer
+from common.layers.layer_normalization import LayerNormalization
 from common.layers.lstm_sequence import LSTM_IMPLEMENTATIONS, resolve_lstm_implementation, run_lstm
 from common.layers.masking import mask_logits
 
@@ -160,10 +161,10 @@ class ConditionedSpanPredictor(keras.layers.Layer):
                 dtype=self.dtype_policy,
                 name="feature_encoder",
             )
-            self.start_layer_norm = keras.layers.LayerNormalization(
+            self.start_layer_norm = LayerNormalization(
                 epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="start_layer_norm"
             )
-            self.end_layer_norm = keras.layers.LayerNormalization(
+            self.end_layer_norm = LayerNormalization(
                 epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="end_layer_norm"
             )
 
