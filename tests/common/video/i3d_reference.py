@@ -61,6 +61,9 @@ def _unit(x, arrays, scope, strides=(1, 1, 1)):
     mean = arrays[f"{scope}/batch_norm/moving_mean"]
     variance = arrays[f"{scope}/batch_norm/moving_variance"]
     y = (y - mean) / np.sqrt(variance.astype(np.float64) + EPSILON).astype(np.float32)
+    gamma = arrays.get(f"{scope}/batch_norm/gamma")  # the PyTorch port's batch norms have a scale
+    if gamma is not None:
+        y = y * gamma
     return tf.nn.relu(y + arrays[f"{scope}/batch_norm/beta"])
 
 
