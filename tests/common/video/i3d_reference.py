@@ -115,3 +115,21 @@ def reference_i3d(frames, arrays, scope=SCOPE):
     pooled = tf.nn.avg_pool3d(x, ksize=[1, 2, 7, 7, 1], strides=[1, 1, 1, 1, 1], padding="VALID")
     outputs["features"] = tf.squeeze(pooled, axis=[2, 3]).numpy()
     return outputs
+
+
+def write_model_checkpoint(prefix, seed=0, num_classes=400):
+    """A checkpoint in DeepMind's layout (names from `common.video.i3d_checkpoint`) holding the weights of a freshly
+    initialized `I3D` (Keras' initializers, seeded) and a random classifier; needs no shared material."""
+    import keras
+
+    from common.video import i3d_checkpoint
+    from common.video.i3d import I3D
+
+    keras.utils.set_random_seed(seed)
+    arrays = tf1_reader.export_tf1_arrays(i3d_checkpoint.weight_table(), tf1_reader.keras_weights(I3D()))
+    rng = np.random.default_rng(seed)
+    weight, bias = (f"{SCOPE}/{name}" for name in i3d_checkpoint.LOGITS)
+    arrays[weight] = rng.normal(0, 0.03, (1, 1, 1, 1024, num_classes)).astype(np.float32)
+    arrays[bias] = np.zeros(num_classes, np.float32)
+    tf1_reader.write_tf1_checkpoint(str(prefix), arrays)
+    return str(prefix)
