@@ -64,9 +64,12 @@ class FeatureExtractor:
         self.batch_size = int(batch_size)
         self.frame_format = frame_format
         crop = preset.crop_size
+
+        def features(windows):
+            return model(frame_preprocessing.to_unit_range(windows), training=False)
+
         self._features = tf.function(
-            lambda windows: model(frame_preprocessing.to_unit_range(windows), training=False),
-            input_signature=[tf.TensorSpec([None, None, crop, crop, 3], tf.uint8)],
+            features, input_signature=[tf.TensorSpec([None, None, crop, crop, 3], tf.uint8)], autograph=False
         )
 
     def _frames(self, decoder, errors):
@@ -91,14 +94,13 @@ class FeatureExtractor:
             signature = tf.TensorSpec([], tf.string)
         else:
             signature = tf.TensorSpec([height, width, 3], tf.uint8)
+
+        @tf.autograph.experimental.do_not_convert
+        def decode_and_preprocess(frame):
+            return preprocess(tf.ensure_shape(decoding.decode_frame(frame, self.frame_format), [height, width, 3]))
+
         dataset = tf.data.Dataset.from_generator(all_frames, output_signature=signature)
-        dataset = dataset.map(
-            lambda frame: preprocess(
-                tf.ensure_shape(decoding.decode_frame(frame, self.frame_format), [height, width, 3])
-            ),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True,
-        )
+        dataset = dataset.map(decode_and_preprocess, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
         return dataset.prefetch(self.preset.window), (height, width)
 
     def _window_batches(self, frames, errors):

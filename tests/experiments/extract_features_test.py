@@ -49,7 +49,7 @@ def test_extracts_the_sample_clip_and_a_generated_video(tmp_path, checkpoint, ca
     assert (extracted, failed) == (["cricket", "pattern"], {})
     shapes = json.loads((out / "feature_shapes.json").read_text())
     assert (
-        shapes == {"cricket": original_rows(79, 16), "pattern": original_rows(20, 16)} == {"cricket": 5, "pattern": 2}
+        shapes == {"cricket": original_rows(79, 16), "pattern": original_rows(12, 16)} == {"cricket": 5, "pattern": 1}
     )
     store = NpyFeatureStore(str(out))
     validate_videos(store, ["cricket", "pattern"], feature_dim=1024)
