@@ -93,12 +93,13 @@ def run(flag_values):
             f"{flag_values.videos} holds no video file ({', '.join(feature_folder.VIDEO_EXTENSIONS)})"
         )
     record = extraction_record(preset, flag_values.frame_format, flag_values.i3d_checkpoint)
-    model = i3d_checkpoint.load_i3d(flag_values.i3d_checkpoint, image_size=preset.crop_size)
-    extractor = FeatureExtractor(
-        model, preset, batch_size=flag_values.batch_size, frame_format=flag_values.frame_format
-    )
+
+    def make_extractor():
+        model = i3d_checkpoint.load_i3d(flag_values.i3d_checkpoint, image_size=preset.crop_size)
+        return FeatureExtractor(model, preset, batch_size=flag_values.batch_size, frame_format=flag_values.frame_format)
+
     return feature_folder.extract_folder(
-        extractor,
+        make_extractor,
         videos,
         flag_values.out,
         record,

@@ -111,11 +111,12 @@ def write_feature_shapes(out_dir):
     return shapes
 
 
-def extract_folder(extractor, videos, out_dir, record, progress_factory):
+def extract_folder(make_extractor, videos, out_dir, record, progress_factory):
     """Extract `videos` into `out_dir` (see the module docstring).
 
     Args:
-        extractor: a `common.video.extraction.FeatureExtractor`.
+        make_extractor: `() -> common.video.extraction.FeatureExtractor`, called only when a video is left to
+            extract (loading I3D takes seconds).
         videos: `[(vid, path)]` (`list_videos`).
         out_dir: the feature folder (created if needed).
         record: the settings to record or check (`RECORD_KEYS`, and anything else worth keeping).
@@ -131,6 +132,7 @@ def extract_folder(extractor, videos, out_dir, record, progress_factory):
             os.remove(os.path.join(out_dir, name))
     todo = [(vid, path) for vid, path in videos if not os.path.exists(os.path.join(out_dir, f"{vid}.npy"))]
     progress = progress_factory(len(todo), len(videos) - len(todo))
+    extractor = make_extractor() if todo else None
     extracted, failed = [], {}
     try:
         for vid, path in todo:

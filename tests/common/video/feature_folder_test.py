@@ -42,7 +42,7 @@ def extracted(extractor, videos, tmp_path_factory):
 
 def extract(extractor, videos, out, record=RECORD):
     return feature_folder.extract_folder(
-        extractor,
+        lambda: extractor,
         feature_folder.list_videos(videos),
         str(out),
         record,
@@ -99,7 +99,7 @@ def test_a_bad_video_is_named_and_the_others_carry_on(extractor, tmp_path, capsy
     write_counting_video(videos / "x.y.mkv", 20, rate=25)
     out = tmp_path / "features"
     extracted, failed = feature_folder.extract_folder(
-        extractor,
+        lambda: extractor,
         feature_folder.list_videos(videos),
         str(out),
         RECORD,
@@ -136,3 +136,15 @@ def test_list_videos(tmp_path):
         feature_folder.list_videos(tmp_path)
     with pytest.raises(FileNotFoundError):
         feature_folder.list_videos(tmp_path / "missing")
+
+
+def test_nothing_left_to_extract_loads_no_network(extracted, videos):
+    out = extracted[0]
+    result = feature_folder.extract_folder(
+        lambda: pytest.fail("the network was loaded with nothing to extract"),
+        feature_folder.list_videos(videos),
+        str(out),
+        RECORD,
+        lambda todo, skipped: ExtractionProgress(todo, skipped, verbose=0),
+    )
+    assert result == ([], {})

@@ -61,7 +61,7 @@ def test_resize_equals_recorded_opencv_outputs(case):
 def test_resize_equals_opencv_on_random_frames():
     cv2 = pytest.importorskip("cv2")
     rng = np.random.default_rng(0)
-    for _ in range(60):
+    for _ in range(30):
         height, width = int(rng.integers(20, 400)), int(rng.integers(20, 600))
         frame = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
         for short_side in (224.0, 226.0):
