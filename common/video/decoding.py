@@ -188,11 +188,6 @@ class FFmpegFrames:
             raise VideoDecodeError(f"cannot decode {self.path}: {what}: {reason}")
         self.frame_rate = float(self.fps) if self.fps else _output_frame_rate(text)
 
-    @property
-    def duration(self):
-        """Seconds that the frames span (`num_frames / frame_rate`), or `None` without a frame rate."""
-        return None if not self.frame_rate else self.num_frames / self.frame_rate
-
 
 def decode_frame(frame, frame_format):
     """One yielded frame as a uint8 RGB tensor `[height, width, 3]` (a JPEG is decoded as `cv2.imread` decodes it:

@@ -7,7 +7,7 @@
 | `tacos` | native rate (29.4 fps) | 16 | as ActivityNet | 10,000 frames |
 
 The originals used `rgb_charades.pt` (fine-tuned) or `rgb_imagenet.pt` for Charades-STA, `rgb_imagenet.pt` for the
-others (`ExtractionPreset.weights`).
+others.
 
 A run directory's `config.json` records the dataset it was trained on; `preset_for_run` derives the preset from it.
 """
@@ -28,7 +28,6 @@ class ExtractionPreset:
         resize_only_smaller: resize only frames whose shorter side is below `short_side` (Charades).
         chunk_frames: videos of at least this many frames are windowed in chunks of it (`None`: never).
         crop_size: the centre crop.
-        weights: the checkpoint(s) the originals used.
     """
 
     name: str
@@ -39,7 +38,6 @@ class ExtractionPreset:
     resize_only_smaller: bool
     chunk_frames: int | None
     crop_size: int = 224
-    weights: str = "rgb_imagenet"
 
     def resize_scale(self, height, width):
         """The factor the original passes to `cv2.resize(fx=, fy=)` for a `height × width` frame, or `None` when it
@@ -59,7 +57,6 @@ PRESETS = {
         short_side=226,
         resize_only_smaller=True,
         chunk_frames=None,
-        weights="rgb_charades (fine-tuned, --use_finetuned) or rgb_imagenet",
     ),
     "activitynet": ExtractionPreset(
         name="activitynet",

@@ -66,17 +66,15 @@ def test_video_errors(setup, tmp_path):
         predict.run(parse(predict, run_dir=setup["run_dir"], query=QUERY))
     with pytest.raises(app.UsageError, match="--i3d_checkpoint is required"):
         predict.run(parse(predict, run_dir=setup["run_dir"], video=tmp_path / "v.mp4", query=QUERY))
-    narrow, _, _ = make_run_dir(tmp_path / "narrow")
-    (narrow / "config.json").write_text(
-        json.dumps(
-            {
-                **json.loads((narrow / "config.json").read_text()),
-                "flags": {"data_dir": "x"},
-                "data": {**json.loads((narrow / "config.json").read_text())["data"], "dataset": "charades"},
-            }
-        )
-    )
+    narrow, _, _ = make_run_dir(tmp_path / "narrow")  # a run on features of width 10
     with pytest.raises(ValueError, match="features of width 10, but I3D's are 1024 wide"):
         predict.run(
-            parse(predict, run_dir=narrow, video=tmp_path / "v.mp4", query=QUERY, i3d_checkpoint=setup["checkpoint"])
+            parse(
+                predict,
+                run_dir=narrow,
+                video=tmp_path / "v.mp4",
+                query=QUERY,
+                i3d_checkpoint=setup["checkpoint"],
+                preset="charades",
+            )
         )
