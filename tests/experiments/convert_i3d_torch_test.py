@@ -5,14 +5,14 @@ import pytest
 
 from common.checkpoint_conversion import tf1_reader
 from experiments import convert_i3d_torch
-from tests.common.video.i3d_reference import random_arrays, shared_layout
+from tests.common.video.i3d_reference import layout_or_ours, random_arrays
 from tests.common.video.i3d_torch_conversion_test import port_state_dict
 from tests.experiments.predict_test import parse
 
 
 def test_converts_a_pt_file(tmp_path, capsys):
     torch = pytest.importorskip("torch")
-    state, _ = port_state_dict(random_arrays(shared_layout(), seed=7))
+    state, _ = port_state_dict(random_arrays(layout_or_ours(), seed=7))
     pt = tmp_path / "rgb_charades.pt"
     torch.save({name: torch.from_numpy(np.asarray(value)) for name, value in state.items()}, pt)
     out = str(tmp_path / "rgb_charades" / "model.ckpt")

@@ -9,12 +9,13 @@ from common.checkpoint_conversion import tf1_reader
 from common.checkpoint_conversion.tf1_reader import TF1ImportError
 from common.video import i3d_checkpoint
 from common.video.i3d import I3D
-from tests.common.video.i3d_reference import LAYOUT_DIR, random_arrays, shared_layout
+from tests.common.video.i3d_reference import LAYOUT_DIR, layout_or_ours, random_arrays, shared_layout
 
 
 @pytest.fixture(scope="module")
 def layout():
-    return shared_layout()
+    """DeepMind's layout (our table's where the shared folder is absent: the first two tests check they agree)."""
+    return layout_or_ours()
 
 
 @pytest.fixture(scope="module")
@@ -22,13 +23,15 @@ def model():
     return I3D()
 
 
-def test_the_layout_files_are_the_real_index(layout):
+def test_the_layout_files_are_the_real_index():
+    layout = shared_layout()
     real = dict(tf.train.list_variables(str(LAYOUT_DIR / "rgb_imagenet" / "model.ckpt")))
     assert {name: tuple(shape) for name, shape in real.items()} == layout
     assert len(layout) == 230
 
 
-def test_the_table_covers_the_layout_exactly(layout, model):
+def test_the_table_covers_the_layout_exactly(model):
+    layout = shared_layout()
     table = i3d_checkpoint.weight_table()
     logits = {f"{i3d_checkpoint.SCOPE}/{name}" for name in i3d_checkpoint.LOGITS}
     assert {entry.tf1_name for entry in table} | logits == set(layout)

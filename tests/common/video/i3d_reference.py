@@ -22,6 +22,21 @@ def shared_layout(stream="rgb_imagenet"):
     return read_layout(path)
 
 
+def layout_or_ours():
+    """DeepMind's layout where the shared folder has it, else the one our table names (the same, as
+    `i3d_checkpoint_test.py` checks where it can), so that the numerical tests run everywhere."""
+    path = LAYOUT_DIR / "rgb_imagenet" / "variables.txt"
+    if path.is_file():
+        return read_layout(path)
+    from common.video import i3d_checkpoint
+    from common.video.i3d import I3D
+
+    weights = tf1_reader.keras_weights(I3D())
+    layout = {entry.tf1_name: tuple(weights[entry.keras_paths[0]].shape) for entry in i3d_checkpoint.weight_table()}
+    weight, bias = (f"{SCOPE}/{name}" for name in i3d_checkpoint.LOGITS)
+    return {**layout, weight: (1, 1, 1, 1024, 400), bias: (400,)}
+
+
 def read_layout(variables_txt):
     """`{name: shape}` from a `variables.txt` of `shared/specs/i3d_checkpoint_layout` (`NAME [d0, d1, ...]` lines)."""
     layout = {}

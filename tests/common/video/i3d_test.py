@@ -7,14 +7,14 @@ import pytest
 
 from common.video import i3d_checkpoint
 from common.video.i3d import END_POINTS, I3D, num_feature_rows
-from tests.common.video.i3d_reference import reference_i3d, shared_layout, write_random_checkpoint
+from tests.common.video.i3d_reference import layout_or_ours, reference_i3d, write_random_checkpoint
 
 
 @pytest.fixture(scope="module")
 def imported(tmp_path_factory):
     """`(model, arrays)`: an `I3D` holding a random-valued checkpoint in DeepMind's layout, and those values."""
     prefix = tmp_path_factory.mktemp("i3d") / "model.ckpt"
-    arrays = write_random_checkpoint(prefix, shared_layout(), seed=1)
+    arrays = write_random_checkpoint(prefix, layout_or_ours(), seed=1)
     return i3d_checkpoint.load_i3d(prefix), arrays
 
 

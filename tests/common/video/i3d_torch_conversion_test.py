@@ -9,7 +9,7 @@ from common.checkpoint_conversion import tf1_reader
 from common.video import i3d_checkpoint, i3d_torch_conversion
 from common.video.i3d import I3D
 from common.video.i3d_torch_conversion import TorchConversionError
-from tests.common.video.i3d_reference import SCOPE, random_arrays, reference_i3d, shared_layout
+from tests.common.video.i3d_reference import SCOPE, layout_or_ours, random_arrays, reference_i3d
 
 # The port's module for each DeepMind unit scope inside a Mixed block (pytorch_i3d.py::InceptionModule).
 PORT_BRANCHES = {
@@ -55,7 +55,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def port(model):
-    arrays = random_arrays(shared_layout(), seed=5)
+    arrays = random_arrays(layout_or_ours(), seed=5)
     state, gammas = port_state_dict(arrays)
     return arrays, gammas, state
 
@@ -63,7 +63,7 @@ def port(model):
 def test_converted_weights_compute_the_ports_network(port, model, tmp_path):
     arrays, gammas, state = port
     converted = i3d_torch_conversion.torch_to_deepmind(state, i3d_torch_conversion.kernel_shapes_of(model))
-    layout = shared_layout()
+    layout = layout_or_ours()
     assert {name: value.shape for name, value in converted.items() if "Logits" not in name} == {
         name: shape for name, shape in layout.items() if "Logits" not in name
     }
