@@ -51,7 +51,9 @@ class I3D(keras.Model):
     scripts run it (`feature_extractor.py::InceptionI3d.extract_features`, the PyTorch port): every end point up to
     `Mixed_5c`, then `AvgPool3d([2, 7, 7], stride 1)` without padding, squeezed to `[time', 1024]`. The classifier
     (`Logits`) is not part of it. Convolutions and max pools pad as TensorFlow's "SAME" (see `Unit3D`,
-    `InceptionModule`); batch norms use their moving statistics unless called with `training=True`.
+    `InceptionModule`); batch norms use their moving statistics unless called with `training=True`. The PyTorch
+    port pads its max pools with zeros instead, which gives the same maxima only because every max pool here reads
+    a ReLU's output (a `Unit3D`, a `Mixed` block or another pool: all ≥ 0) and every SAME window holds a real value.
 
     End points are layers named as DeepMind names them (`END_POINTS`: `"Conv3d_1a_7x7"`, ..., `"Mixed_5c"`);
     `end_point_model(name)` gives a model whose output is that end point.
