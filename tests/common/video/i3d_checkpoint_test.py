@@ -56,23 +56,23 @@ def test_import_assigns_every_value(layout, tmp_path):
         np.testing.assert_array_equal(weights[entry.keras_paths[0]].numpy(), arrays[entry.tf1_name])
 
 
-def _expect_refusal(arrays, path, *fragments):
+def _expect_refusal(model, arrays, path, *fragments):
     tf1_reader.write_tf1_checkpoint(str(path), arrays)
-    fresh = I3D()
-    before = [w.numpy().copy() for w in fresh.weights[:3]]
+    before = [w.numpy().copy() for w in model.weights[:3]]
     with pytest.raises(TF1ImportError) as error:
-        i3d_checkpoint.load_i3d_weights(fresh, path)
+        i3d_checkpoint.load_i3d_weights(model, path)
     for fragment in fragments:
         assert fragment in str(error.value)
-    for old, weight in zip(before, fresh.weights[:3]):  # nothing was assigned
+    for old, weight in zip(before, model.weights[:3]):  # nothing was assigned
         np.testing.assert_array_equal(old, weight.numpy())
 
 
-def test_refuses_missing_unexpected_and_misshapen_variables(layout, tmp_path):
+def test_refuses_missing_unexpected_and_misshapen_variables(layout, model, tmp_path):
     arrays = {name: np.zeros(shape, np.float32) for name, shape in layout.items()}
     missing = dict(arrays)
     del missing["RGB/inception_i3d/Mixed_4c/Branch_1/Conv3d_0b_3x3/conv_3d/w"]
     _expect_refusal(
+        model,
         missing,
         tmp_path / "missing" / "model.ckpt",
         "missing from the checkpoint (1)",
@@ -80,10 +80,11 @@ def test_refuses_missing_unexpected_and_misshapen_variables(layout, tmp_path):
     )
     unexpected = {**arrays, "RGB/inception_i3d/Mixed_6a/Branch_0/Conv3d_0a_1x1/conv_3d/w": np.zeros([1], np.float32)}
     _expect_refusal(
-        unexpected, tmp_path / "unexpected" / "model.ckpt", "unexpected", "RGB/inception_i3d/Mixed_6a/Branch_0"
+        model, unexpected, tmp_path / "unexpected" / "model.ckpt", "unexpected", "RGB/inception_i3d/Mixed_6a/Branch_0"
     )
     misshapen = {**arrays, "RGB/inception_i3d/Conv3d_2b_1x1/batch_norm/beta": np.zeros([65], np.float32)}
     _expect_refusal(
+        model,
         misshapen,
         tmp_path / "misshapen" / "model.ckpt",
         "wrong shape (1)",

@@ -97,12 +97,13 @@ def _mixed(x, arrays, scope):
     return tf.concat([branch_0, branch_1, branch_2, branch_3], axis=-1)
 
 
-def reference_i3d(frames, arrays, scope=SCOPE):
+def reference_i3d(frames, arrays, scope=SCOPE, until=None):
     """DeepMind's `InceptionI3d` up to `Mixed_5c`, then `avg_pool3d([2, 7, 7], stride 1, VALID)` squeezed to
     `[batch, time', 1024]`. `frames`: float32 `[batch, time, height, width, 3]`.
 
     Returns:
-        dict of numpy arrays: every end point by DeepMind's name, and `"features"`.
+        dict of numpy arrays: every end point by DeepMind's name, and `"features"`; only the end points up to
+        `until` when it is given.
     """
     steps = [
         ("Conv3d_1a_7x7", lambda x: _unit(x, arrays, f"{scope}/Conv3d_1a_7x7", (2, 2, 2))),
@@ -127,6 +128,8 @@ def reference_i3d(frames, arrays, scope=SCOPE):
     for name, step in steps:
         x = step(x) if step is not None else _mixed(x, arrays, f"{scope}/{name}")
         outputs[name] = x.numpy()
+        if name == until:
+            return outputs
     pooled = tf.nn.avg_pool3d(x, ksize=[1, 2, 7, 7, 1], strides=[1, 1, 1, 1, 1], padding="VALID")
     outputs["features"] = tf.squeeze(pooled, axis=[2, 3]).numpy()
     return outputs

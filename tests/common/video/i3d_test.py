@@ -20,7 +20,7 @@ def imported(tmp_path_factory):
 
 def test_keras_i3d_equals_the_tf_nn_reference(imported):
     model, arrays = imported
-    frames = np.random.default_rng(0).uniform(-1, 1, (1, 17, 224, 224, 3)).astype(np.float32)
+    frames = np.random.default_rng(0).uniform(-1, 1, (2, 9, 224, 224, 3)).astype(np.float32)
     reference = reference_i3d(frames, arrays)
     outputs = keras.Model(
         model.input, [model.get_layer(name).output for name in END_POINTS] + [model.output]
@@ -30,10 +30,13 @@ def test_keras_i3d_equals_the_tf_nn_reference(imported):
         scale = max(1.0, float(np.max(np.abs(reference[name]))))
         np.testing.assert_allclose(output, reference[name], atol=1e-4 * scale, rtol=0, err_msg=name)
     features = outputs[-1]
-    assert features.shape == (1, 2, 1024)  # 17 frames → ceil(17 / 8) − 1 rows
+    assert features.shape == (2, 1, 1024)  # 9 frames → ceil(9 / 8) − 1 row
     assert 0.05 < np.std(features) < 50  # the random weights keep activations informative (not all 0 or huge)
-    # The two rows pool different frames: a test of the time axis, not a constant.
-    assert np.max(np.abs(features[0, 0] - features[0, 1])) > 1e-3
+    # Mixed_5c has 2 time steps, which the pool averages: a test of the time axis, not of a constant.
+    mixed_5c = outputs[len(END_POINTS) - 1]
+    assert mixed_5c.shape == (2, 2, 7, 7, 1024)
+    assert np.max(np.abs(mixed_5c[:, 0] - mixed_5c[:, 1])) > 1e-3
+    np.testing.assert_allclose(features[:, 0], mixed_5c.mean(axis=(1, 2, 3)), atol=1e-4 * np.abs(features).max())
 
 
 def test_end_point_model_shares_the_weights():

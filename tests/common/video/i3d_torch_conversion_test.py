@@ -60,7 +60,7 @@ def port(model):
     return arrays, gammas, state
 
 
-def test_converted_weights_compute_the_ports_network(port, model, tmp_path):
+def test_converted_weights_hold_the_ports_values(port, model):
     arrays, gammas, state = port
     converted = i3d_torch_conversion.torch_to_deepmind(state, i3d_torch_conversion.kernel_shapes_of(model))
     layout = layout_or_ours()
@@ -68,14 +68,32 @@ def test_converted_weights_compute_the_ports_network(port, model, tmp_path):
         name: shape for name, shape in layout.items() if "Logits" not in name
     }
     assert converted[f"{SCOPE}/Logits/Conv3d_0c_1x1/conv_3d/w"].shape == (1, 1, 1, 1024, 157)
-    prefix = tmp_path / "model.ckpt"
-    tf1_reader.write_tf1_checkpoint(str(prefix), converted)
-    i3d_checkpoint.load_i3d_weights(model, prefix)
-    frames = np.random.default_rng(2).uniform(-1, 1, (1, 9, 224, 224, 3)).astype(np.float32)
-    expected = reference_i3d(frames, {**arrays, **gammas})["features"]
-    np.testing.assert_allclose(model.predict_on_batch(frames), expected, atol=1e-4 * max(1, np.abs(expected).max()))
-    # Without the scale the network would differ: the reference above is not γ-blind.
-    assert np.max(np.abs(reference_i3d(frames, arrays)["features"] - expected)) > 1e-2
+    for name, value in arrays.items():
+        if "Logits" in name:
+            continue
+        scope, _, weight = name.rpartition("/")
+        unit = scope.rpartition("/")[0]  # ".../Conv3d_0b_3x3/conv_3d" → ".../Conv3d_0b_3x3"
+        gamma = gammas[f"{unit}/batch_norm/gamma"]
+        if weight == "w" or weight == "moving_mean":  # the scale folds into the kernel's outputs and the mean
+            np.testing.assert_allclose(converted[name], value * gamma, rtol=1e-6, err_msg=name)
+        else:
+            np.testing.assert_array_equal(converted[name], value, err_msg=name)
+
+
+def test_converted_weights_compute_the_ports_units(port, model, tmp_path):
+    # The fold keeps what each unit computes: the first units against the reference with the scale (cheap; the whole
+    # network is compared with the port run by PyTorch below, where torch is installed).
+    arrays, gammas, state = port
+    converted = i3d_torch_conversion.torch_to_deepmind(state, i3d_torch_conversion.kernel_shapes_of(model))
+    tf1_reader.write_tf1_checkpoint(str(tmp_path / "model.ckpt"), converted)
+    i3d_checkpoint.load_i3d_weights(model, tmp_path / "model.ckpt")
+    frames = np.random.default_rng(2).uniform(-1, 1, (1, 3, 224, 224, 3)).astype(np.float32)
+    expected = reference_i3d(frames, {**arrays, **gammas}, until="Conv3d_2c_3x3")["Conv3d_2c_3x3"]
+    output = model.end_point_model("Conv3d_2c_3x3").predict_on_batch(frames)
+    np.testing.assert_allclose(output, expected, atol=1e-4 * max(1, np.abs(expected).max()))
+    # Without the scale the units would differ: the reference above is not γ-blind.
+    unscaled = reference_i3d(frames, arrays, until="Conv3d_2c_3x3")["Conv3d_2c_3x3"]
+    assert np.max(np.abs(unscaled - expected)) > 1e-2
 
 
 def test_refuses_a_state_dict_of_another_network(port, model):
