@@ -9,13 +9,21 @@ SEED = tf.constant([11, 29], tf.int64)
 
 
 class KeepMaskTest(TestCase):
-    def test_each_element_compares_one_sixteen_bit_half_of_a_philox_word(self):
-        # An independent reconstruction: the raw 32-bit words of the same seed, split into their two 16-bit halves
-        # (little-endian), kept where the half is at least round(rate · 2^16).
-        rate, size = 0.3, 13  # an odd size uses the first half of the last word only
-        words = tf.random.stateless_uniform([7], seed=SEED, minval=None, maxval=None, dtype=tf.uint32).numpy()
-        halves = np.stack([words & 0xFFFF, words >> 16], -1).reshape(-1)[:size]
-        expected = halves >= round(rate * 2**MASK_BITS)
+    def test_each_element_compares_sixteen_bits_of_a_splitmix64_word(self):
+        # An independent reconstruction in numpy: SplitMix64 (Steele et al. 2014) from an offset mixed from the seed,
+        # each 64-bit word split into four 16-bit parts (in memory order), kept where a part is >= round(rate · 2^16).
+        def mix64(z):
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            return z ^ (z >> np.uint64(31))
+
+        gamma = np.uint64(0x9E3779B97F4A7C15)
+        seed = SEED.numpy().astype(np.uint64)
+        with np.errstate(over="ignore"):
+            offset = mix64(np.array([seed[0] * gamma + seed[1]], np.uint64))
+            words = mix64(np.arange(4, dtype=np.uint64) * gamma + offset)
+        rate, size = 0.3, 13  # a size that is not a multiple of 4 uses the first parts of the last word only
+        expected = words.view(np.uint16)[:size] >= round(rate * 2**MASK_BITS)
         np.testing.assert_array_equal(keep_mask([size], rate, SEED).numpy(), expected)
 
     @parameterized.parameters(0.05, 0.1, 0.2, 0.5, 0.9)
@@ -31,10 +39,25 @@ class KeepMaskTest(TestCase):
         b = keep_mask([64, 33], 0.5, SEED + 1).numpy()
         self.assertGreater((a != b).mean(), 0.4)
 
-    def test_neighbouring_elements_are_independent(self):
-        # The two halves of one word feed neighbouring elements: their agreement is that of independent draws.
-        mask = keep_mask([2_000_000], 0.5, SEED).numpy().reshape(-1, 2)
-        self.assertLess(abs((mask[:, 0] == mask[:, 1]).mean() - 0.5), 5 * 0.5 / np.sqrt(1e6))
+    def test_elements_and_consecutive_seeds_are_independent(self):
+        # Four neighbours share a 64-bit word, and a layer's consecutive calls differ by one in the seed's second
+        # word: the agreement of such pairs is that of independent fair draws (0.5 ± 5σ).
+        mask = keep_mask([4_000_000], 0.5, SEED).numpy()
+        words = mask.reshape(-1, 4)
+        tolerance = 5 * 0.5 / np.sqrt(1e6)
+        for a, b in ((0, 1), (1, 2), (0, 3)):
+            self.assertLess(abs((words[:, a] == words[:, b]).mean() - 0.5), tolerance)
+        next_call = keep_mask([4_000_000], 0.5, SEED + [0, 1]).numpy()
+        self.assertLess(abs((mask == next_call).mean() - 0.5), 5 * 0.5 / np.sqrt(4e6))
+        # The masks' positive counts in blocks of 64 follow Binomial(64, 1/2): the chi-square statistic of the
+        # 4 M / 64 block counts against it is that of a fair generator.
+        counts = np.bincount(mask.reshape(-1, 64).sum(1), minlength=65)
+        from math import comb
+
+        expected = np.array([comb(64, k) for k in range(65)]) / 2**64 * len(mask) / 64
+        used = expected > 5
+        chi2 = (((counts[used] - expected[used]) ** 2) / expected[used]).sum()
+        self.assertLess(chi2, used.sum() + 6 * np.sqrt(2 * used.sum()))
 
     def test_refuses_a_rate_of_one(self):
         with self.assertRaisesRegex(ValueError, r"\[0, 1\)"):
