@@ -1,3 +1,5 @@
+from math import comb
+
 import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
@@ -52,7 +54,6 @@ class KeepMaskTest(TestCase):
         # The masks' positive counts in blocks of 64 follow Binomial(64, 1/2): the chi-square statistic of the
         # 4 M / 64 block counts against it is that of a fair generator.
         counts = np.bincount(mask.reshape(-1, 64).sum(1), minlength=65)
-        from math import comb
 
         expected = np.array([comb(64, k) for k in range(65)]) / 2**64 * len(mask) / 64
         used = expected > 5
