@@ -1,7 +1,9 @@
-"""Scaled dot-product attention with dropout on the probabilities and a hand-written gradient."""
+"""Scaled dot-product attention with dropout on the probabilities: in cache-sized slices, with a written-out
+gradient."""
 
 import tensorflow as tf
 
+from common.layers.chunked import map_slices, rows_per_slice
 from common.layers.dropout import keep_mask
 
 
@@ -9,35 +11,57 @@ def dot_product_attention(query, key, value, key_bias=None, dropout_rate=0.0, se
     """dropout(softmax(query · keyᵀ + key_bias)) · value, as the originals' `multihead_attention` computes it.
 
     The scores and the softmax are float32 (the original adds the −1e30 key mask in float32); dropout zeroes
-    probabilities with `keep_mask` and scales by 1 / (1 − rate). The products with the `[B, H, Lq, Lk]`
-    probabilities are the expensive part of attention on CPU, where every elementwise op reads and writes the whole
-    tensor, so the gradient is written out with as few passes as possible: the 1 / (1 − rate) scale is applied to
-    the `[B, H, Lq, dh]` output instead of the probabilities, and the softmax gradient's row sum
-    Σ_k dP·P is taken as Σ_j dO·O over the `dh` outputs (the FlashAttention identity), not over the keys.
+    probabilities with `keep_mask` and scales by 1 / (1 − rate). Every op on the `[B, H, Lq, Lk]` probabilities
+    reads and writes the whole tensor, which at ActivityNet's 300 clips is larger than the CPU's cache: the
+    (batch, head) pairs are computed in slices that fit it (`map_slices`; the gradient recomputes each slice). The
+    dropout mask is that of the whole tensor, whatever the slicing.
 
     Args:
         query: `[B, H, Lq, dh]`, already scaled (the original divides the query by √dh).
         key, value: `[B, H, Lk, dh]`.
-        key_bias: optional float32 tensor broadcastable to `[B, H, Lq, Lk]` added to the scores (the key mask as
-            0 / −1e30); it gets no gradient.
+        key_bias: optional float32 tensor `[B, 1, 1, Lk]` added to the scores (the key mask as 0 / −1e30); it gets
+            no gradient.
         dropout_rate: Python float in [0, 1), the dropout of the probabilities (0: none).
         seed: int tensor `[2]`, the seed of the dropout mask (needed when `dropout_rate > 0`).
-        return_probabilities: also return the probabilities (before dropout).
+        return_probabilities: also return the probabilities (before dropout), computed in one piece.
 
     Returns:
         `[B, H, Lq, dh]` in the dtype of `value`; with `return_probabilities`, also the float32 probabilities
         `[B, H, Lq, Lk]`.
     """
+    shape = tf.shape(query)
+    batch, heads, query_length, depth = shape[0], shape[1], shape[2], shape[3]
+    key_length = tf.shape(key)[2]
+    if key_bias is None:
+        key_bias = tf.zeros([batch, 1, 1, key_length], tf.float32)
+    if return_probabilities:
+        return _attend(query, key, value, key_bias, dropout_rate, seed, return_probabilities=True)
+    flat = lambda t: tf.reshape(t, [batch * heads, tf.shape(t)[2], depth])
+    # One bias row per (batch, head) pair, so that it is sliced with them.
+    bias = tf.reshape(tf.broadcast_to(key_bias, [batch, heads, 1, key_length]), [batch * heads, 1, key_length])
+
+    def attend(query, key, value, bias, first_row):
+        return _attend(query, key, value, bias, dropout_rate, seed, mask_offset=first_row * query_length * key_length)
+
+    slice_rows = rows_per_slice(batch * heads, query_length * key_length)
+    outputs = map_slices(attend, [flat(query), flat(key), flat(value), bias], [], slice_rows)
+    return tf.reshape(outputs, [batch, heads, query_length, depth])
+
+
+def _attend(query, key, value, key_bias, dropout_rate, seed, mask_offset=0, return_probabilities=False):
+    """The attention of `dot_product_attention` on `[..., L, dh]` tensors in one piece, with its gradient written
+    out with as few passes over the probabilities as possible: the 1 / (1 − rate) scale is applied to the
+    `[..., Lq, dh]` output instead of the probabilities, and the softmax gradient's row sum Σ_k dP·P is taken as
+    Σ_j dO·O over the `dh` outputs (the FlashAttention identity). `mask_offset`: the position of the first
+    probability in the dropout mask's stream (`keep_mask`)."""
     dtype = value.dtype
     scale = 1.0 / (1.0 - dropout_rate)
 
     @tf.custom_gradient
     def attend(query, key, value):
-        scores = tf.cast(tf.matmul(query, key, transpose_b=True), tf.float32)
-        if key_bias is not None:
-            scores += key_bias
+        scores = tf.cast(tf.matmul(query, key, transpose_b=True), tf.float32) + key_bias
         probs = tf.nn.softmax(scores, axis=-1)
-        keep = keep_mask(tf.shape(probs), dropout_rate, seed) if dropout_rate > 0.0 else None
+        keep = keep_mask(tf.shape(probs), dropout_rate, seed, mask_offset) if dropout_rate > 0.0 else None
         kept = tf.cast(probs if keep is None else tf.where(keep, probs, 0.0), dtype)
         unscaled = tf.matmul(kept, value)
         outputs = unscaled * tf.cast(scale, dtype) if keep is not None else unscaled

@@ -18,32 +18,36 @@ def _mix64(z):
     return tf.bitwise.bitwise_xor(z, tf.bitwise.right_shift(z, tf.constant(31, tf.uint64)))
 
 
-def keep_mask(shape, rate, seed):
+def keep_mask(shape, rate, seed, offset=0):
     """bool tensor of `shape`, each element `True` with probability 1 − `rate` (to 2^-17), independently.
 
     `tf.nn.experimental.stateless_dropout` draws a float32 uniform per element from Philox, whose CPU kernel takes
     about 5 ns per 32 random bits here. This draws 16 bits per element, compared with `round(rate · 2^16)`, from
-    SplitMix64: word i is `_mix64(offset + i·γ)` with an offset mixed from the seed, a few vectorized integer ops
-    per 64 bits, i.e. per four elements; about four times cheaper than Philox's uniforms (benchmarks/README.md,
-    "Dropout masks"). Stateless: the same seed gives the same mask, on every device (integer ops are exact).
+    SplitMix64: word i is `_mix64(s + i·γ)` with `s` mixed from the seed, a few vectorized integer ops per 64 bits,
+    i.e. per four elements; about four times cheaper than Philox's uniforms (benchmarks/README.md, "Dropout
+    masks"). Stateless: the same seed gives the same mask, on every device (integer ops are exact).
 
     Args:
         shape: 1-D int tensor or list, the mask's shape.
         rate: Python float in [0, 1), the probability of `False`.
         seed: int32/int64 tensor `[2]` (a Keras `SeedGenerator` draw).
+        offset: int scalar, the position of the first element in the stream of `seed`: the mask of a tensor cut
+            into row slices is the concatenation of the slices' masks at their offsets.
 
     Returns:
         bool tensor of `shape`.
     """
     if not 0.0 <= rate < 1.0:
         raise ValueError(f"rate must be in [0, 1), got {rate}.")
-    size = tf.reduce_prod(shape)
+    size = tf.cast(tf.reduce_prod(shape), tf.int64)
+    offset = tf.cast(offset, tf.int64)
     seed = tf.bitcast(tf.cast(seed, tf.int64), tf.uint64)
     gamma = tf.constant(_GOLDEN_GAMMA, tf.uint64)
-    offset = _mix64(seed[0] * gamma + seed[1])
-    counters = tf.bitcast(tf.range((tf.cast(size, tf.int64) + 3) // 4), tf.uint64)
-    words = _mix64(counters * gamma + offset)
-    halves = tf.reshape(tf.bitcast(words, tf.uint16), [-1])[:size]
+    stream = _mix64(seed[0] * gamma + seed[1])
+    first_word, skip = offset // 4, offset % 4
+    counters = tf.bitcast(tf.range(first_word, (offset + size + 3) // 4), tf.uint64)
+    words = _mix64(counters * gamma + stream)
+    halves = tf.reshape(tf.bitcast(words, tf.uint16), [-1])[skip : skip + size]
     threshold = tf.constant(round(rate * 2**MASK_BITS), tf.uint16)
     return tf.reshape(halves >= threshold, shape)
 

@@ -4,6 +4,7 @@ Reference: fidelity VSLNet §3.11 and §5.5 (`model/layers.py::localization_loss
 computes the same indices (fidelity LPNet §7) but never uses them.
 """
 
+import tensorflow as tf
 from keras import ops
 
 
@@ -58,11 +59,30 @@ def span_decode(start_probs, end_probs, max_span_len=None):
     >>> int(s[0]), int(e[0])
     (1, 2)
     """
-    outer = span_scores(start_probs, end_probs, max_span_len)
-    start_index = ops.cast(ops.argmax(ops.max(outer, axis=2), axis=1), "int32")
-    end_index = ops.cast(ops.argmax(ops.max(outer, axis=1), axis=1), "int32")
-    span_prob = ops.max(ops.max(outer, axis=2), axis=1)
-    return start_index, end_index, span_prob
+    if max_span_len is None:
+        # Without a length limit, max_j O_ij = P_s,i · max_{j >= i} P_e,j and max_i O_ij = P_e,j · max_{i <= j} P_s,i
+        # exactly (a product with a non-negative factor is monotone, rounding included): O(n) instead of O(n²).
+        start_probs = ops.cast(start_probs, "float32")
+        end_probs = ops.cast(end_probs, "float32")
+        row_max = start_probs * ops.flip(_running_max(ops.flip(end_probs, axis=1)), axis=1)
+        column_max = end_probs * _running_max(start_probs)
+    else:
+        outer = span_scores(start_probs, end_probs, max_span_len)
+        row_max, column_max = ops.max(outer, axis=2), ops.max(outer, axis=1)
+    start_index = ops.cast(ops.argmax(row_max, axis=1), "int32")
+    end_index = ops.cast(ops.argmax(column_max, axis=1), "int32")
+    return start_index, end_index, ops.max(row_max, axis=1)
+
+
+def _running_max(values):
+    """max(values[:, :j + 1]) for every j, `(B, n)` non-negative values: ⌈log2 n⌉ doublings of a shifted maximum."""
+    length = tf.shape(values)[1]
+
+    def double(shift, result):
+        shifted = tf.pad(result, [[0, 0], [shift, 0]])[:, :length]
+        return shift * 2, tf.maximum(result, shifted)
+
+    return tf.while_loop(lambda shift, _: shift < length, double, (1, values))[1]
 
 
 def span_decode_topk(start_probs, end_probs, k, max_span_len=None):

@@ -3,9 +3,10 @@
 import keras
 from keras import ops
 
+from common.layers.chunked import map_slices, rows_per_slice
 from common.layers.dropout import Dropout
 from common.layers.initializers import clone_initializer
-from common.layers.layer_normalization import LayerNormalization
+from common.layers.layer_normalization import LayerNormalization, layer_norm
 from common.layers.multi_head_attention import MultiHeadAttentionBlock
 
 
@@ -149,10 +150,19 @@ class DynamicHead(keras.layers.Layer):
         params = self.dynamic_layer(proposals)  # (K, 2·d·e), once per step
         first = ops.reshape(params[:, : d * e], (num_proposals, d, e))
         second = ops.reshape(params[:, d * e :], (num_proposals, e, d))
-        x = ops.matmul(ops.reshape(roi_features, (num_proposals, -1, d)), first)  # (K, B·l, e)
-        x = ops.relu(self.layer_norm4(x))
-        x = ops.matmul(x, second)  # (K, B·l, d)
-        x = ops.relu(self.layer_norm5(x))
+        norms = (self.layer_norm4, self.layer_norm5)
+        epsilons = [norm.epsilon for norm in norms]
+
+        def interact(rois, first, second, gamma4, beta4, gamma5, beta5, first_row):
+            x = ops.matmul(ops.reshape(rois, (ops.shape(rois)[0], -1, d)), first)  # (k, B·l, e)
+            x = ops.relu(layer_norm(x, gamma4, beta4, epsilons[0]))
+            x = ops.matmul(x, second)  # (k, B·l, d)
+            return ops.relu(layer_norm(x, gamma5, beta5, epsilons[1]))
+
+        # A few proposals at a time, so that the (k, B·l, d) intermediates stay in the CPU's cache (`map_slices`).
+        weights = [w for norm in norms for w in (norm.gamma, norm.beta)]
+        slice_rows = rows_per_slice(num_proposals, batch * length * d)
+        x = map_slices(interact, [roi_features, first, second], weights, slice_rows)  # (K, B·l, d)
         x = ops.reshape(x, (num_proposals, batch, length * d))
         x = ops.relu(self.layer_norm6(self.out_layer(x)))  # (K, B, d)
         x = ops.transpose(x, (1, 0, 2))  # (B, K, d)

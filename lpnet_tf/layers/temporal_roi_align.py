@@ -95,7 +95,7 @@ class TemporalRoIAlign(keras.layers.Layer):
 
     def _gather(self, features, boxes):
         # The kernel's arithmetic with gathers (XLA-compilable): X[lo] + (X[hi] − X[lo])·(u − lo), 0 outside.
-        num_boxes, batch = ops.shape(boxes)[0], ops.shape(boxes)[1]
+        batch = ops.shape(boxes)[1]
         span = ops.cast(ops.shape(features)[1] - 1, "float32")
         positions = self._positions(boxes[..., 1], boxes[..., 3], span)  # (K, B, l)
         inside = ops.logical_and(positions >= 0.0, positions <= span)

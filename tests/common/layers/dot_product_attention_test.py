@@ -1,7 +1,10 @@
+from unittest import mock
+
 import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
+from common.layers import chunked
 from common.layers.dot_product_attention import dot_product_attention
 from common.layers.dropout import keep_mask
 from tests.test_case import TestCase
@@ -48,6 +51,22 @@ class DotProductAttentionTest(TestCase):
             results.append([outputs] + tape.gradient(value, self.qkv))
         for name, a, b in zip(("outputs", "dq", "dk", "dv"), *results):
             np.testing.assert_allclose(a.numpy(), b.numpy(), atol=2e-6, err_msg=name)
+
+    @parameterized.parameters(0.0, 0.3)
+    def test_slices_give_the_whole_tensors_values_gradients_and_dropout_mask(self, rate):
+        # Slices of one (batch, head) pair (the budget of 5 × 5 probabilities), instead of the whole tensor.
+        def values_and_gradients():
+            with tf.GradientTape() as tape:
+                tape.watch(self.qkv)
+                outputs = dot_product_attention(*self.qkv, self.key_bias, rate, SEED)
+                loss = tf.reduce_sum(tf.sin(outputs))
+            return [outputs] + tape.gradient(loss, self.qkv)
+
+        whole = values_and_gradients()
+        with mock.patch.object(chunked, "CPU_SLICE_VALUES", 25):
+            sliced = values_and_gradients()
+        for name, a, b in zip(("outputs", "dq", "dk", "dv"), sliced, whole):
+            np.testing.assert_allclose(a.numpy(), b.numpy(), atol=1e-6, err_msg=name)
 
     def test_probabilities_sum_to_one_and_ignore_masked_keys(self):
         _, probs = dot_product_attention(*self.qkv, self.key_bias, return_probabilities=True)

@@ -1,6 +1,10 @@
+from unittest import mock
+
 import numpy as np
+import tensorflow as tf
 from keras import ops
 
+from common.layers import chunked
 from lpnet_tf.layers.dynamic_head import DynamicHead
 from tests.test_case import TestCase, num_params
 
@@ -49,6 +53,24 @@ class DynamicHeadTest(TestCase):
                 z = np.maximum(layer_norm(z @ w2, head.layer_norm5), 0)
                 z = np.maximum(layer_norm(dense(z.reshape(-1), head.out_layer), head.layer_norm6), 0)
                 np.testing.assert_allclose(out[b, k], layer_norm(proposals[k] + z, head.layer_norm7), atol=1e-4)
+
+    def test_proposal_slices_give_the_same_outputs_and_gradients(self):
+        head = DynamicHead(**self.kwargs)
+        rois = tf.constant(self.rois)
+
+        def values_and_gradients():
+            with tf.GradientTape() as tape:
+                tape.watch(rois)
+                out = head(rois, training=True)
+                loss = tf.reduce_sum(tf.sin(out))
+            return [out] + tape.gradient(loss, [rois] + head.trainable_variables)
+
+        whole = values_and_gradients()
+        # A budget of one proposal's (B·l, d) intermediate: three slices of one proposal.
+        with mock.patch.object(chunked, "CPU_SLICE_VALUES", 2 * 4 * 8):
+            sliced = values_and_gradients()
+        for a, b, name in zip(sliced, whole, ["outputs", "rois"] + [v.path for v in head.trainable_variables]):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), atol=1e-5, err_msg=name)
 
     def test_return_intermediates(self):
         head = DynamicHead(**self.kwargs)
