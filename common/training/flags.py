@@ -79,6 +79,13 @@ def define_flags():
     flags.DEFINE_integer("batch_size", None, "Global batch size.", lower_bound=1)
     flags.DEFINE_integer("seed", None, "Random seed.", lower_bound=0)
     flags.DEFINE_integer("max_steps", None, "Stop after this many updates (smoke runs).", lower_bound=1)
+    flags.DEFINE_integer(
+        "log_every",
+        None,
+        "Steps between TensorBoard loss scalars, and between two progress lines when the output is not a terminal "
+        "(a file, a pipe, a job scheduler's log; a terminal gets the progress bar).",
+        lower_bound=1,
+    )
     flags.DEFINE_enum(
         "strategy",
         "default",
@@ -124,7 +131,7 @@ def define_flags():
     )
     flags.DEFINE_enum("quirks", "original", ["original", "fixed"], "Reproduce or correct the originals' defects.")
     flags.DEFINE_string("params_override", None, "JSON object of model-config fields to override (strict).")
-    flags.DEFINE_bool("verbose", True, "Progress bar and per-evaluation lines.")
+    flags.DEFINE_bool("verbose", True, "Show the training progress and one line per evaluation.")
     flags.register_validator("drop_rate", lambda v: v is None or 0.0 <= v < 1.0, message="must be in [0, 1)")
     flags.register_validator("init_lr", lambda v: v is None or v > 0.0, message="must be > 0")
     for family in registry.families().values():
@@ -180,6 +187,7 @@ def build_configs(flag_values, model_config, data_dir=None):
         batch_size=fv.batch_size,
         seed=fv.seed,
         max_steps=fv.max_steps,
+        log_every=fv.log_every,
         strategy=fv.strategy,
         jit=fv.jit,
         verbose=fv.verbose,
