@@ -24,6 +24,7 @@ from common.export import saved_model
 from common.training import distribute, run_directory
 from common.training import flags as flags_lib
 from common.training.trainer import Trainer
+from experiments import flag_help
 
 FLAGS = flags.FLAGS
 
@@ -168,6 +169,11 @@ def define_flags():
     _OUR_FLAGS.update(set(FLAGS) - before)
 
 
+def help_groups():
+    """The headings of `--help` (after `define_flags`)."""
+    return flags_lib.help_groups() + [("export", ("export",))]
+
+
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    flag_help.run(main, help_groups(), defaults=flags_lib.model_defaults)
