@@ -58,16 +58,10 @@ class VSLNetLServingFunctions(TaskServingFunctions):
         )
 
     def endpoints(self):
-        endpoints = super().endpoints()
-        endpoints["serving_with_strategy"] = (
-            self._serve_with_strategy,
-            strategy_signature(),
-            self.details_outputs,
-        )
-        return endpoints
+        return dict(super().endpoints(), serving_with_strategy=(self.serve_with_strategy, self.details_outputs))
 
     def _serve_details(self, video_features, query, duration):
-        return self._serve_with_strategy(video_features, query, duration, tf.constant("pm"))
+        return self.serve_with_strategy(video_features, query, duration, tf.constant("pm"))
 
     def _serve_with_strategy(self, video_features, query, duration, strategy):
         inputs, length, duration, tokens = self._prepare(video_features, query, duration)

@@ -224,11 +224,11 @@ class ServingFunctions:
     predict_ids_outputs = PREDICT_IDS_OUTPUTS
 
     def endpoints(self):
-        """signature name → `(function, input signature, output names)`, as `export_saved_model` writes them."""
+        """signature name → `(tf.function, output names)`, as `export_saved_model` writes them."""
         return {
-            "serving_default": (self._serve, serving_signature(), SERVING_OUTPUTS),
-            "serving_details": (self._serve_details, serving_signature(), self.details_outputs),
-            "predict_ids": (self._predict_ids, predict_ids_signature(self.feature_dim), self.predict_ids_outputs),
+            "serving_default": (self.serve, SERVING_OUTPUTS),
+            "serving_details": (self.serve_details, self.details_outputs),
+            "predict_ids": (self.predict_ids, self.predict_ids_outputs),
         }
 
     def _prepare(self, video_features, query, duration):
@@ -269,7 +269,8 @@ class ServingFunctions:
         return _decode(self.model, inputs)
 
     def _serve(self, video_features, query, duration):
-        details = self._serve_details(video_features, query, duration)
+        # A call of the traced `serve_details`: the SavedModel holds the model's graph once for both signatures.
+        details = self.serve_details(video_features, query, duration)
         return {name: details[name] for name in SERVING_OUTPUTS}
 
     def _serve_details(self, video_features, query, duration):
@@ -332,8 +333,9 @@ def export_saved_model(model, vocab, out_dir, *, max_pos_len, feature_dim, verbo
     archive.track(model)
     archive.track(functions.preprocessor)
     endpoints = functions.endpoints()
-    for name, (function, input_signature, _) in endpoints.items():
-        archive.add_endpoint(name, function, input_signature=input_signature)
+    for name, (function, _) in endpoints.items():
+        function.get_concrete_function()  # traced with its input signature, as `add_endpoint` takes it
+        archive.add_endpoint(name, function)
     archive.write_out(out_dir, verbose=verbose)
     with open(os.path.join(out_dir, "nlvl_export.json"), "w") as f:
         json.dump(
@@ -341,7 +343,7 @@ def export_saved_model(model, vocab, out_dir, *, max_pos_len, feature_dim, verbo
                 "max_pos_len": int(max_pos_len),
                 "feature_dim": int(feature_dim),
                 "model": registry.model_name(model.config),
-                "signatures": {name: list(outputs) for name, (_, _, outputs) in endpoints.items()},
+                "signatures": {name: list(outputs) for name, (_, outputs) in endpoints.items()},
             },
             f,
             indent=2,

@@ -63,8 +63,9 @@ def make_vocab():
     return vocab_lib.Vocabulary([vocab_lib.PAD, vocab_lib.UNK] + WORDS, [vocab_lib.PAD, vocab_lib.UNK] + chars)
 
 
-def make_run_dir(root, model="vslnet", seed=0):
-    """A run directory as the trainer writes it, with a tiny random model saved in `RUN/checkpoints`.
+def make_run_dir(root, model="vslnet", seed=0, **changes):
+    """A run directory as the trainer writes it, with a tiny random model saved in `RUN/checkpoints` (`changes`:
+    config fields besides `TINY_CONFIG`).
 
     Returns:
         `(run_dir, model, vocab)`.
@@ -83,7 +84,7 @@ def make_run_dir(root, model="vslnet", seed=0):
         "num_chars": vocab.num_chars,
     }
     (processed / "meta.json").write_text(json.dumps(meta))
-    config = VSLNetConfig(model=model, **TINY_CONFIG)
+    config = VSLNetConfig(model=model, **dict(TINY_CONFIG, **changes))
     (root / "config.json").write_text(
         json.dumps(
             {"model_family": "vslnet", "model": dataclasses.asdict(config), "data": {"processed_dir": str(processed)}}
@@ -411,7 +412,7 @@ def test_query_preprocessor_matches_vocabulary(functions, run):
 def test_serving_function_agrees_with_the_python_path(functions, run):
     _, model, vocab = run
     for features, query, duration in serving_cases():
-        got = {k: v.numpy() for k, v in functions.serve(features, query, duration).items()}
+        got = {k: v.numpy() for k, v in functions.serve_details(features, query, duration).items()}
         expected = python_predict(model, vocab, features, query, duration)
         assert [t.decode() for t in got["tokens"]] == expected["tokens"]
         assert (got["start_index"], got["end_index"]) == (expected["start_index"], expected["end_index"])
@@ -510,12 +511,15 @@ def test_saved_model_round_trip_in_a_fresh_process(run, functions, tmp_path):
     cases = serving_cases()
     reloaded = reload_saved_model_in_fresh_process(out_dir, cases, _ids_batch(), tmp_path)
     for i, (features, query, duration) in enumerate(cases):
-        expected = {k: v.numpy() for k, v in functions.serve(features, query, duration).items()}
-        assert set(expected) == set(saved_model.SERVING_OUTPUTS)
+        expected = {k: v.numpy() for k, v in functions.serve_details(features, query, duration).items()}
+        assert set(expected) == set(saved_model.DETAILS_OUTPUTS)
         for key in ("start_index", "end_index", "tokens"):
             np.testing.assert_array_equal(reloaded[f"{key}_{i}"], expected[key])
         for key in ("start_time", "end_time", "score", "start_probs", "end_probs", "highlight_probs"):
             np.testing.assert_allclose(reloaded[f"{key}_{i}"], expected[key], rtol=0, atol=1e-5)
+        for key in saved_model.SERVING_OUTPUTS:  # serving_default: the same answer, without the curves
+            np.testing.assert_array_equal(reloaded[f"default_{key}_{i}"], reloaded[f"{key}_{i}"])
+    assert not {f"default_{key}_0" for key in ("start_probs", "end_probs", "highlight_probs")} & set(reloaded)
     expected = {k: v.numpy() for k, v in functions.predict_ids(**_ids_batch()).items()}
     assert set(expected) == set(saved_model.PREDICT_IDS_OUTPUTS)
     np.testing.assert_array_equal(reloaded["ids_start_index"], expected["start_index"])
