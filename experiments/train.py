@@ -105,6 +105,9 @@ def _run(flag_values, strategy, scratch):
         run_directory.check_run_directory(
             flag_values.run_dir, config, data_change=lambda: dataset_lib.stale_reason(data_config)
         )
+        hint = registry.get(family).original_quirks_hint
+        if flag_values.quirks == "original" and hint:
+            print(hint, file=sys.stderr)
     processed = prepare_data_on_chief(data_config, strategy, scratch)
     if chief:
         os.makedirs(flag_values.run_dir, exist_ok=True)
