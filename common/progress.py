@@ -118,7 +118,9 @@ class Progress:
 
     def finish(self):
         """End the step at the units done so far (also when it stops before `total`)."""
-        if not self.enabled or not self._shown:
+        if not self.enabled or self._first is None:
+            return
+        if not self._shown and time.monotonic() - self._started < self.delay:  # a short step stays silent
             return
         if self.interactive and self._mid_line:
             self._draw(finalize=True)

@@ -82,3 +82,12 @@ def test_a_step_shorter_than_its_delay_and_a_disabled_one_show_nothing():
 def test_values_are_printed_as_the_keras_bar_prints_them():
     assert progress_lib.format_value(2.51984) == "2.5198"
     assert progress_lib.format_value(5.1008e-4) == "5.1008e-04"
+
+
+def test_a_step_that_stops_early_ends_with_a_line_of_where_it_stopped():
+    stream = io.StringIO()
+    progress = progress_lib.Progress(18, "epoch 1/30", unit="batch", units="batches", every=20, stream=stream)
+    _run(progress, 2)
+    assert [line.split(",")[0] for line in stream.getvalue().splitlines()] == ["epoch 1/30: 2/18 batches"]
+    progress_lib.Progress(18, "never started", stream=stream).finish()
+    assert len(stream.getvalue().splitlines()) == 1
