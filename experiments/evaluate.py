@@ -80,6 +80,7 @@ def run(flag_values):
         extend=loaded.config.extend,
         label_rule=trainer_lib.processed_label_rule(processed),
         prediction_strategies=loaded.task.prediction_strategies,
+        progress_label=f"evaluating the {flag_values.split} split",
     )
     strategies = loaded.task.prediction_strategies
     result = {

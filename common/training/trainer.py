@@ -178,11 +178,14 @@ def predict_split(
     extension_length="code",
     label_rule="iou_argmax",
     prediction_strategies=(None,),
+    progress_label=None,
 ):
     """Predictions for every example of a split, in file order.
 
     Args:
         predict_fn: from `make_predict_fn`.
+        progress_label: show the progress over the batches under this label (`common.progress`; an evaluation
+            that takes over a second), or nothing (`None`).
         prediction_strategies: the task's `prediction_strategies`; each alternative answer `name` (after the
             first) is read from `{name}_start_index` / `{name}_end_index` into `p["strategies"][name]`.
         extension_length: as `pipeline.make_dataset` (highlight labels only; predictions do not depend on it).
@@ -209,8 +212,17 @@ def predict_split(
             **replicas,
         ),
     )
-    for batch in dist:
+    predicting = progress_lib.Progress(
+        pipeline.num_batches(len(examples), batch_size, False),
+        progress_label,
+        unit="batch",
+        units="batches",
+        delay=1.0,
+        enabled=progress_label is not None,
+    )
+    for done, batch in enumerate(dist, start=1):
         outputs = {k: v.numpy() for k, v in predict_fn(batch, dist.element_spec).items()}
+        predicting.update(done)
         for row, index in enumerate(outputs["example_index"]):
             if index < 0:  # the stand-in row of a replica without rows (`pipeline` module docstring)
                 continue
@@ -237,6 +249,7 @@ def predict_split(
                     "end_index": alt_e,
                 }
             predictions[example["qid"]] = prediction
+    predicting.finish()
     return predictions
 
 
