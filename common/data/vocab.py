@@ -19,8 +19,8 @@ import os
 
 import numpy as np
 
-from common import progress as progress_lib
 from common.data import text_files
+from common.progress import Progress
 
 PAD = "<PAD>"
 UNK = "<UNK>"
@@ -146,7 +146,7 @@ def read_glove(path, wanted=None, dim=300, progress=True, malformed="error"):
     total = os.path.getsize(path)
     done = 0
     next_mib = 1
-    reading = progress_lib.Progress(
+    reading = Progress(
         -(-total // 2**20),
         f"reading {os.path.basename(path)}",
         unit="MiB",

@@ -31,9 +31,9 @@ import keras
 import tensorflow as tf
 from tensorflow.core.framework import summary_pb2
 
-from common import progress as progress_lib
 from common.data import labels, pipeline
 from common.evaluation import metrics as metrics_lib
+from common.progress import Progress
 from common.training import checkpoint_layout, distribute
 
 PROTOCOLS = ("original", "clean")
@@ -212,7 +212,7 @@ def predict_split(
             **replicas,
         ),
     )
-    predicting = progress_lib.Progress(
+    predicting = Progress(
         pipeline.num_batches(len(examples), batch_size, False),
         progress_label,
         unit="batch",
@@ -487,7 +487,7 @@ class Trainer:
             )
             if self._train_step is None:
                 self._train_step = self._build_train_step(dist.element_spec)
-            progress = progress_lib.Progress(
+            progress = Progress(
                 nb,
                 f"epoch {epoch + 1}/{self.config.epochs}",
                 unit="batch",

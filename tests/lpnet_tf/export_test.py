@@ -22,7 +22,6 @@ from tests.common.export.saved_model_test import FEATURE_DIM, MAX_POS_LEN, make_
 from tests.test_case import reload_saved_model_in_fresh_process
 
 pytestmark = [
-    pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
     # The one-clip, one-token case softmaxes over axes of size 1 (Keras warns).
     pytest.mark.filterwarnings("ignore:You are using a softmax over axis:UserWarning"),
 ]
