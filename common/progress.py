@@ -6,7 +6,7 @@ the numbers the bar shows and no control characters. `keras.utils.Progbar` draws
 choice itself: it redraws in place (`\\r`, ANSI colours) wherever `"posix" in sys.modules`, i.e. on every Linux and
 macOS, and writes to `sys.stdout` whatever the stream; here the choice is the stream's `isatty()`.
 
-    progress = Progress(190, "epoch 1/8", unit="batch", every=20)
+    progress = Progress(190, "epoch 1/8", unit="batch", units="batches", every=20)
     for step in range(1, 191):
         progress.update(step, {"loss": loss})
     progress.finish()
@@ -44,8 +44,8 @@ class Progress:
         label: what is in progress (`"epoch 3/8"`, `"reading glove.840B.300d.txt"`).
         unit: the unit's name (`"batch"`, as the bar shows it: `131ms/batch`).
         units: its plural, for the lines (default: `unit + "s"`).
-        every: units between two plain lines (default: about `LINES_PER_STEP` lines per step); the last units
-            get a line too (`finish`). The bar redraws itself at most every 0.05 s instead.
+        every: units between two plain lines (default: about `LINES_PER_STEP` lines per step); the last unit, or
+            where the step stops (`finish`), gets a line too. The bar redraws itself at most every 0.05 s instead.
         delay: show nothing until the step has run this many seconds (a step that ends sooner stays silent).
         stream: where to write (default `sys.stderr`, so that results on `sys.stdout` can be redirected alone).
         interactive: draw the bar (default: whether `stream` is a terminal).
@@ -128,7 +128,7 @@ class Progress:
             self._write_line()
 
     def _draw(self, finalize):
-        import keras  # only a terminal needs it: the data steps run without TensorFlow
+        import keras  # only a terminal needs it: processing the data imports no TensorFlow
 
         if self._bar is None:
             self.stream.write(self.label + "\n")

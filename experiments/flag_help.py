@@ -4,9 +4,8 @@ absl's `--help` lists the flags that the main module defined, so `experiments.tr
 `common/training/flags.py` and by the model families, listed one (`--export`). An entry point calls
 `flag_help.run(main, groups)` instead of `app.run(main)`: `--help`, `-?` and `--helpshort` print its module
 docstring and `groups` (the flags its module defines that no group names follow under "other flags", or under
-"flags" where it has no groups);
-everything else, `--helpfull` (absl's full listing) included, is absl's parsing. A `UsageError` raised by `main`
-prints its message and where to find the flags.
+"flags" where it has no groups); everything else, `--helpfull` (absl's full listing) included, is absl's parsing.
+A `UsageError` raised by `main` prints its message and where to find the flags.
 """
 
 import sys

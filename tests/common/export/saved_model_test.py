@@ -494,6 +494,17 @@ def test_load_run_prefers_the_best_checkpoint(tmp_path):
         np.testing.assert_array_equal(got.numpy(), expected.numpy())
 
 
+def test_load_run_reads_the_runs_own_data_folder_before_the_working_directorys(tmp_path, monkeypatch):
+    run_dir, model, vocab = make_run_dir(tmp_path / "run")
+    config = json.loads((run_dir / "config.json").read_text())
+    config["data"]["processed_dir"] = "data"  # relative to the run, as run directories written by hand record it
+    (run_dir / "config.json").write_text(json.dumps(config))
+    (tmp_path / "data" / "synthetic").mkdir(parents=True)  # what the README's command leaves in the repository
+    monkeypatch.chdir(tmp_path)
+    assert run_loader.load_run(str(run_dir)).vocab == vocab
+    assert run_loader.resolve_run_path("data/synthetic", str(run_dir)) == "data/synthetic"
+
+
 def test_load_run_refuses_weights_a_checkpoint_cannot_hold(run, monkeypatch):
     run_dir, _, _ = run
     monkeypatch.setattr(run_loader, "untracked_weights", lambda model: ["vslnet/char_embeddings/conv_0/kernel"])
