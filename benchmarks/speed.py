@@ -1,4 +1,4 @@
-"""Training and inference throughput (samples/s) of VSLNet and LPNet on random inputs, against the original TF1 code.
+"""Training and inference throughput (samples/s) of VSLNet and LPNet on random inputs.
 
     python benchmarks/speed.py --model={vslnet,lpnet} --shape=charades [--json] [--steps=20] [--warmup=5] [--jit]
         [--strategy={default,mirrored}] [--cpu_devices=N]
@@ -29,8 +29,9 @@ vocabulary has 40 symbols. Shapes (`--model`, `--shape`):
 | lpnet | `charades` | 32 | 128 | 256 | 1024 | 10 | 3-9 (mean 6) |
 
 Valid lengths are drawn per sample (videos: at least half of n; queries: at least half of m) and every batch is
-padded to n clips and m words, as the pipeline pads to the longest sample. The references are the original TF1
-code measured on the same kind of machine (`REFERENCES`); the table prints our rate divided by theirs.
+padded to n clips and m words, as the pipeline pads to the longest sample. For our speed against the original TF1
+code and the PyTorch port, run `benchmarks/compare.py`: it times them side by side with this script in one run
+(this machine kind varies by 2× between sessions, so a rate from another day compares with nothing).
 
 `--dtype_policy=mixed_bfloat16` builds the model under that Keras policy (as `experiments.train --dtype_policy`).
 `--jit` compiles both steps with XLA (`TrainerConfig.jit` does the same for training; LPNet then needs
@@ -85,11 +86,6 @@ SHAPES = {
     "lpnet": {
         "charades": {"batch_size": 32, "num_clips": 128, "num_words": 10, "max_pos_len": 256},
     },
-}
-#: Samples/s of the original TF1 code on this machine kind (train, inference), per model and shape.
-REFERENCES = {
-    "vslnet": {"charades": {"train": 110.7, "infer": 353.0}, "anet": {"train": 57.9, "infer": 134.0}},
-    "lpnet": {"charades": {"train": 21.7, "infer": 99.3}},
 }
 FEATURE_DIM = 1024
 NUM_WORDS = 1300  # word ids including PAD (0) and UNK (1)
@@ -363,25 +359,21 @@ def describe_strategy(strategy, batch_size):
 
 
 def report(shape_name, shape, results, strategy):
-    """The human table: per-step times, samples/s and the ratio to the TF1 reference."""
-    refs = REFERENCES[FLAGS.model][shape_name]
+    """The human table: per-step times and samples/s."""
     print(
         f"{FLAGS.model} | shape {shape_name}: batch {shape['batch_size']}, {shape['num_clips']} clips x "
         f"{FEATURE_DIM}, {shape['num_words']} words | {describe_strategy(strategy, shape['batch_size'])} | "
         f"jit={FLAGS.jit} | {FLAGS.dtype_policy} | intra/inter-op threads "
         f"{FLAGS.intra_op_threads or 'default'}/{FLAGS.inter_op_threads or 'default'}"
     )
-    print(
-        f"{'':6s} {'median ms':>10s} {'min ms':>8s} {'max ms':>8s} {'samples/s':>10s} {'TF1 ref':>8s} {'ratio':>6s} "
-        f"{'other load':>10s}"
-    )
+    print(f"{'':6s} {'median ms':>10s} {'min ms':>8s} {'max ms':>8s} {'samples/s':>10s} {'other load':>10s}")
     for kind in ("train", "infer"):
         times, other_load = results[kind]
         rate = shape["batch_size"] / statistics.median(times)
         load = "n/a" if other_load is None else f"{other_load:.2f} cores"
         print(
             f"{kind:6s} {1e3 * statistics.median(times):10.1f} {1e3 * min(times):8.1f} {1e3 * max(times):8.1f} "
-            f"{rate:10.1f} {refs[kind]:8.1f} {rate / refs[kind]:5.2f}x {load:>10s}"
+            f"{rate:10.1f} {load:>10s}"
         )
     if any(load is not None and load > 0.2 for _, load in results.values()):
         print("warning: other processes kept the CPU busy while timing; these rates are too low.")

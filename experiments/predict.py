@@ -4,7 +4,16 @@
         --query="A person opens the door." [--plot=moment.png] [--json]
     python -m experiments.predict --saved_model=exported/x --features=VIDEO.npy --duration=30.5 --query="..."
 
-`--features` is the video's `[num_clips, Dv]` feature array (`.npy`), `--duration` its length in seconds. The
+`--features` is the video's `[num_clips, Dv]` feature array (`.npy`), `--duration` its length in seconds. Or give the
+video itself (needs `pip install 'nlvl-tf[video]'` and an I3D checkpoint, see `experiments.extract_features`):
+
+    python -m experiments.predict --run_dir=runs/x --video=VIDEO.mp4 --query="..." \
+        --i3d_checkpoint=rgb_imagenet/model.ckpt [--preset=charades] [--plot=moment.png]
+
+`--video` extracts the I3D features as the original scripts did for the dataset the run was trained on (the preset
+follows the run's `config.json`: charades, activitynet, tacos_* → tacos; `--preset` overrides it and is required for
+a run of the synthetic benchmark or a SavedModel), takes the duration from the decoded frames (`--duration`
+overrides it), and then predicts as with `--features`. The
 prediction runs the graph of the SavedModel's `serving_details` signature (`common.export.saved_model`): features
 resampled to at most `max_pos_len` clips, the query tokenized in-graph exactly as training tokenized it, the span
 decoded by the original's rule and converted to seconds with `N` = the resampled length. It prints the moment and its
@@ -22,6 +31,7 @@ from absl import app, flags
 
 from common.data.records import MAX_DURATION_SECONDS
 from common.data.tokenization import tokenize
+from common.video import presets
 from experiments import flag_help
 
 PLOT_INSTALL_HINT = "pip install matplotlib  (or: pip install 'nlvl-tf[plot]')"
@@ -38,7 +48,32 @@ def define_flags(flag_values=flags.FLAGS):
         "checkpoint", None, "With --run_dir: checkpoint to use instead of the run's selected one.", **define
     )
     flags.DEFINE_string("features", None, "The video's features: .npy array [num_clips, feature_dim].", **define)
-    flags.DEFINE_float("duration", None, "The video's duration in seconds.", **define)
+    flags.DEFINE_string(
+        "video", None, "A video file instead of --features: its I3D features are extracted first.", **define
+    )
+    flags.DEFINE_enum(
+        "preset",
+        None,
+        sorted(presets.PRESETS),
+        "With --video: the original extraction to reproduce; default: the one of the run's dataset.",
+        **define,
+    )
+    flags.DEFINE_string(
+        "i3d_checkpoint",
+        None,
+        "With --video: RGB I3D checkpoint in DeepMind's layout (see extract_features).",
+        **define,
+    )
+    flags.DEFINE_enum(
+        "frame_format",
+        "jpeg",
+        ["jpeg", "rgb"],
+        "With --video: jpeg (the originals' JPEG round trip) or rgb (without it).",
+        **define,
+    )
+    flags.DEFINE_float(
+        "duration", None, "The video's duration in seconds (with --video: default, the decoded frames' span).", **define
+    )
     flags.DEFINE_string("query", None, "The sentence to localize.", **define)
     flags.DEFINE_string(
         "plot", None, "Write a figure of the probabilities over time to this file (.png, .pdf).", **define
@@ -57,7 +92,7 @@ def define_flags(flag_values=flags.FLAGS):
 #: The headings of `--help` (`experiments.flag_help`).
 HELP_GROUPS = (
     ("model", ("run_dir", "saved_model", "checkpoint", "strategy")),
-    ("video and query", ("features", "duration", "query")),
+    ("video and query", ("features", "video", "preset", "i3d_checkpoint", "frame_format", "duration", "query")),
     ("output", ("json", "plot", "ground_truth")),
 )
 
@@ -104,6 +139,39 @@ def check_inputs(features, duration, query, feature_dim):
     if not tokenize(query):
         raise ValueError(f"the query {query!r} has no tokens")
     return features.astype(np.float32, copy=False)
+
+
+def video_preset(preset, run_dir):
+    """The extraction preset for `--video`: `preset` if given, else the one of the run's dataset.
+
+    Raises:
+        app.UsageError: no `preset` and the run has none (synthetic benchmark, SavedModel, imported checkpoint).
+    """
+    if preset:
+        return preset
+    if run_dir is None:
+        raise app.UsageError("--video with --saved_model needs --preset (a SavedModel does not record its dataset)")
+    with open(os.path.join(run_dir, "config.json")) as f:
+        name, why = presets.preset_for_run(json.load(f))
+    if name is None:
+        raise app.UsageError(f"--video needs --preset={{{','.join(sorted(presets.PRESETS))}}}: {why}")
+    return name
+
+
+def extract_video(path, preset_name, checkpoint, frame_format="jpeg"):
+    """`(features [rows, 1024], duration in seconds, description)` of the video at `path`, extracted with the preset."""
+    from common.video import i3d_checkpoint
+    from common.video.extraction import FeatureExtractor
+
+    preset = presets.get_preset(preset_name)
+    model = i3d_checkpoint.load_i3d(checkpoint, image_size=preset.crop_size)
+    result = FeatureExtractor(model, preset, frame_format=frame_format).extract(path)
+    rate = f"{result.frame_rate:g} fps" if result.frame_rate else "unknown rate"
+    description = (
+        f"video: {path}: {result.num_frames} frames at {rate} → {len(result.features)} I3D feature rows "
+        f"(preset {preset.name}, {preset.script})"
+    )
+    return result.features, result.duration, description
 
 
 # ==== Prediction =========================================================================================
@@ -321,22 +389,42 @@ def _parse_ground_truth(text):
 
 def run(flag_values):
     """Predict as the flags say: prints the moment (or JSON) and returns the result dict."""
-    for name in ("features", "duration", "query"):
+    video = flag_values.video
+    if (flag_values.features is None) == (video is None):
+        raise app.UsageError("give exactly one of --features and --video")
+    for name in ("query", "i3d_checkpoint") if video else ("duration", "query"):
         if flag_values[name].value is None:
             raise app.UsageError(f"--{name} is required")
     if flag_values.plot:
         _pyplot()  # fail before any work when matplotlib is missing
     ground_truth = _parse_ground_truth(flag_values.ground_truth)
+    preset = video_preset(flag_values.preset, flag_values.run_dir) if video else None
     predictor = Predictor(
         run_dir=flag_values.run_dir,
         saved_model_dir=flag_values.saved_model,
         checkpoint=flag_values.checkpoint,
         strategy=flag_values.strategy,
     )
-    features = check_inputs(
-        load_features(flag_values.features), flag_values.duration, flag_values.query, predictor.feature_dim
-    )
-    result = predictor.predict(features, flag_values.query, flag_values.duration)
+    duration = flag_values.duration
+    if video:
+        from common.video.i3d import FEATURE_DIM
+
+        if predictor.feature_dim != FEATURE_DIM:
+            raise ValueError(
+                f"the model takes features of width {predictor.feature_dim}, but I3D's are {FEATURE_DIM} wide: "
+                "--video needs a run trained on I3D features"
+            )
+        raw_features, video_duration, description = extract_video(
+            video, preset, flag_values.i3d_checkpoint, flag_values.frame_format
+        )
+        print(description, file=sys.stderr)
+        if duration is None and video_duration is None:
+            raise ValueError(f"ffmpeg did not report the frame rate of {video}: give its --duration in seconds")
+        duration = duration if duration is not None else video_duration
+    else:
+        raw_features = load_features(flag_values.features)
+    features = check_inputs(raw_features, duration, flag_values.query, predictor.feature_dim)
+    result = predictor.predict(features, flag_values.query, duration)
     if flag_values.plot and "start_probs" not in result:
         raise app.UsageError(
             "--plot draws boundary probabilities, which LPNet's proposal ranking does not have; "

@@ -111,8 +111,9 @@ def intermediates_of(model, inputs, training=False):
     boxes, out["proposal_start"], out["proposal_end"] = model.proposals(lengths)
     out["proposal_box"] = boxes
     out["proposal_boxes_crop"] = crop_boxes = model.proposals.crop_boxes(boxes)
-    rois = model.roi_align(trunk["features"], crop_boxes, lengths)  # (B, K, l, d)
-    out["crop_features_first8"] = ops.expand_dims(rois[:, :8], 2)  # the original's (B, 8, 1, l, d)
+    rois = model.roi_align(trunk["features"], crop_boxes, lengths)  # (K, B, l, d)
+    # The original's (B, 8, 1, l, d): the crops of the first 8 proposals, sample-major.
+    out["crop_features_first8"] = ops.expand_dims(ops.transpose(rois[:8], (1, 0, 2, 3)), 2)
     head, stages = model.dynamic_head(rois, training=training, return_intermediates=True)
     out.update(stages)
     out["proposal_features"] = stages["proposal_features"][None]  # the original's (1, K, d)

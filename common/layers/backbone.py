@@ -15,6 +15,7 @@ from common.layers.bilstm_encoder import BiLSTMEncoder
 from common.layers.char_embedding import CharEmbedding
 from common.layers.concat_interaction import ConcatInteraction
 from common.layers.context_query_attention import ContextQueryAttention
+from common.layers.dropout import Dropout
 from common.layers.feature_encoder import FeatureEncoder
 from common.layers.word_embedding import WordEmbedding
 
@@ -108,7 +109,7 @@ class VideoQueryBackbone(keras.layers.Layer):
         )
         if use_char_embedding:
             self.char_embedding = CharEmbedding(num_chars, char_dim=char_dim, dropout=rate, name="char_embeddings")
-        self.video_dropout = keras.layers.Dropout(rate, name="video_dropout")
+        self.video_dropout = Dropout(rate, name="video_dropout")
         self.video_projection = keras.layers.Dense(d, name="video_conv1d")
         self.query_projection = keras.layers.Dense(d, name="query_conv1d")
         if encoder == "cmf":

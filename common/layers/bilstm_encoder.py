@@ -4,6 +4,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from common.layers.dropout import Dropout
 from common.layers.lstm_sequence import LSTM_IMPLEMENTATIONS, resolve_lstm_implementation, run_lstm
 from common.layers.span_predictor import build_tf1_lstm
 
@@ -62,7 +63,7 @@ class BiLSTMEncoder(keras.layers.Layer):
         self.dropout = float(dropout)
         self.lstm_implementation = lstm_implementation
         self.supports_masking = True
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
+        self.dropout_layer = Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
 
     def build(self, inputs_shape, padding_mask_shape=None):
         input_dim = inputs_shape[-1]

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from common.layers.dropout import Dropout
 from common.layers.initializers import clone_initializer
 
 
@@ -69,7 +70,7 @@ class CharEmbedding(keras.layers.Layer):
         self.dropout = float(dropout)
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
+        self.dropout_layer = Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
         self.convs = [
             keras.layers.Conv2D(
                 filters=f,

@@ -3,6 +3,7 @@
 import keras
 from keras import ops
 
+from common.layers.dropout import Dropout
 from common.layers.initializers import clone_initializer
 from common.layers.masking import mask_logits
 
@@ -56,7 +57,7 @@ class ContextQueryAttention(keras.layers.Layer):
         self.dropout = float(dropout)
         self.use_bias = bool(use_bias)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
+        self.dropout_layer = Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
         self.projection = keras.layers.Dense(
             self.hidden_dim,
             use_bias=self.use_bias,

@@ -3,7 +3,9 @@
 import keras
 from keras import ops
 
+from common.layers.dropout import Dropout
 from common.layers.initializers import clone_initializer
+from common.layers.layer_normalization import LayerNormalization
 
 
 @keras.saving.register_keras_serializable(package="nlvl")
@@ -76,9 +78,7 @@ class ConvBlock(keras.layers.Layer):
         self.layer_norms, self.depthwise_convs, self.pointwise_convs = [], [], []
         for i in range(self.num_layers):
             self.layer_norms.append(
-                keras.layers.LayerNormalization(
-                    epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=f"layer_norm_{i}"
-                )
+                LayerNormalization(epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=f"layer_norm_{i}")
             )
             self.depthwise_convs.append(
                 keras.layers.DepthwiseConv1D(
@@ -109,7 +109,7 @@ class ConvBlock(keras.layers.Layer):
             setattr(self, f"layer_norm_{i}", self.layer_norms[i])
             setattr(self, f"depthwise_conv_{i}", self.depthwise_convs[i])
             setattr(self, f"pointwise_conv_{i}", self.pointwise_convs[i])
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
+        self.dropout_layer = Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
 
     def build(self, inputs_shape, padding_mask_shape=None):
         if inputs_shape[-1] is not None and inputs_shape[-1] != self.hidden_dim:

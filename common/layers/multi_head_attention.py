@@ -5,7 +5,10 @@ import math
 import keras
 from keras import ops
 
+from common.layers.dot_product_attention import dot_product_attention
+from common.layers.dropout import Dropout
 from common.layers.initializers import clone_initializer
+from common.layers.layer_normalization import LayerNormalization
 from common.layers.masking import NEG_INF
 
 
@@ -17,7 +20,8 @@ class MultiHeadAttentionBlock(keras.layers.Layer):
 
     - y = dropout(LN1(x)); Q, K, V = Dense(y) (d → d, bias each); split into `num_heads` heads of `d / num_heads`;
       Q ← Q / √(d / num_heads); scores = Q Kᵀ + (1 − key_mask)·(−1e30) (only **keys** are masked, additively,
-      in float32); probs = dropout(softmax(scores)); merged = heads of probs·V concatenated.
+      in float32); probs = dropout(softmax(scores)); merged = heads of probs·V concatenated
+      (`dot_product_attention`; Q, K and V come from one matmul with the three kernels side by side).
     - **No output projection.** r = dropout(merged) + x.
     - z = dropout(LN2(r)); z = Dense(z) (d → d, bias, **no activation**); out = dropout(z) + r.
 
@@ -78,17 +82,17 @@ class MultiHeadAttentionBlock(keras.layers.Layer):
                 name=name,
             )
 
-        self.layer_norm_1 = keras.layers.LayerNormalization(
+        self.layer_norm_1 = LayerNormalization(
             epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm_1"
         )
         self.query_dense = dense("query")
         self.key_dense = dense("key")
         self.value_dense = dense("value")
-        self.layer_norm_2 = keras.layers.LayerNormalization(
+        self.layer_norm_2 = LayerNormalization(
             epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm_2"
         )
         self.ffn = dense("ffn")
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
+        self.dropout_layer = Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
 
     def build(self, inputs_shape, padding_mask_shape=None):
         if inputs_shape[-1] is not None and inputs_shape[-1] != self.hidden_dim:
@@ -104,24 +108,37 @@ class MultiHeadAttentionBlock(keras.layers.Layer):
         ):
             layer.build(shape)
 
-    def _split_heads(self, x, batch, length):
-        x = ops.reshape(x, (batch, length, self.num_heads, self.head_dim))
-        return ops.transpose(x, (0, 2, 1, 3))  # (B, H, L, dh)
+    def _project_heads(self, inputs, batch, length):
+        """Q (scaled by 1/√dh), K, V, each `(B, H, L, dh)`: one matmul with the three kernels side by side."""
+        scale = 1.0 / math.sqrt(float(self.head_dim))
+        # Scaling W_q and b_q instead of Q: the same product (up to float rounding), without a pass over Q.
+        kernel = ops.concatenate([self.query_dense.kernel * scale, self.key_dense.kernel, self.value_dense.kernel], 1)
+        bias = ops.concatenate([self.query_dense.bias * scale, self.key_dense.bias, self.value_dense.bias], 0)
+        kernel, bias = ops.cast(kernel, self.compute_dtype), ops.cast(bias, self.compute_dtype)
+        projected = ops.matmul(ops.reshape(inputs, (-1, self.hidden_dim)), kernel) + bias  # (B·L, 3d)
+        projected = ops.reshape(projected, (batch, length, 3, self.num_heads, self.head_dim))
+        query, key, value = ops.unstack(ops.transpose(projected, (2, 0, 3, 1, 4)), axis=0)
+        return query, key, value
 
     def call(self, inputs, padding_mask=None, training=None, return_attention_scores=False):
         batch, length = ops.shape(inputs)[0], ops.shape(inputs)[1]
         y = self.dropout_layer(self.layer_norm_1(inputs), training=training)
-        query = self._split_heads(self.query_dense(y), batch, length)
-        key = self._split_heads(self.key_dense(y), batch, length)
-        value = self._split_heads(self.value_dense(y), batch, length)
-        query = query * ops.cast(1.0 / math.sqrt(float(self.head_dim)), query.dtype)
-        scores = ops.cast(ops.matmul(query, ops.transpose(key, (0, 1, 3, 2))), "float32")  # (B, H, L, L)
+        query, key, value = self._project_heads(y, batch, length)
+        key_bias = None
         if padding_mask is not None:
             key_mask = ops.cast(ops.reshape(padding_mask, (batch, 1, 1, length)), "float32")
-            scores = scores + (1.0 - key_mask) * NEG_INF
-        probs = ops.softmax(scores, axis=-1)
-        dropped = self.dropout_layer(ops.cast(probs, self.compute_dtype), training=training)
-        merged = ops.matmul(dropped, value)  # (B, H, L, dh)
+            key_bias = (1.0 - key_mask) * NEG_INF
+        dropout = self.dropout if training else 0.0
+        attended = dot_product_attention(
+            query,
+            key,
+            value,
+            key_bias,
+            dropout_rate=dropout,
+            seed=self.dropout_layer.seed_generator.next() if dropout > 0.0 else None,
+            return_probabilities=return_attention_scores,
+        )
+        merged, probs = attended if return_attention_scores else (attended, None)
         merged = ops.reshape(ops.transpose(merged, (0, 2, 1, 3)), (batch, length, self.hidden_dim))
         residual = self.dropout_layer(merged, training=training) + inputs
         z = self.dropout_layer(self.layer_norm_2(residual), training=training)

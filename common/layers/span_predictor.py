@@ -7,7 +7,13 @@ from keras import ops
 
 from common.layers.feature_encoder import FeatureEncoder
 from common.layers.initializers import clone_initializer
-from common.layers.lstm_sequence import LSTM_IMPLEMENTATIONS, resolve_lstm_implementation, run_lstm
+from common.layers.layer_normalization import LayerNormalization
+from common.layers.lstm_sequence import (
+    LSTM_IMPLEMENTATIONS,
+    keras_stacked_lstm_sequences,
+    resolve_lstm_implementation,
+    run_lstm,
+)
 from common.layers.masking import mask_logits
 
 PREDICTORS = ("rnn", "transformer")
@@ -64,7 +70,8 @@ class ConditionedSpanPredictor(keras.layers.Layer):
       `dynamic_rnn(sequence_length=...)`; the LSTMs are causal and padding is on the right, so valid outputs do not
       depend on padding. `lstm_implementation` chooses how the two `keras.layers.LSTM` layers are computed
       (`run_lstm`): by the layers themselves (cuDNN on a GPU) or by `lstm_sequence`, whose hand-written gradient is
-      much cheaper on CPU; the layers hold the weights either way.
+      much cheaper on CPU (with `sequence` both LSTMs run in one loop, `stacked_lstm_sequences`); the layers hold
+      the weights either way.
     - `predictor="transformer"`: start = Enc_p(F), end = Enc_p(start) with **one** `FeatureEncoder` (own position
       table, own weights) called twice; then start = LN_s(start), end = LN_e(end) (end is computed from the
       un-normalized start).
@@ -160,10 +167,10 @@ class ConditionedSpanPredictor(keras.layers.Layer):
                 dtype=self.dtype_policy,
                 name="feature_encoder",
             )
-            self.start_layer_norm = keras.layers.LayerNormalization(
+            self.start_layer_norm = LayerNormalization(
                 epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="start_layer_norm"
             )
-            self.end_layer_norm = keras.layers.LayerNormalization(
+            self.end_layer_norm = LayerNormalization(
                 epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="end_layer_norm"
             )
 
@@ -217,8 +224,14 @@ class ConditionedSpanPredictor(keras.layers.Layer):
     def call(self, features, video_mask, training=None, return_features=False):
         if self.predictor == "rnn":
             keep = ops.expand_dims(ops.cast(video_mask, self.compute_dtype), -1)
-            start_features = run_lstm(self.start_rnn, features, self._resolved_lstm_implementation) * keep
-            end_features = run_lstm(self.end_rnn, start_features, self._resolved_lstm_implementation) * keep
+            if self._resolved_lstm_implementation == "sequence":
+                # Both LSTMs in one wavefront loop. LSTM_e reads the unmasked h^s: the LSTMs are causal and padding
+                # is on the right, so only padded outputs differ, and those are zeroed.
+                start_features, end_features = keras_stacked_lstm_sequences(self.start_rnn, self.end_rnn, features)
+                start_features, end_features = start_features * keep, end_features * keep
+            else:
+                start_features = run_lstm(self.start_rnn, features, self._resolved_lstm_implementation) * keep
+                end_features = run_lstm(self.end_rnn, start_features, self._resolved_lstm_implementation) * keep
         else:
             start_features = self.encoder(features, padding_mask=video_mask, training=training)
             end_features = self.encoder(start_features, padding_mask=video_mask, training=training)

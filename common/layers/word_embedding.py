@@ -4,6 +4,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from common.layers.dropout import Dropout
+
 
 @keras.saving.register_keras_serializable(package="nlvl")
 class WordEmbedding(keras.layers.Layer):
@@ -64,7 +66,7 @@ class WordEmbedding(keras.layers.Layer):
                 raise ValueError(f"word_vectors must have shape {expected}, got {word_vectors.shape}.")
         self.word_vectors = word_vectors
         self.unk_initializer = keras.initializers.get(unk_initializer)
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
+        self.dropout_layer = Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
 
     def build(self, word_ids_shape=None):
         self.unk = self.add_weight(

@@ -3,7 +3,9 @@
 import keras
 from keras import ops
 
+from common.layers.dropout import Dropout
 from common.layers.initializers import clone_initializer
+from common.layers.layer_normalization import LayerNormalization
 from common.layers.multi_head_attention import MultiHeadAttentionBlock
 
 
@@ -18,7 +20,8 @@ class DynamicHead(keras.layers.Layer):
       P̃ = P (paper-derived ablation; the code always has it).
     - Θ = Dense(d → 2·d·e, bias)(P̃), e = `dynamic_dim`; W1_k = Θ_k[:d·e] reshaped row-major to `(d, e)`,
       W2_k = Θ_k[d·e:] reshaped to `(e, d)`. Θ is computed **once per step on the K proposals** and applied to
-      every sample with einsums (the original tiles it B times; same math).
+      every sample with one batched matmul per product over the proposal-major RoI features (the original tiles it
+      B times; same math).
     - For each sample b and proposal k, with R_bk the `(l, d)` RoI features:
       Z = ReLU(LN5(ReLU(LN4(R_bk·W1_k))·W2_k)), flattened row-major to l·d, then ReLU(LN6(Dense(l·d → d)(Z))).
     - G_bk = LN7(P̃_k + dropout(Z_bk)).
@@ -43,7 +46,7 @@ class DynamicHead(keras.layers.Layer):
         **kwargs: base `keras.layers.Layer` arguments.
 
     Call arguments:
-        roi_features: float tensor `(B, K, l, d)` (`TemporalRoIAlign`).
+        roi_features: float tensor `(K, B, l, d)`, proposal-major (`TemporalRoIAlign`).
         training: bool, dropout is active only when `True`.
         return_intermediates: also return the stages (for parity checks against the original).
 
@@ -54,7 +57,7 @@ class DynamicHead(keras.layers.Layer):
 
     Example:
     >>> head = DynamicHead(num_proposals=3, hidden_dim=8, roi_length=4, num_heads=2, dynamic_dim=4)
-    >>> tuple(head(np.zeros((2, 3, 4, 8))).shape)
+    >>> tuple(head(np.zeros((3, 2, 4, 8))).shape)
     (2, 3, 8)
     """
 
@@ -83,7 +86,7 @@ class DynamicHead(keras.layers.Layer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 
         def layer_norm(name):
-            return keras.layers.LayerNormalization(epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name)
+            return LayerNormalization(epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=name)
 
         def dense(units, name):
             return keras.layers.Dense(
@@ -112,7 +115,7 @@ class DynamicHead(keras.layers.Layer):
         self.out_layer = dense(self.hidden_dim, "out_layer")
         self.layer_norm6 = layer_norm("layer_norm6")
         self.layer_norm7 = layer_norm("layer_norm7")
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
+        self.dropout_layer = Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
 
     def build(self, roi_features_shape=None):
         d, e = self.hidden_dim, self.dynamic_dim
@@ -141,24 +144,25 @@ class DynamicHead(keras.layers.Layer):
 
     def call(self, roi_features, training=None, return_intermediates=False):
         d, e, length = self.hidden_dim, self.dynamic_dim, self.roi_length
-        batch = ops.shape(roi_features)[0]
+        num_proposals, batch = self.num_proposals, ops.shape(roi_features)[1]
         proposals = self.proposal_features(training=training)  # (K, d)
         params = self.dynamic_layer(proposals)  # (K, 2·d·e), once per step
-        first = ops.reshape(params[:, : d * e], (self.num_proposals, d, e))
-        second = ops.reshape(params[:, d * e :], (self.num_proposals, e, d))
-        x = ops.einsum("bkld,kde->bkle", roi_features, first)
+        first = ops.reshape(params[:, : d * e], (num_proposals, d, e))
+        second = ops.reshape(params[:, d * e :], (num_proposals, e, d))
+        x = ops.matmul(ops.reshape(roi_features, (num_proposals, -1, d)), first)  # (K, B·l, e)
         x = ops.relu(self.layer_norm4(x))
-        x = ops.einsum("bkle,ked->bkld", x, second)
+        x = ops.matmul(x, second)  # (K, B·l, d)
         x = ops.relu(self.layer_norm5(x))
-        x = ops.reshape(x, (batch, self.num_proposals, length * d))
-        x = ops.relu(self.layer_norm6(self.out_layer(x)))  # (B, K, d)
+        x = ops.reshape(x, (num_proposals, batch, length * d))
+        x = ops.relu(self.layer_norm6(self.out_layer(x)))  # (K, B, d)
+        x = ops.transpose(x, (1, 0, 2))  # (B, K, d)
         head = self.layer_norm7(proposals[None] + self.dropout_layer(x, training=training))
         if return_intermediates:
             return head, {"proposal_features": proposals, "dynamic_conv_features": x, "head_features": head}
         return head
 
     def compute_output_shape(self, roi_features_shape):
-        return (roi_features_shape[0], self.num_proposals, self.hidden_dim)
+        return (roi_features_shape[1], self.num_proposals, self.hidden_dim)
 
     def get_config(self):
         config = super().get_config()

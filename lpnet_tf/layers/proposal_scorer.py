@@ -4,7 +4,9 @@ import keras
 from keras import ops
 
 from common.layers.attentive_pooling import AttentivePooling
+from common.layers.dropout import Dropout
 from common.layers.initializers import clone_initializer
+from common.layers.layer_normalization import LayerNormalization
 
 
 def l2_normalize(x, axis=-1, epsilon=1e-12):
@@ -91,7 +93,7 @@ class ProposalScorer(keras.layers.Layer):
             dtype=self.dtype_policy,
             name="score_hidden",
         )
-        self.layer_norm8 = keras.layers.LayerNormalization(
+        self.layer_norm8 = LayerNormalization(
             epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="layer_norm8"
         )
         self.score_output = keras.layers.Dense(
@@ -101,7 +103,7 @@ class ProposalScorer(keras.layers.Layer):
             dtype=self.dtype_policy,
             name="score_output",
         )
-        self.dropout_layer = keras.layers.Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
+        self.dropout_layer = Dropout(self.dropout, dtype=self.dtype_policy, name="dropout")
 
     def build(self, features_shape=None, query_shape=None, query_mask_shape=None):
         d = self.hidden_dim

@@ -63,9 +63,9 @@ def make_vocab():
     return vocab_lib.Vocabulary([vocab_lib.PAD, vocab_lib.UNK] + WORDS, [vocab_lib.PAD, vocab_lib.UNK] + chars)
 
 
-def make_run_dir(root, model="vslnet", seed=0, **changes):
-    """A run directory as the trainer writes it, with a tiny random model saved in `RUN/checkpoints` (`changes`:
-    config fields besides `TINY_CONFIG`).
+def make_run_dir(root, model="vslnet", seed=0, feature_dim=FEATURE_DIM, **changes):
+    """A run directory as the trainer writes it, with a tiny random model (on features of `feature_dim`) saved in
+    `RUN/checkpoints` (`changes`: config fields besides `TINY_CONFIG`).
 
     Returns:
         `(run_dir, model, vocab)`.
@@ -78,7 +78,7 @@ def make_run_dir(root, model="vslnet", seed=0, **changes):
     vectors = np.random.default_rng(seed).normal(size=(vocab.num_words - 2, TINY_CONFIG["word_dim"]))
     np.save(processed / "word_vectors.npy", vectors.astype(np.float32))
     meta = {
-        "feature_dim": FEATURE_DIM,
+        "feature_dim": feature_dim,
         "max_pos_len": MAX_POS_LEN,
         "num_words": vocab.num_words,
         "num_chars": vocab.num_chars,
@@ -92,7 +92,7 @@ def make_run_dir(root, model="vslnet", seed=0, **changes):
     )
     keras.utils.set_random_seed(seed)
     info = {
-        "feature_dim": FEATURE_DIM,
+        "feature_dim": feature_dim,
         "word_vectors": vectors.astype(np.float32),
         "num_chars": vocab.num_chars,
         "max_pos_len": MAX_POS_LEN,

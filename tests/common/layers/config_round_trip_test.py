@@ -18,8 +18,10 @@ from common.layers.char_embedding import CharEmbedding
 from common.layers.concat_interaction import ConcatInteraction
 from common.layers.context_query_attention import ContextQueryAttention
 from common.layers.conv_block import ConvBlock
+from common.layers.dropout import Dropout
 from common.layers.feature_encoder import FeatureEncoder
 from common.layers.highlighting import QueryGuidedHighlighting
+from common.layers.layer_normalization import LayerNormalization
 from common.layers.multi_head_attention import MultiHeadAttentionBlock
 from common.layers.position_embedding import PositionEmbedding
 from common.layers.query_pooling import QueryPooling
@@ -72,6 +74,8 @@ CASES = {
     "ConcatInteraction": (lambda: ConcatInteraction(D), (VIDEO, QUERY, QUERY_MASK)),
     "ContextQueryAttention": (lambda: ContextQueryAttention(D), (VIDEO, QUERY, VIDEO_MASK, QUERY_MASK)),
     "ConvBlock": (lambda: ConvBlock(D, kernel_size=3, num_layers=2), (VIDEO, VIDEO_MASK)),
+    "Dropout": (lambda: Dropout(0.3, seed=4), (VIDEO,)),
+    "LayerNormalization": (lambda: LayerNormalization(epsilon=1e-3), (VIDEO,)),
     "FeatureEncoder": (lambda: FeatureEncoder(D, num_heads=2, max_pos_len=16, kernel_size=3), (VIDEO, VIDEO_MASK)),
     "QueryGuidedHighlighting": (lambda: QueryGuidedHighlighting(), (VIDEO, VIDEO_MASK)),
     "MultiHeadAttentionBlock": (lambda: MultiHeadAttentionBlock(D, num_heads=2), (VIDEO, VIDEO_MASK)),
@@ -93,7 +97,7 @@ CASES = {
     "DynamicAdjustor": (lambda: DynamicAdjustor(), (BOXES, LENGTHS, RNG.uniform(size=(B, 3)).astype("float32"))),
     "DynamicHead": (
         lambda: DynamicHead(3, D, roi_length=4, num_heads=2, dynamic_dim=4),
-        (RNG.normal(size=(B, 3, 4, D)).astype("float32"),),
+        (RNG.normal(size=(3, B, 4, D)).astype("float32"),),  # proposal-major RoI features
     ),
     "LearnableProposals": (lambda: LearnableProposals(3), (LENGTHS,)),
     "ProposalScorer": (

@@ -3,7 +3,13 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
-from common.layers.lstm_sequence import keras_lstm_sequence, lstm_sequence, resolve_lstm_implementation, run_lstm
+from common.layers.lstm_sequence import (
+    keras_lstm_sequence,
+    keras_stacked_lstm_sequences,
+    lstm_sequence,
+    resolve_lstm_implementation,
+    run_lstm,
+)
 from tests.test_case import TestCase
 
 
@@ -123,6 +129,47 @@ class LSTMSequenceTest(TestCase):
         np.testing.assert_allclose(tf.cast(outputs, tf.float32), expected, atol=tolerance)
         for grad, expected_grad in zip(grads, expected_grads):
             self.assert_relative_close(grad, expected_grad, tolerance=tolerance)
+
+
+class StackedLSTMSequencesTest(TestCase):
+    """The wavefront loop of two stacked LSTMs against the two Keras layers run one after the other."""
+
+    def outputs_and_gradients(self, fn, layers, inputs, upstream):
+        inputs = tf.convert_to_tensor(inputs)
+        variables = [w for layer in layers for w in weights(layer)]
+        with tf.GradientTape() as tape:
+            tape.watch(inputs)
+            outputs = fn(inputs)
+            loss = sum(tf.reduce_sum(o * u) for o, u in zip(outputs, upstream))
+        return [o.numpy() for o in outputs] + [g.numpy() for g in tape.gradient(loss, [inputs] + variables)]
+
+    @parameterized.named_parameters(
+        ("one_step", 3, 1, 5, 4),
+        ("two_steps", 2, 2, 5, 4),
+        ("short", 2, 7, 6, 3),
+        ("longer", 4, 23, 8, 8),
+    )
+    def test_outputs_and_gradients_equal_two_keras_layers(self, batch, steps, input_dim, units):
+        rng = np.random.RandomState(steps)
+        first, second = keras_lstm(input_dim, units, seed=steps), keras_lstm(units, units, seed=steps + 1)
+        inputs = rng.normal(size=(batch, steps, input_dim)).astype("float32")
+        upstream = [rng.normal(size=(batch, steps, units)).astype("float32") for _ in range(2)]
+
+        def sequential(x):
+            h1 = first(x)
+            return h1, second(h1)
+
+        stacked = lambda x: keras_stacked_lstm_sequences(first, second, x)
+        graph = tf.function(stacked, input_signature=[tf.TensorSpec([None, None, input_dim])])
+        expected = self.outputs_and_gradients(sequential, (first, second), inputs, upstream)
+        names = ("h1", "h2", "inputs", "kernel_1", "recurrent_1", "bias_1", "kernel_2", "recurrent_2", "bias_2")
+        for mode, fn in (("eager", stacked), ("tf.function", graph)):
+            actual = self.outputs_and_gradients(fn, (first, second), inputs, upstream)
+            for name, a, b in zip(names, actual, expected):
+                with self.subTest(mode=mode, value=name):
+                    self.assert_relative_close(a, b)
+
+    assert_relative_close = LSTMSequenceTest.assert_relative_close
 
 
 class LSTMImplementationTest(TestCase):

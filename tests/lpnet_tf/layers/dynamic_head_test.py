@@ -18,7 +18,7 @@ def dense(x, layer):
 class DynamicHeadTest(TestCase):
     def setUp(self):
         super().setUp()
-        self.rois = np.random.RandomState(0).normal(size=(2, 3, 4, 8)).astype("float32")
+        self.rois = np.random.RandomState(0).normal(size=(3, 2, 4, 8)).astype("float32")  # (K, B, l, d)
         self.kwargs = {"num_proposals": 3, "hidden_dim": 8, "roi_length": 4, "num_heads": 2, "dynamic_dim": 5}
 
     def test_layer_basics(self):
@@ -45,7 +45,7 @@ class DynamicHeadTest(TestCase):
             for k in range(3):
                 w1 = params[k, :40].reshape(8, 5)  # row-major [d, e]
                 w2 = params[k, 40:].reshape(5, 8)
-                z = np.maximum(layer_norm(self.rois[b, k] @ w1, head.layer_norm4), 0)
+                z = np.maximum(layer_norm(self.rois[k, b] @ w1, head.layer_norm4), 0)
                 z = np.maximum(layer_norm(z @ w2, head.layer_norm5), 0)
                 z = np.maximum(layer_norm(dense(z.reshape(-1), head.out_layer), head.layer_norm6), 0)
                 np.testing.assert_allclose(out[b, k], layer_norm(proposals[k] + z, head.layer_norm7), atol=1e-4)

@@ -26,6 +26,11 @@ def box(x1, x2):
     return [0.0, x1, 1.0, x2]
 
 
+def sample_major(crops):
+    """The layer's proposal-major crops `(K, B, l, d)` as numpy `(B, K, l, d)`, the layout of `reference`."""
+    return np.transpose(ops.convert_to_numpy(crops), (1, 0, 2, 3))
+
+
 IMPLEMENTATIONS = (("crop_and_resize", "crop_and_resize"), ("gather", "gather"))
 
 
@@ -43,7 +48,7 @@ class TemporalRoIAlignTest(TestCase):
                 "features": np.random.RandomState(0).normal(size=(2, 6, 3)).astype("float32"),
                 "boxes": np.array([box(0.1, 0.7), box(0.5, 0.2), box(0.0, 1.3)], "float32"),
             },
-            expected_output_shape=(2, 3, 4, 3),
+            expected_output_shape=(3, 2, 4, 3),  # proposal-major (K, B, l, d)
             expected_num_trainable_weights=0,
         )
 
@@ -60,14 +65,14 @@ class TemporalRoIAlignTest(TestCase):
             ],
             "float32",
         )
-        out = ops.convert_to_numpy(roi(self.features, boxes))[0, :, :, 0]
+        out = sample_major(roi(self.features, boxes))[0, :, :, 0]
         np.testing.assert_allclose(out[0], [1, 2, 3, 4, 5])
         np.testing.assert_allclose(out[1], [1.5, 1.75, 2.0, 2.25, 2.5])
         np.testing.assert_allclose(out[2], [3, 4, 5, 0, 0])
         np.testing.assert_allclose(out[3], [5, 4, 3, 2, 1])
         np.testing.assert_allclose(out[4], [2, 2, 2, 2, 2])
         # Every channel is interpolated the same way.
-        np.testing.assert_allclose(ops.convert_to_numpy(roi(self.features, boxes))[0, :, :, 1], 10 * out)
+        np.testing.assert_allclose(sample_major(roi(self.features, boxes))[0, :, :, 1], 10 * out)
 
     @parameterized.named_parameters(*IMPLEMENTATIONS)
     def test_sixteen_points_match_the_spec_formula(self, implementation):
@@ -75,7 +80,7 @@ class TemporalRoIAlignTest(TestCase):
         features = rng.normal(size=(3, 9, 4)).astype("float32")
         x = rng.uniform(-0.3, 1.4, size=(12, 2)).astype("float32")
         boxes = np.array([box(a, b) for a, b in x], "float32")
-        out = ops.convert_to_numpy(TemporalRoIAlign(implementation=implementation)(features, boxes))
+        out = sample_major(TemporalRoIAlign(implementation=implementation)(features, boxes))
         np.testing.assert_allclose(out, reference(features, boxes), atol=1e-5)
 
     @parameterized.named_parameters(*IMPLEMENTATIONS)
@@ -88,9 +93,7 @@ class TemporalRoIAlignTest(TestCase):
     def test_padded_frame_scales_by_the_padded_width(self):
         # Sample 1 has 3 valid clips in a batch padded to 5: the original reads u·(5 − 1), i.e. padded clips.
         features = np.concatenate([self.features, self.features], 0)
-        out = ops.convert_to_numpy(
-            TemporalRoIAlign(roi_length=5)(features, np.array([box(0, 1)], "float32"), np.array([5, 3]))
-        )
+        out = sample_major(TemporalRoIAlign(roi_length=5)(features, np.array([box(0, 1)], "float32"), np.array([5, 3])))
         np.testing.assert_allclose(out[1, 0, :, 0], [1, 2, 3, 4, 5])
 
     @parameterized.named_parameters(*IMPLEMENTATIONS)
@@ -101,7 +104,7 @@ class TemporalRoIAlignTest(TestCase):
         x = rng.uniform(0.0, 1.3, size=(10, 2)).astype("float32")
         boxes = np.array([box(a, b) for a, b in x], "float32")
         roi = TemporalRoIAlign(roi_length=6, roi_frame="per_sample", implementation=implementation)
-        out = ops.convert_to_numpy(roi(features, boxes, lengths))
+        out = sample_major(roi(features, boxes, lengths))
         for b, length in enumerate(lengths):
             alone = reference(features[b : b + 1, :length], boxes, length=6)[0]
             np.testing.assert_allclose(out[b], alone, atol=1e-5, err_msg=f"sample {b}")
