@@ -35,6 +35,8 @@ class Family:
             figure), or `None`.
         define_flags: `() -> None`, defining the family's own absl flags on `absl.flags.FLAGS` (LPNet's
             `--num_proposals`, ...), or `None`. A flag given on the command line sets the config field of its name.
+        original_quirks_hint: a line `experiments.train` prints when it trains the family with
+            `--quirks=original` (what the original quirks cost, and when to choose `fixed`), or `None`.
     """
 
     name: str
@@ -49,6 +51,7 @@ class Family:
     parity: object = None
     after_training: Callable = None
     define_flags: Callable = None
+    original_quirks_hint: str = None
 
 
 _FAMILIES = {}

@@ -1,6 +1,6 @@
 """Entry points (absl) and the per-table experiment configs."""
 
-import os
+from experiments import tensorflow_logging
 
-# The entry points print tables; TensorFlow's C++ start-up chatter would bury them.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Before any entry point imports TensorFlow: its start-up notices would bury the tables the entry points print.
+tensorflow_logging.quiet_start_up()

@@ -32,12 +32,12 @@ import sys
 import tempfile
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from common import registry
 from common.checkpoint_conversion import tf1_reader
 from common.training import run_loader
-from experiments import import_tf1
+from experiments import flag_help, import_tf1
 
 BATCH_FILE = "fixture.npz"
 INPUT_KEYS = ("video_inputs", "video_seq_length", "word_ids", "char_ids", "highlight_labels", "y1", "y2")
@@ -293,6 +293,13 @@ def define_flags():
     flags.DEFINE_float("loss_rtol", 1e-4, "Relative tolerance on losses.")
 
 
+#: The headings of `--help` (`experiments.flag_help`).
+HELP_GROUPS = (
+    ("fixture", ("fixture", "model", "num_heads", "params_override")),
+    ("comparison", ("atol", "loss_rtol", "in_memory", "out", "details")),
+)
+
+
 def main(argv):
     del argv  # unused
     fv = flags.FLAGS
@@ -325,4 +332,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    flag_help.run(main, HELP_GROUPS)

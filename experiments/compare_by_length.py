@@ -17,6 +17,7 @@ from absl import app, flags
 from common.data import dataset as dataset_lib
 from common.evaluation import metrics as metrics_lib
 from common.training import run_loader
+from experiments import flag_help
 
 METRICS = ("miou", "r1_iou03", "r1_iou05", "r1_iou07")
 
@@ -118,4 +119,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    flag_help.run(main)

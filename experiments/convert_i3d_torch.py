@@ -20,6 +20,7 @@ from absl import app, flags
 from common.checkpoint_conversion import tf1_reader
 from common.video import i3d_checkpoint, i3d_torch_conversion
 from common.video.i3d import I3D
+from experiments import flag_help
 
 
 def define_flags(flag_values=flags.FLAGS):
@@ -72,4 +73,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    flag_help.run(main)

@@ -19,10 +19,11 @@ repository, commit bf63659):
 import json
 
 import numpy as np
-from absl import app, flags
+from absl import flags
 
 from common.data import annotations
 from common.data.tokenization import tokenize
+from experiments import flag_help
 
 _COLUMNS = (
     ("videos", "videos", "{:d}"),
@@ -127,6 +128,13 @@ def define_flags():
     flags.mark_flags_as_required(["dataset", "annotation_dir"])
 
 
+#: The headings of `--help` (`experiments.flag_help`).
+HELP_GROUPS = (
+    ("data", ("dataset", "annotation_dir", "anet_test_split", "tacos_org_durations", "reversed_moments")),
+    ("output", ("overall_splits", "json")),
+)
+
+
 def main(argv):
     del argv  # Unused.
     params = flags.FLAGS
@@ -143,4 +151,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    flag_help.run(main, HELP_GROUPS)

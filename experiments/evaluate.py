@@ -15,6 +15,7 @@ from common.data import dataset as dataset_lib
 from common.evaluation import metrics as metrics_lib
 from common.training import run_loader
 from common.training import trainer as trainer_lib
+from experiments import flag_help
 
 
 def define_flags(flag_values=flags.FLAGS):
@@ -35,6 +36,13 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_integer(
         "batch_size", 16, "Evaluation batch size (the originals use 16; padding is per batch).", flag_values=flag_values
     )
+
+
+#: The headings of `--help` (`experiments.flag_help`).
+HELP_GROUPS = (
+    ("run", ("run_dir", "checkpoint")),
+    ("evaluation", ("split", "processed_dir", "batch_size", "by_length")),
+)
 
 
 def run(flag_values):
@@ -72,6 +80,7 @@ def run(flag_values):
         extend=loaded.config.extend,
         label_rule=trainer_lib.processed_label_rule(processed),
         prediction_strategies=loaded.task.prediction_strategies,
+        progress_label=f"evaluating the {flag_values.split} split",
     )
     strategies = loaded.task.prediction_strategies
     result = {
@@ -114,4 +123,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    flag_help.run(main, HELP_GROUPS)

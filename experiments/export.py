@@ -18,6 +18,7 @@ import sys
 from absl import app, flags
 
 from common.export import saved_model
+from experiments import flag_help
 
 
 def define_flags(flag_values=flags.FLAGS):
@@ -66,4 +67,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    flag_help.run(main)

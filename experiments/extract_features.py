@@ -30,6 +30,7 @@ from common.video import decoding, feature_folder, i3d_checkpoint
 from common.video.extraction import FeatureExtractor
 from common.video.presets import PRESETS, get_preset
 from common.video.progress import ExtractionProgress
+from experiments import flag_help
 
 
 def define_flags(flag_values=flags.FLAGS):
@@ -120,4 +121,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    flag_help.run(main)

@@ -34,12 +34,13 @@ import sys
 
 import numpy as np
 import tensorflow as tf
-from absl import app, flags
+from absl import flags
 
 from common import registry
 from common.checkpoint_conversion import tf1_reader
 from common.data import vocab as vocab_lib
 from common.training import run_loader
+from experiments import flag_help
 
 
 class NotSupportedError(RuntimeError):
@@ -206,6 +207,13 @@ def define_flags():
     flags.DEFINE_bool("overwrite", False, "Replace an existing checkpoint in --out.")
 
 
+#: The headings of `--help` (`experiments.flag_help`).
+HELP_GROUPS = (
+    ("checkpoint", ("model", "checkpoint", "num_heads", "params_override", "word_vectors", "vocab")),
+    ("output", ("out", "overwrite")),
+)
+
+
 def main(argv):
     del argv  # unused
     fv = flags.FLAGS
@@ -230,4 +238,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    flag_help.run(main, HELP_GROUPS)

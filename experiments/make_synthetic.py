@@ -9,6 +9,7 @@ The folder then reads like a real Charades-STA folder (`charades_sta_{train,test
 from absl import app, flags
 
 from common.data.synthetic import PRESETS, make_synthetic
+from experiments import flag_help
 
 __all__ = ["define_flags", "format_summary", "main", "make_synthetic"]
 
@@ -59,4 +60,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    flag_help.run(main)

@@ -13,6 +13,7 @@ import sys
 
 from absl import app, flags
 
+from experiments import flag_help
 from lpnet_tf import proposal_plot
 
 
@@ -57,4 +58,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    flag_help.run(main)

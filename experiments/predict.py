@@ -14,7 +14,7 @@ video itself (needs `pip install 'nlvl-tf[video]'` and an I3D checkpoint, see `e
 follows the run's `config.json`: charades, activitynet, tacos_* → tacos; `--preset` overrides it and is required for
 a run of the synthetic benchmark or a SavedModel), takes the duration from the decoded frames (`--duration`
 overrides it), and then predicts as with `--features`. The
-prediction runs the graph of the SavedModel's `serving_default` signature (`common.export.saved_model`): features
+prediction runs the graph of the SavedModel's `serving_details` signature (`common.export.saved_model`): features
 resampled to at most `max_pos_len` clips, the query tokenized in-graph exactly as training tokenized it, the span
 decoded by the original's rule and converted to seconds with `N` = the resampled length. It prints the moment and its
 score (P_span), or one JSON object with `--json`. `--plot` draws the start / end probabilities and the highlighting
@@ -32,6 +32,7 @@ from absl import app, flags
 from common.data.records import MAX_DURATION_SECONDS
 from common.data.tokenization import tokenize
 from common.video import presets
+from experiments import flag_help
 
 PLOT_INSTALL_HINT = "pip install matplotlib  (or: pip install 'nlvl-tf[plot]')"
 
@@ -86,6 +87,14 @@ def define_flags(flag_values=flags.FLAGS):
         "VSLNet-L only: Pm (most confident scale) or U (union of the two most overlapping scale candidates).",
         **define,
     )
+
+
+#: The headings of `--help` (`experiments.flag_help`).
+HELP_GROUPS = (
+    ("model", ("run_dir", "saved_model", "checkpoint", "strategy")),
+    ("video and query", ("features", "video", "preset", "i3d_checkpoint", "frame_format", "duration", "query")),
+    ("output", ("json", "plot", "ground_truth")),
+)
 
 
 # ==== Inputs =============================================================================================
@@ -169,7 +178,7 @@ def extract_video(path, preset_name, checkpoint, frame_format="jpeg"):
 
 
 class Predictor:
-    """The `serving_default` function of a run (built in memory) or of an exported SavedModel, loaded lazily.
+    """The `serving_details` function of a run (built in memory) or of an exported SavedModel, loaded lazily.
 
     Attributes:
         feature_dim: the model's `Dv` (known before anything is built, so bad inputs fail fast).
@@ -202,18 +211,22 @@ class Predictor:
                 self.feature_dim, self.model_name = int(spec.shape[-1]), None
             self.description = saved_model_dir
 
-    def _signature(self):
+    def _signature(self, name="serving_default"):
         import tensorflow as tf
 
         if not hasattr(self, "_loaded"):
             self._loaded = tf.saved_model.load(self._saved_model_dir)
-        return self._loaded.signatures["serving_default"]
+        # SavedModels exported before `serving_details` had one serving signature, with every output (and
+        # VSLNet-L's `strategy` input).
+        return self._loaded.signatures.get(name, self._loaded.signatures["serving_default"])
 
     def serving_fn(self):
-        """`fn(video_features, query, duration) -> dict of tensors`: the `serving_default` graph."""
+        """`fn(video_features, query, duration) -> dict of tensors`: the graph of the `serving_details` signature
+        (VSLNet-L: `serving_with_strategy` with this predictor's strategy)."""
         import tensorflow as tf
 
         if self._serve is None:
+            strategy = {"strategy": tf.constant(self.strategy)} if self.model_name == "vslnet_l" else {}
             if self._run is not None:
                 from common.export import saved_model
 
@@ -223,18 +236,12 @@ class Predictor:
                     max_pos_len=self._run.max_pos_len,
                     feature_dim=self._run.feature_dim,
                 )
-                serve = functions.serve
+                serve = functions.serve_with_strategy if strategy else functions.serve_details
             else:
-                signature = self._signature()
-
-                def serve(video_features, query, duration, *strategy):
-                    extra = {"strategy": strategy[0]} if strategy else {}
-                    return signature(video_features=video_features, query=query, duration=duration, **extra)
-
-            if self.model_name == "vslnet_l":
-                self._serve = lambda *args: serve(*args, tf.constant(self.strategy))
-            else:
-                self._serve = serve
+                serve = self._signature("serving_with_strategy" if strategy else "serving_details")
+            self._serve = lambda video_features, query, duration: serve(
+                video_features=video_features, query=query, duration=duration, **strategy
+            )
         return self._serve
 
     def predict(self, features, query, duration):
@@ -450,4 +457,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    flag_help.run(main, HELP_GROUPS)

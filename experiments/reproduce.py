@@ -39,7 +39,7 @@ from absl import app, flags
 from common import registry
 from common.data import synthetic
 from common.evaluation import metrics as metrics_lib
-from experiments import configs, reproduce_report, train
+from experiments import configs, flag_help, reproduce_report, train
 from experiments.configs import base
 from experiments.configs import data as data_lib
 
@@ -514,6 +514,14 @@ def define_flags():
     flags.DEFINE_string("worker", None, "Internal (--jobs): train the work items listed in this JSON file.")
 
 
+#: The headings of `--help` (`experiments.flag_help`).
+HELP_GROUPS = (
+    ("what", ("table", "rows", "seeds", "list")),
+    ("data and results", ("data_root", "out_dir")),
+    ("how", ("smoke", "dry_run", "jobs", "worker")),
+)
+
+
 def options_from_flags(flag_values):
     return Options(
         tables=tuple(flag_values.table),
@@ -546,4 +554,4 @@ def main(argv):
 
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    flag_help.run(main, HELP_GROUPS)

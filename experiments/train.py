@@ -24,6 +24,7 @@ from common.export import saved_model
 from common.training import distribute, run_directory
 from common.training import flags as flags_lib
 from common.training.trainer import Trainer
+from experiments import flag_help
 
 FLAGS = flags.FLAGS
 
@@ -104,6 +105,9 @@ def _run(flag_values, strategy, scratch):
         run_directory.check_run_directory(
             flag_values.run_dir, config, data_change=lambda: dataset_lib.stale_reason(data_config)
         )
+        hint = registry.get(family).original_quirks_hint
+        if flag_values.quirks == "original" and hint:
+            print(hint, file=sys.stderr)
     processed = prepare_data_on_chief(data_config, strategy, scratch)
     if chief:
         os.makedirs(flag_values.run_dir, exist_ok=True)
@@ -168,6 +172,11 @@ def define_flags():
     _OUR_FLAGS.update(set(FLAGS) - before)
 
 
+def help_groups():
+    """The headings of `--help` (after `define_flags`)."""
+    return flags_lib.help_groups() + [("export", ("export",))]
+
+
 if __name__ == "__main__":
     define_flags()
-    app.run(main)
+    flag_help.run(main, help_groups(), defaults=flags_lib.model_defaults)

@@ -62,6 +62,13 @@ def define_flags():
     flags.DEFINE_enum("lr_schedule", None, ["staircase", "constant"], "LPNet: learning-rate schedule.")
 
 
+ORIGINAL_QUIRKS_HINT = (
+    "hint: --quirks=original keeps the original LPNet code's defects (fidelity LPNet D1, D4, D10, D11, D13), which "
+    "reproducing the paper's numbers needs; on videos of mixed length its RoI crops read the batch's padding and it "
+    "learns far less (README 'Training'). --quirks=fixed trains the best model."
+)
+
+
 def initial_config(quirks, dataset=None):
     return apply_quirks(LPNetConfig(), quirks, dataset=dataset)
 
@@ -85,5 +92,6 @@ FAMILY = registry.register(
         define_flags=define_flags,
         parity=parity.HOOKS,
         after_training=lambda run_dir: proposal_plot.plot_run(run_dir, missing_ok=True),
+        original_quirks_hint=ORIGINAL_QUIRKS_HINT,
     )
 )

@@ -1,19 +1,13 @@
 """LPNet's serving functions: the shared inputs and preprocessing, LPNet's decoding (`common.export.saved_model`)."""
 
-from common.export.saved_model import TaskServingFunctions, index_to_time
+from common.export.saved_model import SERVING_OUTPUTS, TaskServingFunctions, index_to_time
 
-SERVING_OUTPUTS = (
-    "start_time",
-    "end_time",
-    "score",
-    "start_index",
-    "end_index",
+DETAILS_OUTPUTS = SERVING_OUTPUTS + (
     "topk_start_time",
     "topk_end_time",
     "topk_scores",
     "topk_start_index",
     "topk_end_index",
-    "tokens",
 )
 PREDICT_IDS_OUTPUTS = ("start_index", "end_index", "score", "topk_start_index", "topk_end_index", "topk_scores")
 
@@ -26,10 +20,10 @@ class LPNetServingFunctions(TaskServingFunctions):
         vocab, max_pos_len, feature_dim: as `ServingFunctions`.
     """
 
-    serving_outputs = SERVING_OUTPUTS
+    details_outputs = DETAILS_OUTPUTS
     predict_ids_outputs = PREDICT_IDS_OUTPUTS
 
-    def _serve(self, video_features, query, duration):
+    def _serve_details(self, video_features, query, duration):
         inputs, length, duration, tokens = self._prepare(video_features, query, duration)
         decoded = self.decode(inputs)
         result = {name: decoded[name][0] for name in PREDICT_IDS_OUTPUTS}
@@ -40,4 +34,4 @@ class LPNetServingFunctions(TaskServingFunctions):
             result["topk_start_index"], result["topk_end_index"], length, duration
         )
         result["tokens"] = tokens
-        return {name: result[name] for name in SERVING_OUTPUTS}
+        return {name: result[name] for name in DETAILS_OUTPUTS}

@@ -11,7 +11,6 @@ import textwrap
 
 import keras
 import numpy as np
-import pytest
 import tensorflow as tf
 from absl.testing import parameterized
 
@@ -19,7 +18,8 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _to_numpy(structure):
-    return tf.nest.map_structure(lambda t: np.asarray(keras.ops.convert_to_numpy(t)), structure)
+    # np.asarray, not keras' convert_to_numpy, which NumPy 2 warns about for variables.
+    return tf.nest.map_structure(np.asarray, structure)
 
 
 def _dynamic_spec(array):
@@ -34,8 +34,6 @@ def _dynamic_spec(array):
 class TestCase(tf.test.TestCase, parameterized.TestCase):
     """`tf.test.TestCase` + `parameterized.TestCase` with a seeded setUp and layer helpers."""
 
-    # Keras' `convert_to_numpy` on a TF variable triggers a NumPy 2 deprecation notice that is not ours.
-    pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
     # `tf.test.TestCase.test_session` is a deprecated helper, not a test; hide it from pytest's collection.
     test_session = None
 
@@ -213,13 +211,18 @@ _RELOAD_SCRIPT = textwrap.dedent("""
     import tensorflow as tf
     cases = np.load(sys.argv[2], allow_pickle=True)
     reloaded = tf.saved_model.load(sys.argv[1])
-    serve, ids = reloaded.signatures["serving_default"], reloaded.signatures["predict_ids"]
+    ids = reloaded.signatures["predict_ids"]
     out = {}
     for i in range(int(cases["count"])):
-        extra = {"strategy": tf.constant(str(cases[f"strategy_{i}"]))} if f"strategy_{i}" in cases else {}
-        result = serve(video_features=tf.constant(cases[f"features_{i}"]), query=tf.constant(str(cases[f"query_{i}"])),
-                       duration=tf.constant(float(cases[f"duration_{i}"])), **extra)
-        out.update({f"{k}_{i}": v.numpy() for k, v in result.items()})
+        inputs = dict(video_features=tf.constant(cases[f"features_{i}"]), query=tf.constant(str(cases[f"query_{i}"])),
+                      duration=tf.constant(float(cases[f"duration_{i}"])))
+        out.update({f"default_{k}_{i}": v.numpy() for k, v in reloaded.signatures["serving_default"](**inputs).items()})
+        if f"strategy_{i}" in cases:
+            details = reloaded.signatures["serving_with_strategy"](strategy=tf.constant(str(cases[f"strategy_{i}"])),
+                                                                   **inputs)
+        else:
+            details = reloaded.signatures["serving_details"](**inputs)
+        out.update({f"{k}_{i}": v.numpy() for k, v in details.items()})
     batch = {k: tf.constant(cases[k]) for k in ("video_features", "video_mask", "word_ids", "char_ids")}
     out.update({f"ids_{k}": v.numpy() for k, v in ids(**batch).items()})
     np.savez(sys.argv[3], **out)
@@ -227,10 +230,11 @@ _RELOAD_SCRIPT = textwrap.dedent("""
 
 
 def reload_saved_model_in_fresh_process(saved_model_dir, cases, ids_batch, tmp_path):
-    """Run both signatures of an exported SavedModel in a new Python process (`tf.saved_model.load`, no package
+    """Run the signatures of an exported SavedModel in a new Python process (`tf.saved_model.load`, no package
     code) on `cases` (`[(features, query, duration)]`, or with a fourth `strategy` for VSLNet-L) and on `ids_batch`;
-    returns the outputs as an npz mapping:
-    `{output}_{case index}` for `serving_default`, `ids_{output}` for `predict_ids`."""
+    returns the outputs as an npz mapping: `default_{output}_{case index}` for `serving_default`,
+    `{output}_{case index}` for `serving_details` (`serving_with_strategy` for a case with a strategy),
+    `ids_{output}` for `predict_ids`."""
     arrays = {"count": len(cases), **ids_batch}
     for i, (features, query, duration, *strategy) in enumerate(cases):
         arrays.update({f"features_{i}": features, f"query_{i}": query, f"duration_{i}": duration})

@@ -31,7 +31,7 @@ def define_flags():
     flags.DEFINE_list(
         "scales",
         None,
-        "VSLNet-L: clip lengths l, each dividing --max_pos_len (default: the paper's "
+        "VSLNet-L: clip lengths l, each dividing --max_pos_len (empty: the paper's "
         "60,75,100,150 for n=300 and 100,120,150,200 for n=600).",
     )
     flags.register_validator(

@@ -1,24 +1,25 @@
 """VSLNet's serving functions: VSLNet and VSLBase decode with the shared span decoding, VSLNet-L adds the choice of
-its multi-scale strategy (`common.export.saved_model`)."""
+its multi-scale strategy (`common.export.saved_model`): Pm in `serving_default` and `serving_details`, Pm or U in
+its own `serving_with_strategy`."""
 
 import tensorflow as tf
 
-from common.export.saved_model import ServingFunctions, TaskServingFunctions, index_to_time, serving_signature
+from common.export.saved_model import (
+    SERVING_OUTPUTS,
+    ServingFunctions,
+    TaskServingFunctions,
+    index_to_time,
+    serving_signature,
+)
 from vslnet_tf.model_l import VSLNetL
 
-L_SERVING_OUTPUTS = (
-    "start_time",
-    "end_time",
-    "score",
-    "start_index",
-    "end_index",
+L_DETAILS_OUTPUTS = SERVING_OUTPUTS + (
     "scale_start_time",
     "scale_end_time",
     "scale_span_prob",
     "start_probs",
     "end_probs",
     "highlight_probs",
-    "tokens",
 )
 L_PREDICT_IDS_OUTPUTS = (
     "start_index",
@@ -32,21 +33,37 @@ L_PREDICT_IDS_OUTPUTS = (
 )
 
 
+def strategy_signature():
+    """`serving_signature` and `strategy` (scalar string)."""
+    return serving_signature() + [tf.TensorSpec([], tf.string, name="strategy")]
+
+
 class VSLNetLServingFunctions(TaskServingFunctions):
-    """`ServingFunctions` of a built `VSLNetL`: the raw-query signature also takes `strategy` (`pm`, `u`; `""` = pm).
+    """`ServingFunctions` of a built `VSLNetL`: `serving_default` and `serving_details` answer with Pm; the
+    `serving_with_strategy` signature (`serve_with_strategy` in memory) also takes `strategy` (`pm`, `u`; `""` =
+    pm).
 
     Args:
         model: a built `VSLNetL`.
         vocab, max_pos_len, feature_dim: as `ServingFunctions`.
     """
 
-    serving_outputs = L_SERVING_OUTPUTS
+    details_outputs = L_DETAILS_OUTPUTS
     predict_ids_outputs = L_PREDICT_IDS_OUTPUTS
 
-    def serving_input_signature(self):
-        return serving_signature() + [tf.TensorSpec([], tf.string, name="strategy")]
+    def __init__(self, model, vocab, *, max_pos_len, feature_dim):
+        super().__init__(model, vocab, max_pos_len=max_pos_len, feature_dim=feature_dim)
+        self.serve_with_strategy = tf.function(
+            self._serve_with_strategy, input_signature=strategy_signature(), autograph=False
+        )
 
-    def _serve(self, video_features, query, duration, strategy):
+    def endpoints(self):
+        return dict(super().endpoints(), serving_with_strategy=(self.serve_with_strategy, self.details_outputs))
+
+    def _serve_details(self, video_features, query, duration):
+        return self.serve_with_strategy(video_features, query, duration, tf.constant("pm"))
+
+    def _serve_with_strategy(self, video_features, query, duration, strategy):
         inputs, length, duration, tokens = self._prepare(video_features, query, duration)
         known = tf.reduce_any(tf.equal(strategy, ["", "pm", "u"]))
         with tf.control_dependencies([tf.debugging.Assert(known, ["strategy must be 'pm' or 'u', got", strategy])]):

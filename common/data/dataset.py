@@ -29,6 +29,7 @@ from common.data import annotations, labels, tokenization
 from common.data import features as features_lib
 from common.data import vocab as vocab_lib
 from common.data.records import MissingFeaturesError
+from common.progress import Progress
 
 SPLIT_ORDER = ("train", "val", "test")
 # Bump when a rule that changes processed examples changes, so that old folders are rebuilt.
@@ -246,8 +247,25 @@ def _read_records(config):
     return annotation_set, files
 
 
+def _tokenize(annotation_set, split_names, progress):
+    """split → the token lists of its sentences."""
+    records = [(split, record) for split in split_names for record in annotation_set.splits[split]]
+    tokenizing = Progress(
+        len(records), "tokenizing the queries", unit="query", units="queries", delay=1.0, enabled=progress
+    )
+    tokenized = {split: [] for split in split_names}
+    for done, (split, record) in enumerate(records, start=1):
+        tokenized[split].append(tokenization.tokenize(record.sentence))
+        tokenizing.update(done)
+    tokenizing.finish()
+    return tokenized
+
+
 def prepare_dataset(config, progress=True):
     """Build (or reuse) the processed folder of `config` and return it as a `ProcessedDataset`.
+
+    `progress` shows the progress of the long steps (tokenizing, checking the features, reading GloVe) and a
+    summary of the result.
 
     Raises:
         MissingFeaturesError: a query's video has no features and `skip_missing_videos` is off. The message
@@ -272,7 +290,7 @@ def prepare_dataset(config, progress=True):
     annotation_set, files = _read_records(config)
     store = features_lib.open_feature_store(config.feature_path, config.feature_layout)
     split_names = [s for s in SPLIT_ORDER if s in annotation_set.splits]
-    tokenized = {s: [tokenization.tokenize(r.sentence) for r in annotation_set.splits[s]] for s in split_names}
+    tokenized = _tokenize(annotation_set, split_names, progress)
 
     missing = {}
     for split in split_names:
@@ -295,7 +313,7 @@ def prepare_dataset(config, progress=True):
             )
 
     vids = [r.vid for s in split_names for r in annotation_set.splits[s] if r.vid in store]
-    num_clips, feature_dim = features_lib.validate_videos(store, vids, config.feature_dim)
+    num_clips, feature_dim = features_lib.validate_videos(store, vids, config.feature_dim, progress=progress)
     vocab, vectors, glove_report = vocab_lib.build_vocabulary(
         [t for s in split_names for t in tokenized[s]],
         config.glove_path,

@@ -25,6 +25,8 @@ import threading
 import h5py
 import numpy as np
 
+from common.progress import Progress
+
 
 class FeatureError(ValueError):
     """A feature array that cannot be used; the message names the video and the file."""
@@ -232,10 +234,11 @@ def describe_store_change(old, new):
     return "files " + ", ".join(parts)
 
 
-def validate_videos(store, vids, feature_dim=0, max_listed=10):
+def validate_videos(store, vids, feature_dim=0, max_listed=10, progress=False):
     """Read every video in `vids` once and check it: readable, 2-D, at least one clip, finite, all of one width
     (`feature_dim` when it is not 0, else the width most videos have), and as many clips as `feature_shapes.json`
-    says where the folder has one.
+    says where the folder has one. `progress` shows the progress of a check that takes over a second
+    (`common.progress`).
 
     Returns:
         `(num_clips, width)`: dict vid → clip count of the array, and the width.
@@ -246,11 +249,14 @@ def validate_videos(store, vids, feature_dim=0, max_listed=10):
     vids = list(dict.fromkeys(vids))
     errors = []
     shapes = {}
-    for vid in vids:
+    checking = Progress(len(vids), "checking the features", unit="video", delay=1.0, enabled=progress)
+    for done, vid in enumerate(vids, start=1):
         try:
             shapes[vid] = store.get(vid).shape
         except FeatureError as e:
             errors.append(str(e))
+        checking.update(done)
+    checking.finish()
     widths = collections.Counter(shape[1] for shape in shapes.values())
     width = feature_dim or (widths.most_common(1)[0][0] if widths else 0)
     expected = (

@@ -16,12 +16,11 @@ import collections
 import dataclasses
 import json
 import os
-import sys
-import time
 
 import numpy as np
 
 from common.data import text_files
+from common.progress import Progress
 
 PAD = "<PAD>"
 UNK = "<UNK>"
@@ -130,7 +129,7 @@ def read_glove(path, wanted=None, dim=300, progress=True, malformed="error"):
         path: GloVe text file (`word v1 ... v{dim}` per line). 5.6 GB for 840B: it is never loaded whole.
         wanted: optional set of words to keep.
         dim: vector size.
-        progress: print a progress line to stderr about every 2% of the file (files over 64 MiB only).
+        progress: show the progress of reading (`common.progress`; files over 64 MiB only).
         malformed: `"error"` or `"skip"`.
 
     Returns:
@@ -146,11 +145,19 @@ def read_glove(path, wanted=None, dim=300, progress=True, malformed="error"):
     report = GloveReport()
     total = os.path.getsize(path)
     done = 0
-    next_report = 0.0
-    started = time.time()
-    progress = progress and total > 64 * 2**20
+    next_mib = 1
+    reading = Progress(
+        -(-total // 2**20),
+        f"reading {os.path.basename(path)}",
+        unit="MiB",
+        units="MiB",
+        enabled=progress and total > 64 * 2**20,
+    )
     for line_number, line, num_bytes in text_files.iter_lines(path):
         done += num_bytes
+        if done >= next_mib * 2**20:  # one update per MiB: glove.840B has 2.2 million lines
+            next_mib = done // 2**20 + 1
+            reading.update(done // 2**20)
         report.lines += 1
         fields = line.strip().split(" ")
         if len(fields) == dim + 1:
@@ -172,15 +179,8 @@ def read_glove(path, wanted=None, dim=300, progress=True, malformed="error"):
                 )
             report.malformed += 1
             report.first_malformed = report.first_malformed or where
-        if progress and done >= next_report:
-            elapsed = time.time() - started
-            sys.stderr.write(
-                f"\rreading {os.path.basename(path)}: {100.0 * done / total:5.1f}% "
-                f"({done / 2**20:.0f}/{total / 2**20:.0f} MiB, {elapsed:.0f} s)"
-            )
-            next_report = done + total / 50
-    if progress:
-        sys.stderr.write("\n")
+    reading.update(-(-total // 2**20))
+    reading.finish()
     return vectors, report
 
 

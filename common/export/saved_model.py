@@ -1,5 +1,5 @@
-"""SavedModel export of a trained VSLBase / VSLNet / LPNet: raw video features and a raw sentence in, a moment in
-seconds out.
+"""SavedModel export of a trained model (VSLBase, VSLNet, VSLNet-L, LPNet): raw video features and a raw sentence in,
+a moment in seconds out.
 
 The SavedModel (`keras.export.ExportArchive`, STYLE §5) bundles the model with its preprocessing and decoding, all
 as TensorFlow ops, so serving needs neither this package nor NLTK:
@@ -11,37 +11,38 @@ as TensorFlow ops, so serving needs neither this package nor NLTK:
   rule `start = float32(s)·T/N`, `end = float32(e + 1)·T/N` with `N` the resampled length (a model trained with
   the paper's `label_rule="round"` decodes with its inverse, `end = float32(e)·T/N`).
 
-Signatures:
+Signatures (every model has the first three, with the same inputs; a client written for one model serves any):
 
 - `serving_default`: inputs `video_features` `[T, Dv]` float32 (one video, any `T >= 1`), `query` scalar string,
-  `duration` scalar float32 (seconds); outputs `start_time`, `end_time`, `score` (P_span) float32 scalars,
-  `start_index`, `end_index` int32 scalars, `start_probs`, `end_probs`, `highlight_probs` `[T']` float32
-  (`T' = min(T, max_pos_len)`; highlight zeros for VSLBase) and `tokens` `[m]` string (the query's tokens).
+  `duration` scalar float32 (seconds); outputs `SERVING_OUTPUTS`, the same for every model: `start_time`,
+  `end_time`, `score` float32 scalars, `start_index`, `end_index` int32 scalars (indices into the `T' =
+  min(T, max_pos_len)` resampled clips) and `tokens` `[m]` string (the query's tokens). `score` is the model's
+  confidence in its answer: VSLNet's P_span, LPNet's predicted IoU of the chosen proposal, VSLNet-L's P_span of the
+  Pm scale.
+- `serving_details`: the same inputs; `SERVING_OUTPUTS` and what the model's decoding shows besides (its
+  `details_outputs`).
 - `predict_ids`: inputs `video_features` `[B, n, Dv]` float32, `video_mask` `[B, n]` bool, `word_ids` `[B, m]`
-  int32, `char_ids` `[B, m, W]` int32; outputs `start_index`, `end_index` `[B]` int32, `score` `[B]`,
-  `start_probs`, `end_probs` `[B, n]` float32.
+  int32, `char_ids` `[B, m, W]` int32; outputs `start_index`, `end_index` `[B]` int32, `score` `[B]`, and the
+  model's own (`predict_ids_outputs`).
 
-LPNet (`lpnet_tf.serving.LPNetServingFunctions`) has the same inputs and preprocessing; its decoding is
+VSLBase / VSLNet: `serving_details` adds `start_probs`, `end_probs`, `highlight_probs` `[T']` float32 (highlight
+zeros for VSLBase); `predict_ids` adds `start_probs`, `end_probs` `[B, n]`.
+
+LPNet (`lpnet_tf.serving.LPNetServingFunctions`) has the same preprocessing; its decoding is
 `LPNetTask.predict_step` (selection by the highest proposal score, then fidelity LPNet §10: indices
 `round_half_even((c ∓ h)·F)` clamped to `[0, F − 1]`, `start = p_x·D/F`, `end = (p_y + 1)·D/F`, the same
-`index_to_time`). Its outputs:
+`index_to_time`). `serving_details` adds `topk_start_time`, `topk_end_time`, `topk_scores` `[k]` float32 and
+`topk_start_index`, `topk_end_index` `[k]` int32 (the `k = min(predict_top_k, K)` best proposals, best first; entry
+0 is the chosen one); `predict_ids` adds `topk_start_index`, `topk_end_index` `[B, k]` int32, `topk_scores`
+`[B, k]` float32.
 
-- `serving_default`: `start_time`, `end_time`, `score` (the chosen proposal's predicted IoU) float32 scalars,
-  `start_index`, `end_index` int32 scalars, `topk_start_time`, `topk_end_time`, `topk_scores` `[k]` float32,
-  `topk_start_index`, `topk_end_index` `[k]` int32 (the `k = min(predict_top_k, K)` best proposals, best first;
-  entry 0 is the chosen one) and `tokens` `[m]` string.
-- `predict_ids`: `start_index`, `end_index` `[B]` int32, `score` `[B]`, `topk_start_index`, `topk_end_index`
-  `[B, k]` int32, `topk_scores` `[B, k]` float32.
-
-VSLNet-L (`vslnet_tf.serving.VSLNetLServingFunctions`, fidelity VSLNet §5.5) has the same preprocessing;
-`serving_default` takes a fourth input, `strategy` (scalar string `pm` or `u`; `""` means `pm`: a SavedModel
-signature cannot have optional inputs), and decodes every scale with `span_decode`, then picks Pm or U. Its outputs:
-
-- `serving_default`: `start_time`, `end_time`, `start_index`, `end_index` of the chosen strategy, `score` (the Pm
-  scale's P_span), `scale_start_time`, `scale_end_time`, `scale_span_prob` `[S]` (each scale's candidate),
-  `start_probs`, `end_probs`, `highlight_probs` `[S, T']` and `tokens`.
-- `predict_ids`: `start_index`, `end_index`, `score` (Pm) and `u_start_index`, `u_end_index` `[B]`,
-  `scale_start_index`, `scale_end_index`, `scale_span_prob` `[B, S]`.
+VSLNet-L (`vslnet_tf.serving.VSLNetLServingFunctions`, fidelity VSLNet §5.5) has the same preprocessing, decodes
+every scale with `span_decode` and answers with its Pm strategy (the most confident scale) in `serving_default`
+and `serving_details`. A fourth signature, `serving_with_strategy`, takes a fourth input `strategy` (scalar string
+`pm` or `u`; `""` means `pm`) and returns what `serving_details` returns for that strategy. `serving_details` adds
+`scale_start_time`, `scale_end_time`, `scale_span_prob` `[S]` (each scale's candidate) and `start_probs`,
+`end_probs`, `highlight_probs` `[S, T']`; `predict_ids` returns `start_index`, `end_index`, `score` (Pm) and
+`u_start_index`, `u_end_index` `[B]`, `scale_start_index`, `scale_end_index`, `scale_span_prob` `[B, S]`.
 
 `serving_default` accepts features of any shape and fails (InvalidArgumentError, in the graph, so that a serving
 client sees the message) on features that are not `[clips, Dv]` (the message gives the shape expected and got), on
@@ -67,17 +68,9 @@ from common.export.text_graph import graph_tokenize
 from common.layers.span_decoding import span_decode
 from common.training import run_loader
 
-SERVING_OUTPUTS = (
-    "start_time",
-    "end_time",
-    "score",
-    "start_index",
-    "end_index",
-    "start_probs",
-    "end_probs",
-    "highlight_probs",
-    "tokens",
-)
+#: The outputs of every model's `serving_default`.
+SERVING_OUTPUTS = ("start_time", "end_time", "score", "start_index", "end_index", "tokens")
+DETAILS_OUTPUTS = SERVING_OUTPUTS + ("start_probs", "end_probs", "highlight_probs")
 PREDICT_IDS_OUTPUTS = ("start_index", "end_index", "score", "start_probs", "end_probs")
 
 
@@ -202,7 +195,8 @@ def predict_ids_signature(feature_dim):
 
 
 class ServingFunctions:
-    """The two endpoint functions of the SavedModel, also usable in memory (`experiments.predict` uses `serve`).
+    """The endpoint functions of the SavedModel (`endpoints`), also usable in memory: `serve` (`serving_default`),
+    `serve_details` (`serving_details`, what `experiments.predict` shows) and `predict_ids`.
 
     Args:
         model: a built `VSLNet`.
@@ -220,16 +214,22 @@ class ServingFunctions:
         self.label_rule = getattr(model.config, "label_rule", "iou_argmax")
         self.preprocessor = QueryPreprocessor(vocab, max_pos_len, name="query_preprocessor")
         # No AutoGraph (no Python control flow on tensors here), as `ExportArchive` traces its endpoints.
-        self.serve = tf.function(self._serve, input_signature=self.serving_input_signature(), autograph=False)
+        self.serve = tf.function(self._serve, input_signature=serving_signature(), autograph=False)
+        self.serve_details = tf.function(self._serve_details, input_signature=serving_signature(), autograph=False)
         self.predict_ids = tf.function(
             self._predict_ids, input_signature=predict_ids_signature(feature_dim), autograph=False
         )
 
-    serving_outputs = SERVING_OUTPUTS
+    details_outputs = DETAILS_OUTPUTS
     predict_ids_outputs = PREDICT_IDS_OUTPUTS
 
-    def serving_input_signature(self):
-        return serving_signature()
+    def endpoints(self):
+        """signature name → `(tf.function, output names)`, as `export_saved_model` writes them."""
+        return {
+            "serving_default": (self.serve, SERVING_OUTPUTS),
+            "serving_details": (self.serve_details, self.details_outputs),
+            "predict_ids": (self.predict_ids, self.predict_ids_outputs),
+        }
 
     def _prepare(self, video_features, query, duration):
         """Checked, resampled and tokenized serving inputs: `(model inputs of batch 1, length T', duration, tokens)`."""
@@ -269,6 +269,11 @@ class ServingFunctions:
         return _decode(self.model, inputs)
 
     def _serve(self, video_features, query, duration):
+        # A call of the traced `serve_details`: the SavedModel holds the model's graph once for both signatures.
+        details = self.serve_details(video_features, query, duration)
+        return {name: details[name] for name in SERVING_OUTPUTS}
+
+    def _serve_details(self, video_features, query, duration):
         inputs, length, duration, tokens = self._prepare(video_features, query, duration)
         decoded = self.decode(inputs)
         start_index, end_index = decoded["start_index"][0], decoded["end_index"][0]
@@ -310,7 +315,7 @@ def serving_functions(model, vocab, *, max_pos_len, feature_dim):
 
 
 def export_saved_model(model, vocab, out_dir, *, max_pos_len, feature_dim, verbose=False):
-    """Write a SavedModel with the `serving_default` and `predict_ids` signatures (module docstring).
+    """Write a SavedModel with the signatures of the model's serving functions (module docstring).
 
     Args:
         model: a built `VSLNet` (VSLNet or VSLBase) or `LPNet` with its trained weights.
@@ -327,8 +332,10 @@ def export_saved_model(model, vocab, out_dir, *, max_pos_len, feature_dim, verbo
     archive = keras.export.ExportArchive()
     archive.track(model)
     archive.track(functions.preprocessor)
-    archive.add_endpoint("serving_default", functions._serve, input_signature=functions.serving_input_signature())
-    archive.add_endpoint("predict_ids", functions._predict_ids, input_signature=predict_ids_signature(feature_dim))
+    endpoints = functions.endpoints()
+    for name, (function, _) in endpoints.items():
+        function.get_concrete_function()  # traced with its input signature, as `add_endpoint` takes it
+        archive.add_endpoint(name, function)
     archive.write_out(out_dir, verbose=verbose)
     with open(os.path.join(out_dir, "nlvl_export.json"), "w") as f:
         json.dump(
@@ -336,10 +343,7 @@ def export_saved_model(model, vocab, out_dir, *, max_pos_len, feature_dim, verbo
                 "max_pos_len": int(max_pos_len),
                 "feature_dim": int(feature_dim),
                 "model": registry.model_name(model.config),
-                "signatures": {
-                    "serving_default": list(functions.serving_outputs),
-                    "predict_ids": list(functions.predict_ids_outputs),
-                },
+                "signatures": {name: list(outputs) for name, (_, outputs) in endpoints.items()},
             },
             f,
             indent=2,

@@ -31,6 +31,73 @@ def _registered_model(model):
 
 #: The flags the families defined (`Family.define_flags`); each one given sets the model-config field of its name.
 _FAMILY_FLAGS = set()
+#: The flags that set the model config's field of their name (as the families' flags do), and the trainer config's.
+MODEL_FLAGS = (
+    "max_pos_len",
+    "hidden_dim",
+    "num_heads",
+    "char_dim",
+    "drop_rate",
+    "extend",
+    "init_lr",
+    "lstm_implementation",
+)
+TRAINER_FLAGS = ("epochs", "batch_size", "seed", "max_steps", "log_every", "strategy", "jit", "verbose", "dtype_policy")
+#: The headings of `experiments.train --help` (`experiments.flag_help`); the families' flags follow under "model".
+GROUPS = (
+    (
+        "data",
+        (
+            "dataset",
+            "data_dir",
+            "feature_dir",
+            "glove",
+            "synthetic_preset",
+            "synthetic_dir",
+            "processed_dir",
+            "feature_layout",
+            "feature_dim",
+            "glove_malformed",
+            "anet_test_split",
+            "tacos_org_durations",
+            "reversed_moments",
+            "skip_missing_videos",
+        ),
+    ),
+    (
+        "model",
+        (
+            "model",
+            "quirks",
+            "max_pos_len",
+            "hidden_dim",
+            "num_heads",
+            "char_dim",
+            "drop_rate",
+            "extend",
+            "params_override",
+            "dtype_policy",
+            "lstm_implementation",
+        ),
+    ),
+    (
+        "training",
+        (
+            "run_dir",
+            "epochs",
+            "batch_size",
+            "init_lr",
+            "seed",
+            "protocol",
+            "max_steps",
+            "verbose",
+            "log_every",
+            "jit",
+            "deterministic",
+        ),
+    ),
+    ("distribution", ("strategy", "cpu_devices")),
+)
 
 
 def define_flags():
@@ -78,7 +145,16 @@ def define_flags():
     flags.DEFINE_integer("epochs", None, "Training epochs.", lower_bound=1)
     flags.DEFINE_integer("batch_size", None, "Global batch size.", lower_bound=1)
     flags.DEFINE_integer("seed", None, "Random seed.", lower_bound=0)
-    flags.DEFINE_integer("max_steps", None, "Stop after this many updates (smoke runs).", lower_bound=1)
+    flags.DEFINE_integer(
+        "max_steps", None, "Stop after this many updates (smoke runs; 0: train every epoch).", lower_bound=0
+    )
+    flags.DEFINE_integer(
+        "log_every",
+        None,
+        "Steps between TensorBoard loss scalars, and between two progress lines when the output is not a terminal "
+        "(a file, a pipe, a job scheduler's log; a terminal gets the progress bar).",
+        lower_bound=1,
+    )
     flags.DEFINE_enum(
         "strategy",
         "default",
@@ -100,7 +176,7 @@ def define_flags():
         ["auto", "keras", "sequence"],
         "How the LSTMs run: keras (the Keras layer: cuDNN on a GPU), sequence (our per-step loop with "
         "a hand-written gradient, fast on CPU), auto (keras on a GPU in float32, else sequence; "
-        "sequence under --jit, which has no cuDNN kernel). Default: auto.",
+        "sequence under --jit, which has no cuDNN kernel).",
     )
     flags.DEFINE_bool(
         "deterministic",
@@ -120,11 +196,12 @@ def define_flags():
         "protocol",
         None,
         ["original", "clean"],
-        "original: test-set checkpoint selection as the papers; clean: last epoch / validation.",
+        "original: test-set checkpoint selection as the papers; clean: last epoch / validation. Default: "
+        "original, clean with --quirks=fixed.",
     )
     flags.DEFINE_enum("quirks", "original", ["original", "fixed"], "Reproduce or correct the originals' defects.")
     flags.DEFINE_string("params_override", None, "JSON object of model-config fields to override (strict).")
-    flags.DEFINE_bool("verbose", True, "Progress bar and per-evaluation lines.")
+    flags.DEFINE_bool("verbose", True, "Show the training progress and one line per evaluation.")
     flags.register_validator("drop_rate", lambda v: v is None or 0.0 <= v < 1.0, message="must be in [0, 1)")
     flags.register_validator("init_lr", lambda v: v is None or v > 0.0, message="must be > 0")
     for family in registry.families().values():
@@ -132,6 +209,67 @@ def define_flags():
             before = set(FLAGS)
             family.define_flags()
             _FAMILY_FLAGS.update(set(FLAGS) - before)
+
+
+def _model_flags():
+    return MODEL_FLAGS + tuple(sorted(_FAMILY_FLAGS))
+
+
+def help_groups():
+    """`GROUPS` with the families' flags under "model" (after `define_flags`)."""
+    family_flags = tuple(sorted(_FAMILY_FLAGS))
+    return [(heading, names + family_flags if heading == "model" else names) for heading, names in GROUPS]
+
+
+def _has_field(obj, name):
+    return name in {f.name for f in dataclasses.fields(obj)}
+
+
+def _show(value):
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value)) or "empty"
+    return str(value)
+
+
+def _by_model(values):
+    """`{model: value}` → `"vslbase, vslnet: 0.2; lpnet: 0.1"`, or the value alone where every model has it."""
+    shown = {}
+    for model, value in values.items():
+        shown.setdefault(_show(value), []).append(model)
+    if len(shown) == 1 and len(values) == len(registry.models()):
+        return next(iter(shown))
+    return "; ".join(f"{', '.join(models)}: {value}" for value, models in shown.items())
+
+
+def model_defaults(flag_values=FLAGS):
+    """flag name → its default as `experiments.train --help` shows it, for the flags whose default is left to the
+    model (`None`): the value of each model's config (`Family.initial_config` with the original quirks) or of
+    `TrainerConfig`, naming the class, and what the synthetic preset of `--synthetic_preset`'s default sets
+    (`Family.synthetic_defaults`), e.g. `vslbase, vslnet, vslnet_l: 0.2; lpnet: 0.1 (VSLNetConfig, LPNetConfig)`."""
+    preset = flag_values["synthetic_preset"].default
+    trainer = TrainerConfig()
+    texts = {}
+    for name in _model_flags() + TRAINER_FLAGS:
+        if name not in flag_values or flag_values[name].default is not None:
+            continue
+        values, preset_values, sources = {}, {}, []
+        for family in registry.families().values():
+            config = family.initial_config("original", None)
+            holder = config if _has_field(config, name) else trainer if _has_field(trainer, name) else None
+            if holder is None:
+                continue
+            sources.append(type(holder).__name__)
+            for model in family.models:
+                values[model] = getattr(holder, name)
+                if name in family.synthetic_defaults.get(preset, {}):
+                    preset_values[model] = family.synthetic_defaults[preset][name]
+        text = f"{_by_model(values)} ({', '.join(dict.fromkeys(sources))})"
+        if preset_values:
+            text += f"; the synthetic preset '{preset}' (no data flags) sets {_by_model(preset_values)}"
+        texts[name] = text
+    return texts
 
 
 def _set(obj, **values):
@@ -155,36 +293,14 @@ def build_configs(flag_values, model_config, data_dir=None):
         preset = registry.for_model(fv.model).synthetic_defaults[fv.synthetic_preset]
         _set(model_config, **preset)
         _set(trainer, **preset)
-    _set(
-        model_config,
-        model=fv.model,
-        max_pos_len=fv.max_pos_len,
-        hidden_dim=fv.hidden_dim,
-        num_heads=fv.num_heads,
-        char_dim=fv.char_dim,
-        drop_rate=fv.drop_rate,
-        extend=fv.extend,
-        init_lr=fv.init_lr,
-        lstm_implementation=fv.lstm_implementation,
-        **{name: getattr(fv, name) for name in sorted(_FAMILY_FLAGS) if name in fv},
-    )
+    _set(model_config, model=fv.model, **{name: fv[name].value for name in _model_flags() if name in fv})
     if fv.params_override:
         overrides = json.loads(fv.params_override)
         unknown = set(overrides) - {f.name for f in dataclasses.fields(model_config)}
         if unknown:
             raise ValueError(f"--params_override has unknown fields: {sorted(unknown)}")
         _set(model_config, **overrides)
-    _set(
-        trainer,
-        epochs=fv.epochs,
-        batch_size=fv.batch_size,
-        seed=fv.seed,
-        max_steps=fv.max_steps,
-        strategy=fv.strategy,
-        jit=fv.jit,
-        verbose=fv.verbose,
-        dtype_policy=fv.dtype_policy,
-    )
+    _set(trainer, **{name: fv[name].value for name in TRAINER_FLAGS})
     trainer.protocol = fv.protocol or ("clean" if fv.quirks == "fixed" else "original")
     _set(trainer, **registry.for_model(fv.model).trainer_quirks(fv.quirks))
     if fv.jit and hasattr(model_config, "roi_align_implementation"):

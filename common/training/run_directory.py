@@ -15,6 +15,7 @@ RESUMABLE_KEYS = (
     "trainer.epochs",  # train longer (the learning-rate schedule then spans the new length)
     "trainer.max_steps",
     "trainer.verbose",
+    "trainer.log_every",  # how often the progress is written
     "trainer.strategy",  # the same global batch on other devices
     "trainer.jit",
     "model.lstm_implementation",  # the same LSTM computed by another kernel

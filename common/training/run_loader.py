@@ -49,8 +49,12 @@ class LoadedRun:
 
 
 def resolve_run_path(path, run_dir):
-    """`path` as recorded in a run's `config.json`: absolute, relative to the working directory, or to the run."""
-    if os.path.isabs(path) or os.path.exists(path):
+    """`path` as recorded in a run's `config.json`: absolute, relative to the run, or to the working directory.
+
+    The run's own folder wins: the working directory of a repository where the README's command ran holds a
+    `data/` too (the synthetic benchmark), which is not the `data` of a run that records `"processed_dir": "data"`.
+    """
+    if os.path.isabs(path) or not os.path.exists(os.path.join(run_dir, path)):
         return path
     return os.path.join(run_dir, path)
 

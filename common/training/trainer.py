@@ -33,6 +33,7 @@ from tensorflow.core.framework import summary_pb2
 
 from common.data import labels, pipeline
 from common.evaluation import metrics as metrics_lib
+from common.progress import Progress
 from common.training import checkpoint_layout, distribute
 
 PROTOCOLS = ("original", "clean")
@@ -59,9 +60,11 @@ class TrainerConfig:
         drop_last_train: drop the last partial training batch (LPNet's original code does).
         protocol: `original` or `clean` (module docstring).
         max_steps: stop after this many updates (0: epochs × batches per epoch). For smoke runs.
-        log_every: steps between TensorBoard loss scalars.
+        log_every: steps between TensorBoard loss scalars, and between two progress lines where the progress goes
+            to a file or a pipe (`common.progress`).
         keep_checkpoints: how many recent checkpoints to keep for resuming.
-        verbose: print a progress bar per epoch and one line per evaluation.
+        verbose: show the progress of each epoch (a bar on a terminal, else a line every `log_every` steps) and
+            one line per evaluation.
         dtype_policy: `float32`, or `mixed_bfloat16` (computations in bfloat16; variables, losses, logits,
             masks, boxes and decoding in float32). `mixed_float16` is not offered: the originals' mask value −1e30
             does not exist in float16, and a different constant would change their numerics.
@@ -175,11 +178,14 @@ def predict_split(
     extension_length="code",
     label_rule="iou_argmax",
     prediction_strategies=(None,),
+    progress_label=None,
 ):
     """Predictions for every example of a split, in file order.
 
     Args:
         predict_fn: from `make_predict_fn`.
+        progress_label: show the progress over the batches under this label (`common.progress`; an evaluation
+            that takes over a second), or nothing (`None`).
         prediction_strategies: the task's `prediction_strategies`; each alternative answer `name` (after the
             first) is read from `{name}_start_index` / `{name}_end_index` into `p["strategies"][name]`.
         extension_length: as `pipeline.make_dataset` (highlight labels only; predictions do not depend on it).
@@ -206,8 +212,17 @@ def predict_split(
             **replicas,
         ),
     )
-    for batch in dist:
+    predicting = Progress(
+        pipeline.num_batches(len(examples), batch_size, False),
+        progress_label,
+        unit="batch",
+        units="batches",
+        delay=1.0,
+        enabled=progress_label is not None,
+    )
+    for done, batch in enumerate(dist, start=1):
         outputs = {k: v.numpy() for k, v in predict_fn(batch, dist.element_spec).items()}
+        predicting.update(done)
         for row, index in enumerate(outputs["example_index"]):
             if index < 0:  # the stand-in row of a replica without rows (`pipeline` module docstring)
                 continue
@@ -234,6 +249,7 @@ def predict_split(
                     "end_index": alt_e,
                 }
             predictions[example["qid"]] = prediction
+    predicting.finish()
     return predictions
 
 
@@ -471,24 +487,32 @@ class Trainer:
             )
             if self._train_step is None:
                 self._train_step = self._build_train_step(dist.element_spec)
-            progbar = keras.utils.Progbar(nb, verbose=1 if verbose else 0, unit_name="batch")
+            progress = Progress(
+                nb,
+                f"epoch {epoch + 1}/{self.config.epochs}",
+                unit="batch",
+                units="batches",
+                every=self.config.log_every,
+                enabled=verbose,
+            )
             if skip:
-                progbar.update(skip)
+                progress.update(skip)
             started = time.time()
             for batch in dist:
                 losses = self._train_step(batch)
                 step += 1
-                values = [(k, float(v)) for k, v in losses.items()]
-                progbar.update(step - epoch * nb, values=values)
+                values = {k: float(v) for k, v in losses.items()}
+                progress.update(step - epoch * nb, values)
                 if step % self.config.log_every == 0:
                     with self.writer.as_default(step=step):
-                        for k, v in values:
+                        for k, v in values.items():
                             write_scalar(f"loss/{k}", v, step)
                         write_scalar("learning_rate", float(self._learning_rate()), step)
                 if self._should_evaluate(step):
-                    self._evaluate_and_select(step, epoch, history_path)
+                    self._evaluate_and_select(step, epoch, history_path, progress)
                 if step >= self.total_steps:
                     break
+            progress.finish()
             with self.writer.as_default(step=step):
                 write_scalar("epoch_seconds", time.time() - started, step)
         return self.finish()
@@ -497,7 +521,7 @@ class Trainer:
         lr = self.optimizer.learning_rate
         return lr(self.optimizer.iterations) if callable(lr) else lr
 
-    def _evaluate_and_select(self, step, epoch, history_path):
+    def _evaluate_and_select(self, step, epoch, history_path, progress):
         record = {"step": step, "epoch": epoch + 1}
         for split in ("val", "test"):
             if split in self.processed.splits:
@@ -526,14 +550,12 @@ class Trainer:
             return
         with open(history_path, "a") as f:
             f.write(json.dumps(record) + "\n")
-        if self.config.verbose:
-            test = record.get("test", {})
-            print(
-                f"\nstep {step} (epoch {epoch + 1}): test "
-                + " ".join(f"{k}={test[k]:.2f}" for k in ("r1_iou03", "r1_iou05", "r1_iou07", "miou") if k in test)
-                + (" [best]" if improved else ""),
-                file=sys.stderr,
-            )
+        test = record.get("test", {})
+        progress.message(
+            f"step {step} (epoch {epoch + 1}): test "
+            + " ".join(f"{k}={test[k]:.2f}" for k in ("r1_iou03", "r1_iou05", "r1_iou07", "miou") if k in test)
+            + (" [best]" if improved else "")
+        )
 
     def finish(self):
         """Write `metrics.json` for the protocol's selected checkpoint (the chief) and restore it into the model;

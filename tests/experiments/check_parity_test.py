@@ -84,7 +84,6 @@ LPNET_REQUIRED = (
 )
 
 
-@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # Keras on numpy 2
 def test_lpnet_parity_on_every_fixture(shared_dir):
     fixture_dir = shared_dir / "fixtures" / "lpnet_tf1"
     rows = check_parity.check_fixture_dir(fixture_dir, in_memory=True)
@@ -107,7 +106,6 @@ def test_lpnet_parity_on_every_fixture(shared_dir):
     assert summary.index("\nscores ") < summary.index("\nreg_loss_mse ") < summary.index("\nhead_fused ")
 
 
-@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # Keras on numpy 2
 def test_lpnet_run_directory_parity(shared_dir, tmp_path):
     """The default path: import into a run directory (drop_rate 0 written to its config), restore, compare."""
     rows = check_parity.check_fixture_dir(

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from absl import flags
 
+from common.export import saved_model
 from experiments import export, predict
 from tests.common.export.saved_model_test import (
     FEATURE_DIM,
@@ -18,6 +19,7 @@ from tests.common.export.saved_model_test import (
     make_run_dir,
     python_predict,
 )
+from tests.lpnet_tf.export_test import make_lpnet_run_dir
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 QUERY = "A person opens the door. Then he sits down."
@@ -191,3 +193,74 @@ def test_plot_without_matplotlib_says_how_to_install(setup, monkeypatch):
                 plot=setup["root"] / "never.png",
             )
         )
+
+
+@pytest.fixture(scope="module")
+def four_runs(setup):
+    """A tiny run directory of every model: `{model: (run_dir, built model, vocab)}`."""
+    root = setup["root"]
+    return {
+        "vslnet": (setup["run_dir"], setup["model"], setup["vocab"]),
+        "vslbase": make_run_dir(root / "vslbase", model="vslbase"),
+        "vslnet_l": make_run_dir(root / "vslnet_l", model="vslnet_l", scales=(8, 16)),
+        "lpnet": make_lpnet_run_dir(root / "lpnet"),
+    }
+
+
+def _serving_inputs(setup):
+    import tensorflow as tf
+
+    return {
+        "video_features": tf.constant(setup["features"]),
+        "query": tf.constant(QUERY),
+        "duration": tf.constant(DURATION),
+    }
+
+
+def test_every_model_serves_the_same_inputs_and_outputs(setup, four_runs):
+    # In memory, the functions that become the signatures; the exported ones: the slow test below, and the round
+    # trips of tests/common/export/saved_model_test.py, tests/lpnet_tf/export_test.py, tests/vslnet_tf/model_l_test.py.
+    signatures = {}
+    for model, (_, net, vocab) in four_runs.items():
+        functions = saved_model.serving_functions(net, vocab, max_pos_len=MAX_POS_LEN, feature_dim=FEATURE_DIM)
+        endpoints = functions.endpoints()
+        signatures[model] = {
+            name: endpoints[name][0].input_signature for name in ("serving_default", "serving_details")
+        }
+        outputs = functions.serve(**_serving_inputs(setup))
+        assert list(outputs) == list(saved_model.SERVING_OUTPUTS) == list(endpoints["serving_default"][1]), model
+        assert [outputs[k].shape.rank for k in saved_model.SERVING_OUTPUTS] == [0, 0, 0, 0, 0, 1], model
+        assert 0.0 <= float(outputs["start_time"]) <= float(outputs["end_time"]) <= DURATION, model
+        assert set(endpoints) - {"serving_with_strategy"} == {"serving_default", "serving_details", "predict_ids"}
+    assert all(value == signatures["vslnet"] for value in signatures.values())
+
+
+@pytest.mark.slow  # four exports: about 80 s on 2 CPU cores
+def test_every_models_exported_serving_default_takes_and_returns_the_same(setup, four_runs, tmp_path, capsys):
+    import tensorflow as tf
+
+    for model, (run_dir, _, _) in four_runs.items():
+        out = tmp_path / f"{model}_saved_model"
+        export.run(parse(export, run_dir=run_dir, out=out))
+        signatures = tf.saved_model.load(str(out)).signatures
+        outputs = signatures["serving_default"](**_serving_inputs(setup))
+        assert sorted(outputs) == sorted(saved_model.SERVING_OUTPUTS), model
+        details = signatures["serving_details"](**_serving_inputs(setup))
+        assert {k: details[k].numpy().tolist() for k in saved_model.SERVING_OUTPUTS} == {
+            k: v.numpy().tolist() for k, v in outputs.items()
+        }, model
+    capsys.readouterr()
+    # VSLNet-L's strategy is its own signature; `experiments.predict` passes `--strategy` to it.
+    for strategy in ("pm", "u"):
+        flag_values = parse(
+            predict,
+            saved_model=tmp_path / "vslnet_l_saved_model",
+            features=setup["features_path"],
+            duration=DURATION,
+            query=QUERY,
+            strategy=strategy,
+            json=True,
+        )
+        predict.run(flag_values)
+    pm, u = (json.loads(line) for line in capsys.readouterr().out.splitlines())
+    assert u["start_time"] <= pm["start_time"] and pm["end_time"] <= u["end_time"]  # U: the hull of two scales

@@ -4,6 +4,7 @@ import pytest
 from absl import flags
 from absl.testing import flagsaver
 
+from common import registry
 from experiments import evaluate, train
 
 FLAGS = flags.FLAGS
@@ -99,3 +100,29 @@ def test_train_lpnet_exports_and_evaluates(tmp_path):
     eval_flags(["evaluate", f"--run_dir={run_dir}", f"--batch_size={config['trainer']['batch_size']}"])
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert evaluate.run(eval_flags)["metrics"]["miou"] == pytest.approx(metrics["miou"])
+
+
+@pytest.mark.parametrize(
+    "model, quirks, hinted", [("lpnet", "original", True), ("lpnet", "fixed", False), ("vslnet", "original", False)]
+)
+def test_lpnet_with_the_original_quirks_prints_a_hint(tmp_path, capsys, monkeypatch, model, quirks, hinted):
+    class Stop(Exception):
+        pass
+
+    def stop(*args):
+        raise Stop
+
+    monkeypatch.setattr(train, "prepare_data_on_chief", stop)  # the hint comes before the data is processed
+    with flagsaver.flagsaver(
+        model=model,
+        quirks=quirks,
+        run_dir=str(tmp_path / "run"),
+        synthetic_dir=str(tmp_path / "s"),
+        synthetic_preset="tiny",
+    ):
+        with pytest.raises(Stop):
+            train.run(FLAGS)
+    hints = [line for line in capsys.readouterr().err.splitlines() if line.startswith("hint: ")]
+    assert hints == ([registry.get("lpnet").original_quirks_hint] if hinted else [])
+    if hinted:
+        assert "--quirks=fixed" in hints[0] and "paper" in hints[0]

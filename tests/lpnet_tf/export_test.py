@@ -22,7 +22,6 @@ from tests.common.export.saved_model_test import FEATURE_DIM, MAX_POS_LEN, make_
 from tests.test_case import reload_saved_model_in_fresh_process
 
 pytestmark = [
-    pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
     # The one-clip, one-token case softmaxes over axes of size 1 (Keras warns).
     pytest.mark.filterwarnings("ignore:You are using a softmax over axis:UserWarning"),
 ]
@@ -154,8 +153,8 @@ def test_serving_function_agrees_with_the_python_path(functions, run):
     assert isinstance(functions, serving.LPNetServingFunctions)
     winners = set()
     for features, query, duration in serving_cases():
-        got = {k: v.numpy() for k, v in functions.serve(features, query, duration).items()}
-        assert set(got) == set(serving.SERVING_OUTPUTS)
+        got = {k: v.numpy() for k, v in functions.serve_details(features, query, duration).items()}
+        assert set(got) == set(serving.DETAILS_OUTPUTS)
         expected = python_predict(model, vocab, features, query, duration)
         assert [t.decode() for t in got["tokens"]] == expected["tokens"]
         for key in ("start_index", "end_index", "topk_start_index", "topk_end_index"):
@@ -195,11 +194,14 @@ def test_export_run_round_trip_in_a_fresh_process(run, functions, tmp_path):
     loaded = saved_model.export_run(str(run_dir), str(out_dir))
     assert loaded.family == "lpnet" and (out_dir / "saved_model.pb").exists()
     info = json.loads((out_dir / "nlvl_export.json").read_text())
-    assert info["model"] == "lpnet" and info["signatures"]["serving_default"] == list(serving.SERVING_OUTPUTS)
+    assert info["model"] == "lpnet" and info["signatures"]["serving_details"] == list(serving.DETAILS_OUTPUTS)
+    assert info["signatures"]["serving_default"] == list(saved_model.SERVING_OUTPUTS)
     cases = serving_cases()
     reloaded = reload_saved_model_in_fresh_process(out_dir, cases, ids_batch(), tmp_path)
     for i, (features, query, duration) in enumerate(cases):
-        expected = {k: v.numpy() for k, v in functions.serve(features, query, duration).items()}
+        expected = {k: v.numpy() for k, v in functions.serve_details(features, query, duration).items()}
+        for key in saved_model.SERVING_OUTPUTS:
+            np.testing.assert_array_equal(reloaded[f"default_{key}_{i}"], reloaded[f"{key}_{i}"])
         for key in ("start_index", "end_index", "topk_start_index", "topk_end_index", "tokens"):
             np.testing.assert_array_equal(reloaded[f"{key}_{i}"], expected[key])
         for key in ("start_time", "end_time", "score", "topk_start_time", "topk_end_time", "topk_scores"):

@@ -35,7 +35,7 @@ class LPNetModelTest(TestCase):
         )
         scores = ops.convert_to_numpy(outputs["scores"])
         self.assertTrue(np.all((scores > 0) & (scores < 1)))
-        boxes = ops.convert_to_numpy(model.proposal_box)
+        boxes = model.proposal_box.numpy()
         self.assertAllClose(
             ops.convert_to_numpy(outputs["proposal_end"]), (boxes[:, 0] + boxes[:, 1]) * [[9], [6], [4]]
         )

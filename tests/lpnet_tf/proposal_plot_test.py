@@ -11,8 +11,6 @@ from experiments import plot_proposals as plot_cli
 from lpnet_tf import proposal_plot
 from tests.lpnet_tf.export_test import make_lpnet_run_dir
 
-pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
-
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 EXAMPLES = [
     {"start_time": 2.0, "end_time": 6.0, "duration": 20.0},  # c 0.2, h 0.1

@@ -3,7 +3,6 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
-from keras import ops
 
 from common.data import dataset, pipeline, synthetic
 from common.training import optimizers, schedules
@@ -11,8 +10,6 @@ from common.training.trainer import Trainer, TrainerConfig
 from lpnet_tf.config import apply_quirks
 from lpnet_tf.task import LPNetTask
 from tests.lpnet_tf.batches import data_info, make_batch, tiny_config
-
-pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 
 # Variables the main loss reaches only through a softmax-invariant path, so their gradient is 0 up to rounding:
 # - an attention key bias adds the same q·b to every score of a query row (the TF1 fixture's README finds the same);
@@ -177,7 +174,7 @@ def test_optimizer_and_schedule():
     anet = LPNetTask(tiny_config(anet_double_global_step=True)).build_optimizer(1000)
     assert anet._learning_rate.global_step_multiplier == 2
     tacos = LPNetTask(tiny_config(lr_schedule="constant", adam_double_count=False)).build_optimizer(1000)
-    assert float(ops.convert_to_numpy(tacos.learning_rate)) == pytest.approx(1e-4) and not tacos.adam_double_count
+    assert float(tacos.learning_rate.numpy()) == pytest.approx(1e-4) and not tacos.adam_double_count
 
 
 def test_tiny_lpnet_beats_query_blind_baselines(tiny, tmp_path):

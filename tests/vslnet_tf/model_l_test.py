@@ -183,9 +183,15 @@ def test_saved_model_round_trip_with_both_strategies(trained, tmp_path):
     }
     reloaded = reload_saved_model_in_fresh_process(out_dir, cases, ids_batch, tmp_path)
     for i, (feats, query, duration, strategy) in enumerate(cases):
-        expected = functions.serve(tf.constant(feats), tf.constant(query), tf.constant(duration), tf.constant(strategy))
+        expected = functions.serve_with_strategy(
+            tf.constant(feats), tf.constant(query), tf.constant(duration), tf.constant(strategy)
+        )
         for key in ("start_time", "end_time", "score", "scale_start_time", "scale_span_prob", "start_probs"):
             np.testing.assert_allclose(reloaded[f"{key}_{i}"], expected[key].numpy(), rtol=1e-5, atol=1e-6)
+        # serving_default has no strategy input and answers with Pm (case 1 is case 0 with U).
+        pm_case = 0 if strategy == "u" else i
+        for key in ("start_time", "end_time", "score"):
+            assert reloaded[f"default_{key}_{i}"] == pytest.approx(reloaded[f"{key}_{pm_case}"])
     expected_ids = functions.predict_ids(
         *(tf.constant(ids_batch[k]) for k in ("video_features", "video_mask", "word_ids", "char_ids"))
     )

@@ -18,7 +18,6 @@ from vslnet_tf.model import VSLNet
 from vslnet_tf.task import VSLNetTask
 
 # Keras' `convert_to_numpy` on a TF variable triggers a NumPy 2 deprecation notice that is not ours.
-pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 NUM_CHARS = 30
 SMALL = dict(hidden_dim=16, num_heads=2)
 

@@ -63,9 +63,9 @@ def make_vocab():
     return vocab_lib.Vocabulary([vocab_lib.PAD, vocab_lib.UNK] + WORDS, [vocab_lib.PAD, vocab_lib.UNK] + chars)
 
 
-def make_run_dir(root, model="vslnet", seed=0, feature_dim=FEATURE_DIM):
+def make_run_dir(root, model="vslnet", seed=0, feature_dim=FEATURE_DIM, **changes):
     """A run directory as the trainer writes it, with a tiny random model (on features of `feature_dim`) saved in
-    `RUN/checkpoints`.
+    `RUN/checkpoints` (`changes`: config fields besides `TINY_CONFIG`).
 
     Returns:
         `(run_dir, model, vocab)`.
@@ -84,7 +84,7 @@ def make_run_dir(root, model="vslnet", seed=0, feature_dim=FEATURE_DIM):
         "num_chars": vocab.num_chars,
     }
     (processed / "meta.json").write_text(json.dumps(meta))
-    config = VSLNetConfig(model=model, **TINY_CONFIG)
+    config = VSLNetConfig(model=model, **dict(TINY_CONFIG, **changes))
     (root / "config.json").write_text(
         json.dumps(
             {"model_family": "vslnet", "model": dataclasses.asdict(config), "data": {"processed_dir": str(processed)}}
@@ -412,7 +412,7 @@ def test_query_preprocessor_matches_vocabulary(functions, run):
 def test_serving_function_agrees_with_the_python_path(functions, run):
     _, model, vocab = run
     for features, query, duration in serving_cases():
-        got = {k: v.numpy() for k, v in functions.serve(features, query, duration).items()}
+        got = {k: v.numpy() for k, v in functions.serve_details(features, query, duration).items()}
         expected = python_predict(model, vocab, features, query, duration)
         assert [t.decode() for t in got["tokens"]] == expected["tokens"]
         assert (got["start_index"], got["end_index"]) == (expected["start_index"], expected["end_index"])
@@ -494,6 +494,17 @@ def test_load_run_prefers_the_best_checkpoint(tmp_path):
         np.testing.assert_array_equal(got.numpy(), expected.numpy())
 
 
+def test_load_run_reads_the_runs_own_data_folder_before_the_working_directorys(tmp_path, monkeypatch):
+    run_dir, model, vocab = make_run_dir(tmp_path / "run")
+    config = json.loads((run_dir / "config.json").read_text())
+    config["data"]["processed_dir"] = "data"  # relative to the run, as run directories written by hand record it
+    (run_dir / "config.json").write_text(json.dumps(config))
+    (tmp_path / "data" / "synthetic").mkdir(parents=True)  # what the README's command leaves in the repository
+    monkeypatch.chdir(tmp_path)
+    assert run_loader.load_run(str(run_dir)).vocab == vocab
+    assert run_loader.resolve_run_path("data/synthetic", str(run_dir)) == "data/synthetic"
+
+
 def test_load_run_refuses_weights_a_checkpoint_cannot_hold(run, monkeypatch):
     run_dir, _, _ = run
     monkeypatch.setattr(run_loader, "untracked_weights", lambda model: ["vslnet/char_embeddings/conv_0/kernel"])
@@ -511,12 +522,15 @@ def test_saved_model_round_trip_in_a_fresh_process(run, functions, tmp_path):
     cases = serving_cases()
     reloaded = reload_saved_model_in_fresh_process(out_dir, cases, _ids_batch(), tmp_path)
     for i, (features, query, duration) in enumerate(cases):
-        expected = {k: v.numpy() for k, v in functions.serve(features, query, duration).items()}
-        assert set(expected) == set(saved_model.SERVING_OUTPUTS)
+        expected = {k: v.numpy() for k, v in functions.serve_details(features, query, duration).items()}
+        assert set(expected) == set(saved_model.DETAILS_OUTPUTS)
         for key in ("start_index", "end_index", "tokens"):
             np.testing.assert_array_equal(reloaded[f"{key}_{i}"], expected[key])
         for key in ("start_time", "end_time", "score", "start_probs", "end_probs", "highlight_probs"):
             np.testing.assert_allclose(reloaded[f"{key}_{i}"], expected[key], rtol=0, atol=1e-5)
+        for key in saved_model.SERVING_OUTPUTS:  # serving_default: the same answer, without the curves
+            np.testing.assert_array_equal(reloaded[f"default_{key}_{i}"], reloaded[f"{key}_{i}"])
+    assert not {f"default_{key}_0" for key in ("start_probs", "end_probs", "highlight_probs")} & set(reloaded)
     expected = {k: v.numpy() for k, v in functions.predict_ids(**_ids_batch()).items()}
     assert set(expected) == set(saved_model.PREDICT_IDS_OUTPUTS)
     np.testing.assert_array_equal(reloaded["ids_start_index"], expected["start_index"])

@@ -7,12 +7,12 @@ from tests.test_case import TestCase
 
 def numpy_char_cnn(layer, char_ids):
     """Reference: lookup (PAD row 0 = zeros), per kernel VALID conv over chars + bias, ReLU, max over chars."""
-    table = np.concatenate([np.zeros((1, layer.char_dim)), ops.convert_to_numpy(layer.char_table)], 0)
+    table = np.concatenate([np.zeros((1, layer.char_dim)), layer.char_table.numpy()], 0)
     emb = table[char_ids]  # (B, m, W, c)
     outputs = []
     for conv, k in zip(layer.convs, layer.kernel_sizes):
-        kernel = ops.convert_to_numpy(conv.kernel)[0]  # (k, c, f)
-        bias = ops.convert_to_numpy(conv.bias)
+        kernel = conv.kernel.numpy()[0]  # (k, c, f)
+        bias = conv.bias.numpy()
         width = emb.shape[2]
         windows = np.stack([np.einsum("bmkc,kcf->bmf", emb[:, :, t : t + k], kernel) for t in range(width - k + 1)], 2)
         outputs.append(np.maximum(windows + bias, 0).max(axis=2))
@@ -57,7 +57,7 @@ class CharEmbeddingTest(TestCase):
     def test_glorot_fans_match_tf1(self):
         layer = CharEmbedding(9, char_dim=50)
         layer(self.ids)
-        kernel = ops.convert_to_numpy(layer.convs[3].kernel)  # [1, 4, 50, 40]: fan_in 200, fan_out 160
+        kernel = layer.convs[3].kernel.numpy()  # [1, 4, 50, 40]: fan_in 200, fan_out 160
         self.assertLessEqual(np.abs(kernel).max(), np.sqrt(6.0 / (4 * 50 + 4 * 40)))
         self.assertGreater(np.abs(kernel).max(), 0.9 * np.sqrt(6.0 / (4 * 50 + 4 * 40)))
 

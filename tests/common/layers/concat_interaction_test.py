@@ -33,7 +33,7 @@ class ConcatInteractionTest(TestCase):
         out = ops.convert_to_numpy(layer(**self.inputs()))
         pooled = np.stack([self.query[0].max(0), self.query[1, 0]])  # padded words excluded from the max
         concat = np.concatenate([self.video, np.repeat(pooled[:, None], 5, 1)], -1)
-        expected = concat @ ops.convert_to_numpy(layer.projection.kernel) + 1.0
+        expected = concat @ layer.projection.kernel.numpy() + 1.0
         np.testing.assert_allclose(out, expected, atol=1e-5)
 
     def test_parameter_count(self):

@@ -40,9 +40,9 @@ class ContextQueryAttentionTest(TestCase):
     def test_hand_checked_against_numpy(self):
         layer = ContextQueryAttention(3)
         out, scores = layer(**self.inputs(), return_similarity=True)
-        w_v = ops.convert_to_numpy(layer.video_kernel)  # (d, 1)
-        w_q = ops.convert_to_numpy(layer.query_kernel)  # (d, 1)
-        w_m = ops.convert_to_numpy(layer.mul_kernel)[0, 0]  # (d,)
+        w_v = layer.video_kernel.numpy()  # (d, 1)
+        w_q = layer.query_kernel.numpy()  # (d, 1)
+        w_m = layer.mul_kernel.numpy()[0, 0]  # (d,)
         v, q = self.video.astype("float64"), self.query.astype("float64")
         # S_ij = v_i·w_v + q_j·w_q + Σ_k v_ik w_m,k q_jk, written out with explicit loops.
         s = np.zeros((2, 4, 3))
@@ -63,7 +63,7 @@ class ContextQueryAttentionTest(TestCase):
         a = s_r @ q
         bm = s_r @ s_c.transpose(0, 2, 1) @ v
         fused = np.concatenate([v, a, v * a, v * bm], -1)
-        expected = fused @ ops.convert_to_numpy(layer.projection.kernel)
+        expected = fused @ layer.projection.kernel.numpy()
         np.testing.assert_allclose(ops.convert_to_numpy(out), expected, atol=1e-5)
         self.assertFalse(layer.projection.use_bias)
 
@@ -77,7 +77,7 @@ class ContextQueryAttentionTest(TestCase):
         self.assertEqual(num_params(layer.trainable_weights), 65_920)
         limit = np.sqrt(6.0 / 129.0)  # Glorot over [d, 1] and [1, 1, d]
         for kernel in (layer.video_kernel, layer.query_kernel, layer.mul_kernel):
-            self.assertLessEqual(np.abs(ops.convert_to_numpy(kernel)).max(), limit)
+            self.assertLessEqual(np.abs(kernel.numpy()).max(), limit)
 
     def test_dropout_only_in_training(self):
         layer = ContextQueryAttention(3, dropout=0.5)

@@ -14,12 +14,12 @@ def numpy_layer_norm(x, gamma, beta, eps=1e-6):
 def numpy_conv_block(layer, x):
     """Reference: per layer r = x; x = LN(x); ReLU(pointwise(depthwise_SAME(x)) + b) + r."""
     for norm, depthwise, pointwise in zip(layer.layer_norms, layer.depthwise_convs, layer.pointwise_convs):
-        y = numpy_layer_norm(x, ops.convert_to_numpy(norm.gamma), ops.convert_to_numpy(norm.beta))
-        kernel = ops.convert_to_numpy(depthwise.kernel)[:, :, 0]  # (k, d)
+        y = numpy_layer_norm(x, norm.gamma.numpy(), norm.beta.numpy())
+        kernel = depthwise.kernel.numpy()[:, :, 0]  # (k, d)
         k = kernel.shape[0]
         padded = np.pad(y, [(0, 0), (k // 2, k // 2), (0, 0)])
         conv = np.stack([(padded[:, t : t + k] * kernel).sum(1) for t in range(x.shape[1])], 1)
-        y = np.maximum(conv @ ops.convert_to_numpy(pointwise.kernel) + ops.convert_to_numpy(pointwise.bias), 0)
+        y = np.maximum(conv @ pointwise.kernel.numpy() + pointwise.bias.numpy(), 0)
         x = y + x
     return x
 
@@ -64,7 +64,7 @@ class ConvBlockTest(TestCase):
     def test_depthwise_glorot_fans(self):
         layer = ConvBlock(64, num_layers=1)
         layer.build((None, None, 64))
-        kernel = ops.convert_to_numpy(layer.depthwise_convs[0].kernel)
+        kernel = layer.depthwise_convs[0].kernel.numpy()
         limit = np.sqrt(6.0 / (7 * 64 + 7))  # fan_in = k·d, fan_out = k
         self.assertLessEqual(np.abs(kernel).max(), limit)
         self.assertGreater(np.abs(kernel).max(), 0.9 * limit)

@@ -28,7 +28,7 @@ class QueryGuidedHighlightingTest(TestCase):
         logits, highlighted = layer(self.features, self.video_mask)
         logits, highlighted = ops.convert_to_numpy(logits), ops.convert_to_numpy(highlighted)
         self.assertEqual(logits.dtype, np.float32)
-        raw = self.features @ ops.convert_to_numpy(layer.score.kernel)[:, 0] + 0.3
+        raw = self.features @ layer.score.kernel.numpy()[:, 0] + 0.3
         np.testing.assert_allclose(logits[self.video_mask], raw[self.video_mask], atol=1e-6)
         np.testing.assert_array_equal(logits[~self.video_mask], np.float32(-1e30))
         scores = 1.0 / (1.0 + np.exp(-raw)) * self.video_mask

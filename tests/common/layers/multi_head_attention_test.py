@@ -8,7 +8,7 @@ from tests.test_case import TestCase, num_params
 
 def numpy_attention_block(layer, x, mask):
     """Reference of the original block at dropout 0 (no output projection, linear FFN, additive key mask)."""
-    w = {name: ops.convert_to_numpy(v) for name, v in ((v.path.split("/", 1)[1], v) for v in layer.weights)}
+    w = {name: v.numpy() for name, v in ((v.path.split("/", 1)[1], v) for v in layer.weights)}
     y = numpy_layer_norm(x, w["layer_norm_1/gamma"], w["layer_norm_1/beta"])
     q, k, v = (y @ w[f"{n}/kernel"] + w[f"{n}/bias"] for n in ("query", "key", "value"))
     batch, length, dim = x.shape

@@ -82,4 +82,4 @@ class VSLNetParameterCountTest(TestCase):
         self.assertEqual(num_params(weights), base + (NUM_CHARS - 1) * char_dim)
         # Shared encoder: each variable exists once.
         self.assertEqual(len({id(w) for w in weights}), len(weights))
-        self.assertTrue(all(np.all(np.isfinite(keras.ops.convert_to_numpy(w))) for w in weights[:3]))
+        self.assertTrue(all(np.all(np.isfinite(w.numpy())) for w in weights[:3]))

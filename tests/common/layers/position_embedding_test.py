@@ -21,7 +21,7 @@ class PositionEmbeddingTest(TestCase):
         layer = PositionEmbedding(10)
         x = np.random.rand(2, 3, 4).astype("float32")
         out = ops.convert_to_numpy(layer(x))
-        table = ops.convert_to_numpy(layer.position_embeddings)
+        table = layer.position_embeddings.numpy()
         np.testing.assert_allclose(out, x + table[None, :3], atol=1e-7)
         self.assertEqual(layer.position_embeddings.path.split("/")[-1], "position_embeddings")
 
@@ -37,6 +37,6 @@ class PositionEmbeddingTest(TestCase):
         layer = PositionEmbedding(10)
         x = np.zeros((2, 3, 4), "float32")
         out = ops.convert_to_numpy(layer(x, offsets=np.array([0, 5])))
-        table = ops.convert_to_numpy(layer.position_embeddings)
+        table = layer.position_embeddings.numpy()
         np.testing.assert_allclose(out[0], table[0:3], atol=1e-7)
         np.testing.assert_allclose(out[1], table[5:8], atol=1e-7)

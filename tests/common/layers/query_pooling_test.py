@@ -31,7 +31,7 @@ class QueryPoolingTest(TestCase):
         out, pooled = layer(**self.inputs(), return_pooled=True)
         layer.projection.bias.assign(np.arange(4, dtype="float32"))
         out = layer(**self.inputs())
-        w = ops.convert_to_numpy(layer.pooling.pooling_kernel)[:, 0]
+        w = layer.pooling.pooling_kernel.numpy()[:, 0]
         logits = self.query @ w
         logits = np.where(self.query_mask, logits, -1e30)
         alphas = np.exp(logits - logits.max(1, keepdims=True))
@@ -40,7 +40,7 @@ class QueryPoolingTest(TestCase):
         h = (alphas[:, :, None] * self.query).sum(1)
         np.testing.assert_allclose(ops.convert_to_numpy(pooled), h, atol=1e-6)
         concat = np.concatenate([self.features, np.repeat(h[:, None], 5, 1)], -1)  # [V^q; h_Q], V^q first
-        expected = concat @ ops.convert_to_numpy(layer.projection.kernel) + np.arange(4)
+        expected = concat @ layer.projection.kernel.numpy() + np.arange(4)
         np.testing.assert_allclose(ops.convert_to_numpy(out), expected, atol=1e-5)
 
     def test_padded_words_are_ignored(self):

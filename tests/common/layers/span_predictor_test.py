@@ -110,10 +110,10 @@ class ConditionedSpanPredictorTest(TestCase):
         limit = np.sqrt(6.0 / (128 + 128 + 512))
         for rnn in (layer.start_rnn, layer.end_rnn):
             for kernel in (rnn.cell.kernel, rnn.cell.recurrent_kernel):
-                values = np.abs(ops.convert_to_numpy(kernel))
+                values = np.abs(kernel.numpy())
                 self.assertLessEqual(values.max(), limit)
                 self.assertGreater(values.max(), 0.95 * limit)
-            bias = ops.convert_to_numpy(rnn.cell.bias)
+            bias = rnn.cell.bias.numpy()
             np.testing.assert_array_equal(bias[128:256], 1.0)  # forget block (Keras order i, f, c, o)
             np.testing.assert_array_equal(np.delete(bias, np.s_[128:256]), 0.0)
 
@@ -190,7 +190,7 @@ class ConditionedSpanPredictorPaperVariantsTest(TestCase):
         layer = ConditionedSpanPredictor(4, head="linear")
         start, end, h_s, h_e = layer(self.features, self.video_mask, return_features=True)
         for logits, h, dense in ((start, h_s, layer.start_dense), (end, h_e, layer.end_dense)):
-            kernel, bias = (ops.convert_to_numpy(w) for w in (dense.kernel, dense.bias))
+            kernel, bias = (w.numpy() for w in (dense.kernel, dense.bias))
             self.assertEqual(kernel.shape, (12, 1))
             expected = (np.concatenate([ops.convert_to_numpy(h), self.features], -1) @ kernel)[..., 0] + bias[0]
             expected = np.where(self.video_mask, expected, np.float32(-1e30))

@@ -26,7 +26,7 @@ class WordEmbeddingTest(TestCase):
     def test_lookup_table_layout(self):
         layer = WordEmbedding(7, word_dim=6, word_vectors=self.vectors)
         out = ops.convert_to_numpy(layer(self.ids))
-        unk = ops.convert_to_numpy(layer.unk)[0]
+        unk = layer.unk.numpy()[0]
         np.testing.assert_array_equal(out[0, 0], self.vectors[0])  # id 2 -> word_vectors[0]
         np.testing.assert_array_equal(out[0, 1], unk)  # id 1 -> trainable UNK row
         np.testing.assert_array_equal(out[0, 2], self.vectors[4])

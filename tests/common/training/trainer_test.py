@@ -1,5 +1,6 @@
 import json
 import os
+import re
 
 import numpy as np
 import pytest
@@ -57,13 +58,22 @@ def test_resume_continues_identically(tiny, tmp_path):
     )
 
 
-def test_original_protocol_evaluates_twice_per_epoch_and_keeps_best(tiny, tmp_path):
+def test_original_protocol_evaluates_twice_per_epoch_and_keeps_best(tiny, tmp_path, capsys):
     _, processed = tiny
-    trainer = _trainer(processed, tmp_path, epochs=1, protocol="original")
+    trainer = _trainer(processed, tmp_path, epochs=1, protocol="original", verbose=True, log_every=5)
     trainer.train()
     history = [json.loads(line) for line in (tmp_path / "eval_history.jsonl").read_text().splitlines()]
     nb = trainer.batches_per_epoch
     assert [h["step"] for h in history] == [nb // 2, nb]
+    # Captured stderr is not a terminal: a plain line every `log_every` steps and one per evaluation.
+    log = capsys.readouterr().err
+    assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]", log)
+    steps = [*range(5, nb + 1, 5), nb]
+    lines = [f"epoch 1/1: {step}/{nb} batches" for step in steps]
+    lines.insert(steps.index(10), f"step {nb // 2} (epoch 1): test r1_iou03=")
+    lines.append(f"step {nb} (epoch 1): test r1_iou03=")
+    assert [line[: len(start)] for line, start in zip(log.splitlines(), lines)] == lines
+    assert all(" - span: " in line and " - total: " in line for line in log.splitlines() if "batches" in line)
     best = max(h["test"]["r1_iou07"] for h in history)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     assert metrics["r1_iou07"] == best and "test-set selection" in metrics["selection"]

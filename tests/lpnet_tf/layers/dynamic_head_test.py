@@ -12,11 +12,11 @@ from tests.test_case import TestCase, num_params
 def layer_norm(x, layer):
     mean = x.mean(-1, keepdims=True)
     var = x.var(-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + 1e-6) * ops.convert_to_numpy(layer.gamma) + ops.convert_to_numpy(layer.beta)
+    return (x - mean) / np.sqrt(var + 1e-6) * layer.gamma.numpy() + layer.beta.numpy()
 
 
 def dense(x, layer):
-    return x @ ops.convert_to_numpy(layer.kernel) + ops.convert_to_numpy(layer.bias)
+    return x @ layer.kernel.numpy() + layer.bias.numpy()
 
 
 class DynamicHeadTest(TestCase):
@@ -38,7 +38,7 @@ class DynamicHeadTest(TestCase):
         out = ops.convert_to_numpy(head(self.rois))
         proposals = ops.convert_to_numpy(head.proposal_features())
         # P̃ = LN3(P + MHSA(P)) without dropout.
-        p = ops.convert_to_numpy(head.pro_features)
+        p = head.pro_features.numpy()
         np.testing.assert_allclose(
             proposals,
             layer_norm(p + ops.convert_to_numpy(head.attention_block(p[None]))[0], head.layer_norm3),
@@ -89,9 +89,7 @@ class DynamicHeadTest(TestCase):
     def test_without_mhsa_proposal_features_are_the_table(self):
         head = DynamicHead(**self.kwargs, use_mhsa=False)
         head.build()
-        np.testing.assert_array_equal(
-            ops.convert_to_numpy(head.proposal_features()), ops.convert_to_numpy(head.pro_features)
-        )
+        np.testing.assert_array_equal(ops.convert_to_numpy(head.proposal_features()), head.pro_features.numpy())
         self.assertFalse(hasattr(head, "attention_block"))
 
     def test_dropout_only_in_training(self):

@@ -43,7 +43,7 @@ class LearnableProposalsTest(TestCase):
         layer.proposal_box.assign([[0.5, 0.1], [0.2, 0.3], [0.7, 0.05]])
         optimizer = keras.optimizers.SGD(1.0)
         optimizer.apply_gradients([(np.array([[0.0, 0.0], [0.0, 0.5], [0.1, 0.0]], "float32"), layer.proposal_box)])
-        self.assertAllClose(ops.convert_to_numpy(layer.proposal_box), [[0.5, 0.1], [0.2, 0.0], [0.6, 0.05]])
+        self.assertAllClose(layer.proposal_box.numpy(), [[0.5, 0.1], [0.2, 0.0], [0.6, 0.05]])
         self.assertAllClose(ops.convert_to_numpy(NonNegativeHalfLength()(np.array([[-0.2, -0.1]]))), [[-0.2, 0.0]])
 
     def test_no_constraint_by_default(self):

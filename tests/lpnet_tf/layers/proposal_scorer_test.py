@@ -28,7 +28,7 @@ class ProposalScorerTest(TestCase):
     def test_matches_numpy(self):
         scorer = ProposalScorer(4, scoring_hidden_dim=6)
         scores = ops.convert_to_numpy(scorer(**self.inputs))
-        w = {v.path.split("/", 1)[1]: ops.convert_to_numpy(v) for v in scorer.weights}
+        w = {v.path.split("/", 1)[1]: v.numpy() for v in scorer.weights}
         pooled = ops.convert_to_numpy(scorer.pooling(self.inputs["query"], self.inputs["query_mask"]))
         x = self.inputs["features"] * pooled[:, None]
         x = x / np.sqrt(np.maximum((x**2).sum(-1, keepdims=True), 1e-12))  # multiply + L2-normalize
