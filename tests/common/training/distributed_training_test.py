@@ -3,7 +3,9 @@
 
 With dropout off, the losses of every step equal the single-device ones to float32 rounding, and so do the weights,
 except the biases that a softmax cannot see (a constant added to every key or every position): their gradient is
-zero in exact arithmetic, so Adam turns the float rounding of their sums into updates of either sign.
+zero in exact arithmetic, so Adam turns the float rounding of their sums into updates of either sign. LPNet's boundary
+hidden layers belong there too: only sample 0's KL trains them (the original's loss), and a ReLU unit active at every
+clip of that sample adds its bias to every start (end) logit alike, so its bias gradient Σ_t v·(p_t − q_t) is zero.
 """
 
 import json
@@ -21,7 +23,13 @@ from common.data import dataset, synthetic
 from common.training import run_loader
 
 REPO_ROOT = str(pathlib.Path(__file__).resolve().parents[3])
-SOFTMAX_SHIFT_BIASES = ("/key/bias", "start_dense/bias", "end_dense/bias")
+SOFTMAX_SHIFT_BIASES = (
+    "/key/bias",
+    "start_dense/bias",
+    "end_dense/bias",
+    "lpnet/conditioned_predictor/start_hidden/bias",
+    "lpnet/conditioned_predictor/end_hidden/bias",
+)
 SMALL = dict(hidden_dim=16, num_heads=2, max_pos_len=64, char_dim=8, drop_rate=0.0)
 
 

@@ -112,6 +112,8 @@ def test_a_bad_video_is_named_and_the_others_carry_on(extractor, tmp_path, capsy
     assert "holds a '.'" in failed["x.y"]
     err = capsys.readouterr().err
     assert "error: video broken:" in err and "3 video(s) failed:" in err
+    # Not a terminal: plain progress lines, no bar redrawn in place.
+    assert "extracting I3D features: 4/4 videos" in err and "\r" not in err and "\x1b" not in err
     assert sorted(p for p in os.listdir(out) if p.endswith(".npy")) == ["a.npy"]
 
 
