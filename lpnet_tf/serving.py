@@ -25,7 +25,7 @@ class LPNetServingFunctions(TaskServingFunctions):
 
     def _serve_details(self, video_features, query, duration):
         inputs, length, duration, tokens = self._prepare(video_features, query, duration)
-        decoded = self.decode(inputs)
+        decoded = self.decode_batch(inputs)
         result = {name: decoded[name][0] for name in PREDICT_IDS_OUTPUTS}
         result["start_time"], result["end_time"] = index_to_time(
             result["start_index"], result["end_index"], length, duration

@@ -217,6 +217,11 @@ _RELOAD_SCRIPT = textwrap.dedent("""
         inputs = dict(video_features=tf.constant(cases[f"features_{i}"]), query=tf.constant(str(cases[f"query_{i}"])),
                       duration=tf.constant(float(cases[f"duration_{i}"])))
         out.update({f"default_{k}_{i}": v.numpy() for k, v in reloaded.signatures["serving_default"](**inputs).items()})
+        if "serving_queries" in reloaded.signatures:  # the query twice: the same padding as alone
+            queries = dict(inputs, queries=tf.constant([str(cases[f"query_{i}"])] * 2))
+            del queries["query"]
+            out.update({f"queries_{k}_{i}": v.numpy()
+                        for k, v in reloaded.signatures["serving_queries"](**queries).items()})
         if f"strategy_{i}" in cases:
             details = reloaded.signatures["serving_with_strategy"](strategy=tf.constant(str(cases[f"strategy_{i}"])),
                                                                    **inputs)
@@ -234,6 +239,7 @@ def reload_saved_model_in_fresh_process(saved_model_dir, cases, ids_batch, tmp_p
     code) on `cases` (`[(features, query, duration)]`, or with a fourth `strategy` for VSLNet-L) and on `ids_batch`;
     returns the outputs as an npz mapping: `default_{output}_{case index}` for `serving_default`,
     `{output}_{case index}` for `serving_details` (`serving_with_strategy` for a case with a strategy),
+    `queries_{output}_{case index}` for `serving_queries` on the case's query twice,
     `ids_{output}` for `predict_ids`."""
     arrays = {"count": len(cases), **ids_batch}
     for i, (features, query, duration, *strategy) in enumerate(cases):

@@ -68,7 +68,7 @@ class VSLNetLServingFunctions(TaskServingFunctions):
         known = tf.reduce_any(tf.equal(strategy, ["", "pm", "u"]))
         with tf.control_dependencies([tf.debugging.Assert(known, ["strategy must be 'pm' or 'u', got", strategy])]):
             use_union = tf.equal(strategy, "u")
-        decoded = self.decode(inputs)
+        decoded = self.decode_batch(inputs)
         start_index = tf.where(use_union, decoded["u_start_index"][0], decoded["start_index"][0])
         end_index = tf.where(use_union, decoded["u_end_index"][0], decoded["end_index"][0])
         result = {

@@ -24,6 +24,12 @@ Signatures (every model has the first three, with the same inputs; a client writ
 - `predict_ids`: inputs `video_features` `[B, n, Dv]` float32, `video_mask` `[B, n]` bool, `word_ids` `[B, m]`
   int32, `char_ids` `[B, m, W]` int32; outputs `start_index`, `end_index` `[B]` int32, `score` `[B]`, and the
   model's own (`predict_ids_outputs`).
+- `serving_queries`: many sentences about one video in one call: inputs `video_features` `[T, Dv]`, `queries`
+  `[N]` string (`N >= 1`), `duration`; outputs `QUERIES_OUTPUTS`: `start_time`, `end_time`, `score` `[N]` float32,
+  `start_index`, `end_index` `[N]` int32. The N queries run as one batch of `predict_ids`, padded to the longest
+  query and word as an evaluation batch is, which costs far less per query than N calls (`benchmarks/README.md`).
+  A query alone gets `serving_default`'s answer; in a batch its answer can move slightly, because the original
+  models read the padding (the char CNN's padded word width, unmasked convolutions), as their evaluation did.
 
 VSLBase / VSLNet: `serving_details` adds `start_probs`, `end_probs`, `highlight_probs` `[T']` float32 (highlight
 zeros for VSLBase); `predict_ids` adds `start_probs`, `end_probs` `[B, n]`.
@@ -72,6 +78,8 @@ from common.training import run_loader
 SERVING_OUTPUTS = ("start_time", "end_time", "score", "start_index", "end_index", "tokens")
 DETAILS_OUTPUTS = SERVING_OUTPUTS + ("start_probs", "end_probs", "highlight_probs")
 PREDICT_IDS_OUTPUTS = ("start_index", "end_index", "score", "start_probs", "end_probs")
+#: The outputs of every model's `serving_queries`.
+QUERIES_OUTPUTS = ("start_time", "end_time", "score", "start_index", "end_index")
 
 
 # ==== Preprocessing =====================================================================================
@@ -185,18 +193,33 @@ def serving_signature():
     ]
 
 
-def predict_ids_signature(feature_dim):
+def queries_signature():
+    """`serving_signature` with `queries` `[N]` in place of one `query`."""
     return [
-        tf.TensorSpec([None, None, feature_dim], tf.float32, name="video_features"),
-        tf.TensorSpec([None, None], tf.bool, name="video_mask"),
-        tf.TensorSpec([None, None], tf.int32, name="word_ids"),
-        tf.TensorSpec([None, None, None], tf.int32, name="char_ids"),
+        tf.TensorSpec(None, tf.float32, name="video_features"),
+        tf.TensorSpec([None], tf.string, name="queries"),
+        tf.TensorSpec([], tf.float32, name="duration"),
     ]
+
+
+def model_inputs_signature(feature_dim):
+    """The batched model inputs, name → `tf.TensorSpec`."""
+    return {
+        "video_features": tf.TensorSpec([None, None, feature_dim], tf.float32, name="video_features"),
+        "video_mask": tf.TensorSpec([None, None], tf.bool, name="video_mask"),
+        "word_ids": tf.TensorSpec([None, None], tf.int32, name="word_ids"),
+        "char_ids": tf.TensorSpec([None, None, None], tf.int32, name="char_ids"),
+    }
+
+
+def predict_ids_signature(feature_dim):
+    return list(model_inputs_signature(feature_dim).values())
 
 
 class ServingFunctions:
     """The endpoint functions of the SavedModel (`endpoints`), also usable in memory: `serve` (`serving_default`),
-    `serve_details` (`serving_details`, what `experiments.predict` shows) and `predict_ids`.
+    `serve_details` (`serving_details`, what `experiments.predict` shows), `serve_queries` (`serving_queries`) and
+    `predict_ids`.
 
     Args:
         model: a built `VSLNet`.
@@ -214,8 +237,13 @@ class ServingFunctions:
         self.label_rule = getattr(model.config, "label_rule", "iou_argmax")
         self.preprocessor = QueryPreprocessor(vocab, max_pos_len, name="query_preprocessor")
         # No AutoGraph (no Python control flow on tensors here), as `ExportArchive` traces its endpoints.
+        # Every endpoint decodes through this one function, so that the SavedModel holds the model's graph once.
+        self.decode_batch = tf.function(
+            self.decode, input_signature=[model_inputs_signature(feature_dim)], autograph=False
+        )
         self.serve = tf.function(self._serve, input_signature=serving_signature(), autograph=False)
         self.serve_details = tf.function(self._serve_details, input_signature=serving_signature(), autograph=False)
+        self.serve_queries = tf.function(self._serve_queries, input_signature=queries_signature(), autograph=False)
         self.predict_ids = tf.function(
             self._predict_ids, input_signature=predict_ids_signature(feature_dim), autograph=False
         )
@@ -228,11 +256,18 @@ class ServingFunctions:
         return {
             "serving_default": (self.serve, SERVING_OUTPUTS),
             "serving_details": (self.serve_details, self.details_outputs),
+            "serving_queries": (self.serve_queries, QUERIES_OUTPUTS),
             "predict_ids": (self.predict_ids, self.predict_ids_outputs),
         }
 
     def _prepare(self, video_features, query, duration):
         """Checked, resampled and tokenized serving inputs: `(model inputs of batch 1, length T', duration, tokens)`."""
+        inputs, length, duration, tokens = self._prepare_queries(video_features, tf.reshape(query, [1]), duration)
+        return inputs, length, duration, tokens[0]
+
+    def _prepare_queries(self, video_features, queries, duration):
+        """`_prepare` for `queries` `[N]` about one video: model inputs of batch N (the video repeated), `T'`,
+        duration and the tokens `[N, (m)]`."""
         expected = f"video_features must be [clips, {self.feature_dim}] float32; got shape"
         shape = tf.shape(video_features)
         rank_check = tf.debugging.Assert(tf.equal(tf.size(shape), 2), [expected, shape])
@@ -244,25 +279,27 @@ class ServingFunctions:
                     tf.logical_and(duration > 0.0, duration <= MAX_DURATION_SECONDS),
                     [f"duration must be positive, finite and at most {MAX_DURATION_SECONDS:g} seconds; got", duration],
                 ),
+                tf.debugging.Assert(tf.size(queries) > 0, ["queries is empty"]),
             ]
         with tf.control_dependencies(checks):
             video_features = tf.ensure_shape(video_features, [None, self.feature_dim])
             video_features = tf.debugging.assert_all_finite(video_features, "video_features contains NaN or Inf")
             duration = tf.identity(duration)
         features = resample_features(video_features, self.max_pos_len)
-        query_inputs = self.preprocessor(tf.reshape(query, [1]))
-        num_tokens = tf.shape(query_inputs["word_ids"])[1]
-        checks = [tf.debugging.assert_positive(num_tokens, message="the query has no tokens")]
+        query_inputs = self.preprocessor(queries)
+        tokens = query_inputs["tokens"]
+        checks = [tf.debugging.assert_positive(tokens.row_lengths(), message="the query has no tokens")]
         length = tf.shape(features)[0]
         with tf.control_dependencies(checks):
             word_ids = tf.identity(query_inputs["word_ids"])
+        num_queries = tf.shape(word_ids)[0]
         inputs = {
-            "video_features": features[None],
-            "video_mask": tf.ones([1, length], tf.bool),
+            "video_features": tf.tile(features[None], [num_queries, 1, 1]),
+            "video_mask": tf.ones([num_queries, length], tf.bool),
             "word_ids": word_ids,
             "char_ids": query_inputs["char_ids"],
         }
-        return inputs, length, duration, query_inputs["tokens"][0]
+        return inputs, length, duration, tokens
 
     def decode(self, inputs):
         """The model's batched decoding (`_decode`: `VSLNetTask.predict_step` keeping the probabilities)."""
@@ -275,7 +312,7 @@ class ServingFunctions:
 
     def _serve_details(self, video_features, query, duration):
         inputs, length, duration, tokens = self._prepare(video_features, query, duration)
-        decoded = self.decode(inputs)
+        decoded = self.decode_batch(inputs)
         start_index, end_index = decoded["start_index"][0], decoded["end_index"][0]
         start_time, end_time = index_to_time(start_index, end_index, length, duration, self.label_rule)
         return {
@@ -290,8 +327,17 @@ class ServingFunctions:
             "tokens": tokens,
         }
 
+    def _serve_queries(self, video_features, queries, duration):
+        inputs, length, duration, _ = self._prepare_queries(video_features, queries, duration)
+        decoded = self.decode_batch(inputs)
+        start_time, end_time = index_to_time(
+            decoded["start_index"], decoded["end_index"], length, duration, self.label_rule
+        )
+        result = dict(decoded, start_time=start_time, end_time=end_time)
+        return {name: result[name] for name in QUERIES_OUTPUTS}
+
     def _predict_ids(self, video_features, video_mask, word_ids, char_ids):
-        decoded = self.decode(
+        decoded = self.decode_batch(
             {"video_features": video_features, "video_mask": video_mask, "word_ids": word_ids, "char_ids": char_ids}
         )
         return {name: decoded[name] for name in self.predict_ids_outputs}

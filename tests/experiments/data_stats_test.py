@@ -113,6 +113,7 @@ def test_table1_tacos_tan(shared_dir):
     )  # fmt: skip
 
 
+@pytest.mark.slow  # ≈ 14 s of JSON reading
 def test_table1_activitynet(shared_dir):
     annotation_set = read_annotations(
         "activitynet", shared_dir / "real_annotations" / "activitynet", reversed_moments="keep"

@@ -59,7 +59,7 @@ def test_extracts_a_generated_video(tmp_path, checkpoint, capsys):
 
     (videos / "broken.avi").unlink()
     assert extract(videos, out, checkpoint, "activitynet") == ([], {})  # resumed: nothing left to do
-    assert "1 video(s) already have features: skipped" in capsys.readouterr().out
+    assert "1 video(s) already have features: skipped" in capsys.readouterr().err  # a message: stderr
 
 
 @pytest.mark.slow

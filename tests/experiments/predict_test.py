@@ -218,6 +218,8 @@ def _serving_inputs(setup):
 
 
 def test_every_model_serves_the_same_inputs_and_outputs(setup, four_runs):
+    import tensorflow as tf
+
     # In memory, the functions that become the signatures; the exported ones: the slow test below, and the round
     # trips of tests/common/export/saved_model_test.py, tests/lpnet_tf/export_test.py, tests/vslnet_tf/model_l_test.py.
     signatures = {}
@@ -231,7 +233,33 @@ def test_every_model_serves_the_same_inputs_and_outputs(setup, four_runs):
         assert list(outputs) == list(saved_model.SERVING_OUTPUTS) == list(endpoints["serving_default"][1]), model
         assert [outputs[k].shape.rank for k in saved_model.SERVING_OUTPUTS] == [0, 0, 0, 0, 0, 1], model
         assert 0.0 <= float(outputs["start_time"]) <= float(outputs["end_time"]) <= DURATION, model
-        assert set(endpoints) - {"serving_with_strategy"} == {"serving_default", "serving_details", "predict_ids"}
+        assert set(endpoints) - {"serving_with_strategy"} == {
+            "serving_default",
+            "serving_details",
+            "serving_queries",
+            "predict_ids",
+        }
+        # Many queries about one video: alone, each gets serving_default's answer; together, they are one batch of
+        # predict_ids (padded to the longest query and word, which the original's char CNN and convolutions read).
+        queries = [QUERY, "a person", "someone walks to the door and opens it slowly"]
+        inputs = _serving_inputs(setup)
+        for query in queries:
+            alone = functions.serve_queries(inputs["video_features"], tf.constant([query]), inputs["duration"])
+            single = functions.serve(inputs["video_features"], tf.constant(query), inputs["duration"])
+            assert list(alone) == list(saved_model.QUERIES_OUTPUTS), model
+            for key in saved_model.QUERIES_OUTPUTS:
+                np.testing.assert_allclose(alone[key], [single[key]], rtol=0, atol=1e-6, err_msg=model)
+        batched = functions.serve_queries(inputs["video_features"], tf.constant(queries), inputs["duration"])
+        ids = functions.preprocessor(tf.constant(queries))
+        video = saved_model.resample_features(inputs["video_features"], MAX_POS_LEN)
+        expected = functions.predict_ids(
+            tf.repeat(video[None], len(queries), axis=0),
+            tf.ones([len(queries), video.shape[0]], tf.bool),
+            ids["word_ids"],
+            ids["char_ids"],
+        )
+        for key in ("start_index", "end_index", "score"):
+            np.testing.assert_allclose(batched[key], expected[key], rtol=0, atol=1e-6, err_msg=model)
     assert all(value == signatures["vslnet"] for value in signatures.values())
 
 

@@ -188,6 +188,7 @@ def test_serving_function_rejects_bad_inputs(functions, features, query, duratio
         functions.serve(features, query, duration)
 
 
+@pytest.mark.slow  # ≈ 40 s; LPNet export through train: tests/experiments/train_test.py
 def test_export_run_round_trip_in_a_fresh_process(run, functions, tmp_path):
     run_dir, model, _ = run
     out_dir = tmp_path / "exported"

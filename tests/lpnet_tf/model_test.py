@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import pytest
 from absl.testing import parameterized
 from keras import ops
 
@@ -51,6 +52,7 @@ class LPNetModelTest(TestCase):
         )
         self.assertFalse(any("position" in n and "dynamic_head" in n for n in names))
 
+    @pytest.mark.slow  # ≈ 11 s: builds every ablation
     def test_ablation_switches_build_and_run(self):
         for changes, absent in (
             ({"use_bal": False}, {"start_logits", "end_logits"}),

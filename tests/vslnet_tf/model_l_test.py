@@ -145,6 +145,7 @@ def trained(tmp_path_factory):
     return root, run_dir, trainer, result
 
 
+@pytest.mark.slow  # ≈ 45 s of training; VSLNet-L's 2-step runs: tests/experiments/reproduce_test.py
 def test_vslnet_l_learns_on_the_tiny_preset(trained):
     root, run_dir, _, result = trained
     baselines = json.loads((root / "baselines.json").read_text())
@@ -157,6 +158,7 @@ def test_vslnet_l_learns_on_the_tiny_preset(trained):
     assert len(u_lines) == metrics["count"] == len((run_dir / "test_predictions.jsonl").read_text().splitlines())
 
 
+@pytest.mark.slow  # ≈ 60 s; VSLNet-L serving in memory: tests/experiments/predict_test.py
 def test_saved_model_round_trip_with_both_strategies(trained, tmp_path):
     _, _, trainer, _ = trained
     out_dir = tmp_path / "saved_model"

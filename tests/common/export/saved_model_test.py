@@ -530,6 +530,10 @@ def test_saved_model_round_trip_in_a_fresh_process(run, functions, tmp_path):
             np.testing.assert_allclose(reloaded[f"{key}_{i}"], expected[key], rtol=0, atol=1e-5)
         for key in saved_model.SERVING_OUTPUTS:  # serving_default: the same answer, without the curves
             np.testing.assert_array_equal(reloaded[f"default_{key}_{i}"], reloaded[f"{key}_{i}"])
+        for key in ("start_index", "end_index"):  # serving_queries: the same answer for both copies of the query
+            np.testing.assert_array_equal(reloaded[f"queries_{key}_{i}"], [expected[key]] * 2)
+        for key in ("start_time", "end_time", "score"):
+            np.testing.assert_allclose(reloaded[f"queries_{key}_{i}"], [expected[key]] * 2, rtol=0, atol=1e-5)
     assert not {f"default_{key}_0" for key in ("start_probs", "end_probs", "highlight_probs")} & set(reloaded)
     expected = {k: v.numpy() for k, v in functions.predict_ids(**_ids_batch()).items()}
     assert set(expected) == set(saved_model.PREDICT_IDS_OUTPUTS)

@@ -91,6 +91,7 @@ def test_tiny_vslnet_beats_query_blind_baselines(tiny, tmp_path):
     assert result["miou"] > best_miou + 15, (result, baselines)
 
 
+@pytest.mark.slow  # ≈ 12 s
 def test_mixed_bfloat16_computes_in_bfloat16_and_keeps_float32_variables_and_losses(tiny, tmp_path):
     import keras
 
