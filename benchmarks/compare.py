@@ -70,31 +70,14 @@ def commands(model, shape, peers_dir):
     """`{runner: argv}` for one configuration: ours, the TF1 original and (VSLNet) the PyTorch port."""
     timing = [f"--steps={FLAGS.steps}", f"--warmup={FLAGS.warmup}"]
     out = {"ours": [sys.executable, SPEED_PY, f"--model={model}", f"--shape={shape}", "--json", *timing]}
-    out["tf1"] = [
-        os.path.join(peers_dir, "venv", "bin", "python"),
-        os.path.join(peers_dir, "bench_tf1.py"),
-        "--model",
-        model,
-        "--shape",
-        shape,
-        "--json",
-        "--steps",
-        str(FLAGS.steps),
-        "--warmup",
-        str(FLAGS.warmup),
-    ]
+
+    def python_of(venv):
+        return os.path.join(peers_dir, venv, "bin", "python")
+
+    harness = ["--shape", shape, "--json", "--steps", str(FLAGS.steps), "--warmup", str(FLAGS.warmup)]
+    out["tf1"] = [python_of("venv"), os.path.join(peers_dir, "bench_tf1.py"), "--model", model, *harness]
     if model == "vslnet":
-        out["torch"] = [
-            os.path.join(peers_dir, "torchvenv", "bin", "python"),
-            os.path.join(peers_dir, "bench_torch.py"),
-            "--shape",
-            shape,
-            "--json",
-            "--steps",
-            str(FLAGS.steps),
-            "--warmup",
-            str(FLAGS.warmup),
-        ]
+        out["torch"] = [python_of("torchvenv"), os.path.join(peers_dir, "bench_torch.py"), *harness]
     return out
 
 

@@ -39,48 +39,41 @@ import numpy as np
 import tensorflow as tf
 folder, clips, feature_dim, batch, calls = sys.argv[1], *map(int, sys.argv[2:6])
 query = sys.argv[6]
+
+
+def call_s(signature, args):
+    started = time.perf_counter()
+    {k: v.numpy() for k, v in signature(**args).items()}
+    return time.perf_counter() - started
+
+
+def warm_median_s(signature, args, warmup=3):
+    for _ in range(warmup):
+        call_s(signature, args)
+    return statistics.median(call_s(signature, args) for _ in range(calls))
+
+
 started = time.perf_counter()
 loaded = tf.saved_model.load(folder)
 load_s = time.perf_counter() - started
-serve = loaded.signatures["serving_default"]
 rng = np.random.default_rng(0)
 features = tf.constant(rng.standard_normal((clips, feature_dim), dtype=np.float32))
 args = dict(video_features=features, query=tf.constant(query), duration=tf.constant(30.0))
-started = time.perf_counter()
-{k: v.numpy() for k, v in serve(**args).items()}
-first_s = time.perf_counter() - started
-warm = []
-for _ in range(calls):
-    started = time.perf_counter()
-    {k: v.numpy() for k, v in serve(**args).items()}
-    warm.append(time.perf_counter() - started)
+first_s = call_s(loaded.signatures["serving_default"], args)
+warm_s = warm_median_s(loaded.signatures["serving_default"], args, warmup=0)
 queries = tf.constant([" ".join(query.split()[: 3 + i % 7]) for i in range(batch)])
-many = loaded.signatures["serving_queries"]
 queries_args = dict(video_features=features, queries=queries, duration=tf.constant(30.0))
-for _ in range(3):
-    {k: v.numpy() for k, v in many(**queries_args).items()}
-per_queries = []
-for _ in range(calls):
-    started = time.perf_counter()
-    {k: v.numpy() for k, v in many(**queries_args).items()}
-    per_queries.append(time.perf_counter() - started)
-predict = loaded.signatures["predict_ids"]
+queries_s = warm_median_s(loaded.signatures["serving_queries"], queries_args)
 batch_args = dict(
     video_features=tf.constant(rng.standard_normal((batch, clips, feature_dim), dtype=np.float32)),
     video_mask=tf.ones([batch, clips], tf.bool),
     word_ids=tf.constant(rng.integers(2, 100, size=(batch, 10)), tf.int32),
     char_ids=tf.constant(rng.integers(2, 30, size=(batch, 10, 6)), tf.int32),
 )
-for _ in range(3):
-    {k: v.numpy() for k, v in predict(**batch_args).items()}
-batched = []
-for _ in range(calls):
-    started = time.perf_counter()
-    {k: v.numpy() for k, v in predict(**batch_args).items()}
-    batched.append(time.perf_counter() - started)
-print(json.dumps({"load_s": load_s, "first_call_s": first_s, "warm_call_ms": 1e3 * statistics.median(warm),
-                  "serving_queries_ms_per_query": 1e3 * statistics.median(per_queries) / batch,
-                  "predict_ids_ms_per_query": 1e3 * statistics.median(batched) / batch}))
+batched_s = warm_median_s(loaded.signatures["predict_ids"], batch_args)
+print(json.dumps({"load_s": load_s, "first_call_s": first_s, "warm_call_ms": 1e3 * warm_s,
+                  "serving_queries_ms_per_query": 1e3 * queries_s / batch,
+                  "predict_ids_ms_per_query": 1e3 * batched_s / batch}))
 """
 
 
