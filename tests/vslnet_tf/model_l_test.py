@@ -209,6 +209,7 @@ def test_saved_model_round_trip_with_both_strategies(trained, tmp_path):
     )  # two scales: U is the hull of both
 
 
+@pytest.mark.slow  # needs the trained fixture (≈ 50 s)
 def test_compare_by_length_puts_both_strategies_side_by_side(trained):
     root, run_dir, _, result = trained
     (run_dir / "config.json").write_text(
