@@ -306,7 +306,7 @@ class ServingFunctions:
         return _decode(self.model, inputs)
 
     def _serve(self, video_features, query, duration):
-        # A call of the traced `serve_details`: the SavedModel holds the model's graph once for both signatures.
+        # `serving_details` without the curves: the families override `_serve_details` only.
         details = self.serve_details(video_features, query, duration)
         return {name: details[name] for name in SERVING_OUTPUTS}
 
